@@ -1,0 +1,151 @@
+//! Typed configuration, read once at INIT. A missing or malformed variable stops start-up
+//! with a message naming it. The DynamoDB endpoint is not configured here: the SDK reads the
+//! standard `AWS_ENDPOINT_URL_DYNAMODB` itself.
+
+use std::time::Duration;
+
+/// Names of the DynamoDB tables and indexes, as `template.yaml` creates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Login sessions keyed by `base64(sha256(token))`.
+    pub sessions: String,
+    /// Per-tenant users, settings and permission overrides.
+    pub directory: String,
+    /// One item per livechat conversation.
+    pub conversations: String,
+    /// GSI on conversations: partition `{tenant}#{YYYY-MM}`, sort `ts`.
+    pub by_month_index: String,
+    /// GSI on conversations: partition `{tenant}#{YYYY-MM}#{departmentId}`, sort `ts`.
+    pub by_department_month_index: String,
+}
+
+impl TableNames {
+    pub const DEFAULT_BY_MONTH_INDEX: &'static str = "byMonth";
+    pub const DEFAULT_BY_DEPARTMENT_MONTH_INDEX: &'static str = "byDepartmentMonth";
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            sessions: required("SESSIONS_TABLE")?,
+            directory: required("DIRECTORY_TABLE")?,
+            conversations: required("CONVERSATIONS_TABLE")?,
+            by_month_index: optional("BY_MONTH_INDEX")?
+                .unwrap_or_else(|| Self::DEFAULT_BY_MONTH_INDEX.to_string()),
+            by_department_month_index: optional("BY_DEPARTMENT_MONTH_INDEX")?
+                .unwrap_or_else(|| Self::DEFAULT_BY_DEPARTMENT_MONTH_INDEX.to_string()),
+        })
+    }
+}
+
+/// Limits that bound the work of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted range, in days (inclusive of both ends). Past it: 400.
+    pub max_range_days: u32,
+    /// Time a request may spend reading; past it the request fails whole (503), never partial.
+    pub query_budget: Duration,
+    /// Bucket queries in flight at once.
+    pub query_concurrency: usize,
+    /// `Limit` per Query page; `None` lets DynamoDB fill 1 MB pages. Tests set it small.
+    pub query_page_limit: Option<i32>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_range_days: 3660,
+            query_budget: Duration::from_millis(20_000),
+            query_concurrency: 16,
+            query_page_limit: None,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let max_range_days = parsed("MAX_RANGE_DAYS")?.unwrap_or(defaults.max_range_days);
+        if max_range_days == 0 {
+            return Err(ConfigError::Invalid {
+                name: "MAX_RANGE_DAYS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let budget_ms: u64 =
+            parsed("QUERY_BUDGET_MS")?.unwrap_or(defaults.query_budget.as_millis() as u64);
+        let query_concurrency: usize =
+            parsed("QUERY_CONCURRENCY")?.unwrap_or(defaults.query_concurrency);
+        if query_concurrency == 0 {
+            return Err(ConfigError::Invalid {
+                name: "QUERY_CONCURRENCY",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let query_page_limit: Option<i32> = parsed("QUERY_PAGE_LIMIT")?;
+        if matches!(query_page_limit, Some(n) if n < 1) {
+            return Err(ConfigError::Invalid {
+                name: "QUERY_PAGE_LIMIT",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            max_range_days,
+            query_budget: Duration::from_millis(budget_ms),
+            query_concurrency,
+            query_page_limit,
+        })
+    }
+}
+
+/// Everything the function needs, read once at INIT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub tables: TableNames,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_env()?,
+            limits: Limits::from_env()?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn optional(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::Invalid {
+            name,
+            reason: "not UTF-8".into(),
+        }),
+    }
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    optional(name)?.ok_or(ConfigError::Missing(name))
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    optional(name)?
+        .map(|v| {
+            v.trim().parse::<T>().map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,165 @@
+//! Who is calling, and what the tenant allows: sessions, users, settings, permissions.
+
+/// The permission the endpoint requires.
+pub const VIEW_LIVECHAT_MANAGER: &str = "view-livechat-manager";
+
+/// Rocket.Chat's default roles for `view-livechat-manager`.
+pub const DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES: [&str; 2] = ["admin", "livechat-manager"];
+
+/// Rocket.Chat's default `Accounts_LoginExpiration`, in days.
+pub const DEFAULT_LOGIN_EXPIRATION_DAYS: u32 = 90;
+
+/// A stored login session. The token itself is never held, only its hash (the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub tenant: String,
+    pub user_id: String,
+    /// When the token was issued (Rocket.Chat's `when`), ms since the epoch.
+    pub issued_at_ms: i64,
+}
+
+impl Session {
+    /// Valid while `now < issued + expiration days`, as Rocket.Chat computes it.
+    pub fn is_valid_at(&self, now_ms: i64, login_expiration_days: u32) -> bool {
+        let lifetime_ms = i64::from(login_expiration_days) * 86_400_000;
+        now_ms < self.issued_at_ms.saturating_add(lifetime_ms)
+    }
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    /// Hours from UTC, as Rocket.Chat's client reports it (may be fractional).
+    pub utc_offset: Option<f64>,
+}
+
+/// Rocket.Chat's `Default_Timezone_For_Reporting` with `Default_Custom_Timezone`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReportingTimezone {
+    /// The server's zone; UTC for this service.
+    #[default]
+    Server,
+    /// An IANA zone name, with its DST.
+    Custom(String),
+    /// The caller's `utcOffset`, when it is a whole number of hours.
+    User,
+}
+
+/// Per-tenant settings that the endpoint reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSettings {
+    pub reporting_timezone: ReportingTimezone,
+    pub login_expiration_days: u32,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            reporting_timezone: ReportingTimezone::Server,
+            login_expiration_days: DEFAULT_LOGIN_EXPIRATION_DAYS,
+        }
+    }
+}
+
+/// What one directory read returns for a caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerContext {
+    /// `None` when the session's user no longer exists.
+    pub user: Option<User>,
+    pub settings: TenantSettings,
+    /// The tenant's override of `view-livechat-manager`'s roles, if any.
+    pub view_livechat_manager_roles: Option<Vec<String>>,
+}
+
+impl CallerContext {
+    /// Whether the caller holds `view-livechat-manager` (roles are read live, with the request).
+    pub fn can_view_livechat_manager(&self) -> bool {
+        let Some(user) = &self.user else {
+            return false;
+        };
+        match &self.view_livechat_manager_roles {
+            Some(allowed) => user.roles.iter().any(|r| allowed.contains(r)),
+            None => user
+                .roles
+                .iter()
+                .any(|r| DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES.contains(&r.as_str())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: &[&str], over: Option<&[&str]>) -> CallerContext {
+        CallerContext {
+            user: Some(User {
+                id: "u1".into(),
+                username: "u".into(),
+                roles: roles.iter().map(|s| s.to_string()).collect(),
+                utc_offset: None,
+            }),
+            settings: TenantSettings::default(),
+            view_livechat_manager_roles: over.map(|o| o.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn default_roles_grant_admin_and_manager_only() {
+        assert!(caller(&["admin"], None).can_view_livechat_manager());
+        assert!(caller(&["user", "livechat-manager"], None).can_view_livechat_manager());
+        assert!(!caller(&["user", "livechat-agent"], None).can_view_livechat_manager());
+        assert!(!caller(&[], None).can_view_livechat_manager());
+    }
+
+    #[test]
+    fn override_replaces_the_defaults() {
+        let over: &[&str] = &["auditor"];
+        assert!(caller(&["auditor"], Some(over)).can_view_livechat_manager());
+        assert!(!caller(&["admin"], Some(over)).can_view_livechat_manager());
+    }
+
+    #[test]
+    fn missing_user_has_no_permission() {
+        let mut c = caller(&["admin"], None);
+        c.user = None;
+        assert!(!c.can_view_livechat_manager());
+    }
+
+    #[test]
+    fn session_expires_after_the_login_expiration() {
+        let s = Session {
+            tenant: "t".into(),
+            user_id: "u".into(),
+            issued_at_ms: 0,
+        };
+        assert!(s.is_valid_at(86_400_000 - 1, 1));
+        assert!(!s.is_valid_at(86_400_000, 1));
+    }
+}
+
+/// Tenant ids are `[A-Za-z0-9_-]{1,64}`: no `#`, so nothing that follows a tenant id in a key
+/// can reach into another tenant's key space.
+pub fn is_valid_tenant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tenant_id_tests {
+    use super::is_valid_tenant_id;
+
+    #[test]
+    fn tenant_ids_cannot_hold_a_key_separator() {
+        assert!(is_valid_tenant_id("acme-prod_1"));
+        assert!(!is_valid_tenant_id("acme#2024-01"));
+        assert!(!is_valid_tenant_id(""));
+        assert!(!is_valid_tenant_id(&"a".repeat(65)));
+    }
+}

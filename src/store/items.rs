@@ -1,0 +1,396 @@
+//! The one place that knows how domain values are laid out as DynamoDB items
+//! (see `docs/data-model.md`). Reading is fallible and names the item's key on failure.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::domain::conversation::Conversation;
+use crate::domain::identity::{ReportingTimezone, Session, TenantSettings, User};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names, shared by the writers, the readers and the query projections.
+pub mod attr {
+    pub const TOKEN_HASH: &str = "tokenHash";
+    pub const TENANT: &str = "tenant";
+    pub const USER_ID: &str = "userId";
+    pub const ISSUED_AT: &str = "issuedAt";
+    pub const EXPIRES_AT: &str = "expiresAt";
+
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const USERNAME: &str = "username";
+    pub const ROLES: &str = "roles";
+    pub const UTC_OFFSET: &str = "utcOffset";
+    pub const REPORTING_TIMEZONE: &str = "reportingTimezone";
+    pub const CUSTOM_TIMEZONE: &str = "customTimezone";
+    pub const LOGIN_EXPIRATION_DAYS: &str = "loginExpirationDays";
+
+    pub const ROOM_ID: &str = "roomId";
+    pub const TS: &str = "ts";
+    pub const MONTH: &str = "month";
+    pub const DEPT_MONTH: &str = "deptMonth";
+    pub const DEPARTMENT_ID: &str = "departmentId";
+    pub const OPEN: &str = "open";
+    pub const AGENT: &str = "agent";
+    pub const RESPONDER: &str = "responder";
+    pub const CHAT_DURATION: &str = "chatDuration";
+    pub const FIRST_RESPONSE: &str = "firstResponse";
+    pub const AVG_RESPONSE: &str = "avgResponse";
+    pub const FIRST_REACTION: &str = "firstReaction";
+    pub const AGENT_MESSAGES: &str = "agentMessages";
+}
+
+/// Sort keys of the directory table.
+pub mod sk {
+    pub const SETTINGS: &str = "SETTINGS";
+    pub fn user(user_id: &str) -> String {
+        format!("USER#{user_id}")
+    }
+    pub fn permission(permission: &str) -> String {
+        format!("PERMISSION#{permission}")
+    }
+}
+
+/// `YYYY-MM` of a UTC instant in ms: the bucket of the GSIs' partition keys.
+pub fn month_of(ts_ms: i64) -> Option<(i32, u32)> {
+    let t: DateTime<Utc> = DateTime::from_timestamp_millis(ts_ms)?;
+    Some((t.year(), t.month()))
+}
+
+pub fn month_key(tenant: &str, (year, month): (i32, u32)) -> String {
+    format!("{tenant}#{year:04}-{month:02}")
+}
+
+pub fn dept_month_key(tenant: &str, ym: (i32, u32), department_id: &str) -> String {
+    format!("{}#{department_id}", month_key(tenant, ym))
+}
+
+pub fn conversation_pk(tenant: &str, room_id: &str) -> String {
+    format!("{tenant}#{room_id}")
+}
+
+/// A stored item that cannot be read as what its table promises.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed item {key}: {problem}")]
+pub struct MalformedItem {
+    pub key: String,
+    pub problem: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn string_list(values: &[String]) -> AttributeValue {
+    AttributeValue::L(values.iter().map(|v| s(v.clone())).collect())
+}
+
+/// f64 as a DynamoDB number: Rust prints the shortest string that reads back as the same
+/// double, so stored metrics keep full precision.
+fn f(v: f64) -> AttributeValue {
+    AttributeValue::N(format!("{v:?}").trim_end_matches(".0").to_string())
+}
+
+pub fn conversation_item(tenant: &str, c: &Conversation) -> Result<Item, MalformedItem> {
+    let key = conversation_pk(tenant, &c.room_id);
+    let ym = month_of(c.ts_ms).ok_or_else(|| MalformedItem {
+        key: key.clone(),
+        problem: format!("ts {} is out of range", c.ts_ms),
+    })?;
+    for (name, v) in [
+        (attr::CHAT_DURATION, c.chat_duration),
+        (attr::FIRST_RESPONSE, c.first_response),
+        (attr::AVG_RESPONSE, c.avg_response),
+        (attr::FIRST_REACTION, c.first_reaction),
+    ] {
+        if matches!(v, Some(x) if !x.is_finite()) {
+            return Err(MalformedItem {
+                key,
+                problem: format!("{name} is not a finite number"),
+            });
+        }
+    }
+    let mut item = Item::new();
+    item.insert(attr::PK.into(), s(key));
+    item.insert(attr::TENANT.into(), s(tenant));
+    item.insert(attr::ROOM_ID.into(), s(c.room_id.clone()));
+    item.insert(attr::TS.into(), n(c.ts_ms));
+    item.insert(attr::MONTH.into(), s(month_key(tenant, ym)));
+    if let Some(d) = &c.department_id {
+        item.insert(attr::DEPARTMENT_ID.into(), s(d.clone()));
+        item.insert(attr::DEPT_MONTH.into(), s(dept_month_key(tenant, ym, d)));
+    }
+    if let Some(open) = c.open {
+        item.insert(attr::OPEN.into(), AttributeValue::Bool(open));
+    }
+    if let Some(a) = &c.agent {
+        item.insert(attr::AGENT.into(), s(a.clone()));
+    }
+    if let Some(r) = &c.responder {
+        item.insert(attr::RESPONDER.into(), s(r.clone()));
+    }
+    for (name, v) in [
+        (attr::CHAT_DURATION, c.chat_duration),
+        (attr::FIRST_RESPONSE, c.first_response),
+        (attr::AVG_RESPONSE, c.avg_response),
+        (attr::FIRST_REACTION, c.first_reaction),
+    ] {
+        if let Some(x) = v {
+            item.insert(name.into(), f(x));
+        }
+    }
+    item.insert(attr::AGENT_MESSAGES.into(), n(c.agent_messages));
+    Ok(item)
+}
+
+pub fn session_item(token_hash: &str, session: &Session, expires_at_s: i64) -> Item {
+    Item::from([
+        (attr::TOKEN_HASH.into(), s(token_hash)),
+        (attr::TENANT.into(), s(session.tenant.clone())),
+        (attr::USER_ID.into(), s(session.user_id.clone())),
+        (attr::ISSUED_AT.into(), n(session.issued_at_ms)),
+        (attr::EXPIRES_AT.into(), n(expires_at_s)),
+    ])
+}
+
+pub fn user_item(tenant: &str, user: &User) -> Item {
+    let mut item = Item::from([
+        (attr::PK.into(), s(tenant)),
+        (attr::SK.into(), s(sk::user(&user.id))),
+        (attr::USER_ID.into(), s(user.id.clone())),
+        (attr::USERNAME.into(), s(user.username.clone())),
+        (attr::ROLES.into(), string_list(&user.roles)),
+    ]);
+    if let Some(o) = user.utc_offset {
+        item.insert(attr::UTC_OFFSET.into(), f(o));
+    }
+    item
+}
+
+pub fn settings_item(tenant: &str, settings: &TenantSettings) -> Item {
+    let mut item = Item::from([
+        (attr::PK.into(), s(tenant)),
+        (attr::SK.into(), s(sk::SETTINGS)),
+        (
+            attr::LOGIN_EXPIRATION_DAYS.into(),
+            n(settings.login_expiration_days),
+        ),
+    ]);
+    let mode = match &settings.reporting_timezone {
+        ReportingTimezone::Server => "server",
+        ReportingTimezone::User => "user",
+        ReportingTimezone::Custom(zone) => {
+            item.insert(attr::CUSTOM_TIMEZONE.into(), s(zone.clone()));
+            "custom"
+        }
+    };
+    item.insert(attr::REPORTING_TIMEZONE.into(), s(mode));
+    item
+}
+
+pub fn permission_item(tenant: &str, permission: &str, roles: &[String]) -> Item {
+    Item::from([
+        (attr::PK.into(), s(tenant)),
+        (attr::SK.into(), s(sk::permission(permission))),
+        (attr::ROLES.into(), string_list(roles)),
+    ])
+}
+
+/// Typed reads of one item's attributes; every failure names the item's key.
+pub struct Reader<'a> {
+    item: &'a Item,
+    key: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(item: &'a Item, key: &'a str) -> Self {
+        Self { item, key }
+    }
+
+    pub fn malformed(&self, problem: impl Into<String>) -> MalformedItem {
+        MalformedItem {
+            key: self.key.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>, MalformedItem> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(self.malformed(format!("{name} is not a string"))),
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Result<&'a str, MalformedItem> {
+        self.opt_str(name)?
+            .ok_or_else(|| self.malformed(format!("{name} is missing")))
+    }
+
+    pub fn opt_number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, MalformedItem> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(v)) => v
+                .parse::<T>()
+                .map(Some)
+                .map_err(|_| self.malformed(format!("{name} is not a valid number"))),
+            Some(_) => Err(self.malformed(format!("{name} is not a number"))),
+        }
+    }
+
+    pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, MalformedItem> {
+        self.opt_number(name)?
+            .ok_or_else(|| self.malformed(format!("{name} is missing")))
+    }
+
+    /// A finite f64 metric (seconds); NaN or infinity is malformed.
+    pub fn opt_metric(&self, name: &str) -> Result<Option<f64>, MalformedItem> {
+        match self.opt_number::<f64>(name)? {
+            Some(x) if !x.is_finite() => Err(self.malformed(format!("{name} is not finite"))),
+            other => Ok(other),
+        }
+    }
+
+    pub fn string_list(&self, name: &str) -> Result<Vec<String>, MalformedItem> {
+        match self.item.get(name) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::L(values)) => values
+                .iter()
+                .map(|v| match v {
+                    AttributeValue::S(s) => Ok(s.clone()),
+                    _ => Err(self.malformed(format!("{name} holds a non-string"))),
+                })
+                .collect(),
+            Some(AttributeValue::Ss(values)) => Ok(values.clone()),
+            Some(_) => Err(self.malformed(format!("{name} is not a list"))),
+        }
+    }
+
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, MalformedItem> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.malformed(format!("{name} is not a boolean"))),
+        }
+    }
+}
+
+pub fn read_session(item: &Item, key: &str) -> Result<Session, MalformedItem> {
+    let r = Reader::new(item, key);
+    Ok(Session {
+        tenant: r.str(attr::TENANT)?.to_string(),
+        user_id: r.str(attr::USER_ID)?.to_string(),
+        issued_at_ms: r.number(attr::ISSUED_AT)?,
+    })
+}
+
+pub fn read_user(item: &Item, key: &str) -> Result<User, MalformedItem> {
+    let r = Reader::new(item, key);
+    Ok(User {
+        id: r.str(attr::USER_ID)?.to_string(),
+        username: r.str(attr::USERNAME)?.to_string(),
+        roles: r.string_list(attr::ROLES)?,
+        utc_offset: r.opt_metric(attr::UTC_OFFSET)?,
+    })
+}
+
+pub fn read_settings(item: &Item, key: &str) -> Result<TenantSettings, MalformedItem> {
+    let r = Reader::new(item, key);
+    let reporting_timezone = match r.opt_str(attr::REPORTING_TIMEZONE)? {
+        None | Some("server") => ReportingTimezone::Server,
+        Some("user") => ReportingTimezone::User,
+        Some("custom") => ReportingTimezone::Custom(r.str(attr::CUSTOM_TIMEZONE)?.to_string()),
+        Some(other) => {
+            return Err(r.malformed(format!("unknown reportingTimezone {other:?}")));
+        }
+    };
+    Ok(TenantSettings {
+        reporting_timezone,
+        login_expiration_days: r
+            .opt_number(attr::LOGIN_EXPIRATION_DAYS)?
+            .unwrap_or(crate::domain::identity::DEFAULT_LOGIN_EXPIRATION_DAYS),
+    })
+}
+
+pub fn read_conversation(item: &Item, key: &str) -> Result<Conversation, MalformedItem> {
+    let r = Reader::new(item, key);
+    Ok(Conversation {
+        room_id: r.str(attr::ROOM_ID)?.to_string(),
+        ts_ms: r.number(attr::TS)?,
+        department_id: r.opt_str(attr::DEPARTMENT_ID)?.map(str::to_string),
+        open: r.opt_bool(attr::OPEN)?,
+        agent: r.opt_str(attr::AGENT)?.map(str::to_string),
+        responder: r.opt_str(attr::RESPONDER)?.map(str::to_string),
+        chat_duration: r.opt_metric(attr::CHAT_DURATION)?,
+        first_response: r.opt_metric(attr::FIRST_RESPONSE)?,
+        avg_response: r.opt_metric(attr::AVG_RESPONSE)?,
+        first_reaction: r.opt_metric(attr::FIRST_REACTION)?,
+        agent_messages: r.opt_number(attr::AGENT_MESSAGES)?.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Conversation {
+        Conversation {
+            room_id: "R1".into(),
+            ts_ms: 1_709_287_200_123,
+            department_id: Some("D1".into()),
+            open: Some(false),
+            agent: Some("kim".into()),
+            responder: Some("jane".into()),
+            chat_duration: Some(1585.352),
+            first_response: Some(0.0),
+            avg_response: Some(0.1 + 0.2),
+            first_reaction: None,
+            agent_messages: 3,
+        }
+    }
+
+    #[test]
+    fn conversation_round_trips_with_full_precision() {
+        let c = sample();
+        let item = conversation_item("acme", &c).unwrap();
+        assert_eq!(item[attr::MONTH], AttributeValue::S("acme#2024-03".into()));
+        assert_eq!(
+            item[attr::DEPT_MONTH],
+            AttributeValue::S("acme#2024-03#D1".into())
+        );
+        assert_eq!(read_conversation(&item, "k").unwrap(), c);
+    }
+
+    #[test]
+    fn no_department_means_no_department_index_entry() {
+        let mut c = sample();
+        c.department_id = None;
+        let item = conversation_item("acme", &c).unwrap();
+        assert!(!item.contains_key(attr::DEPT_MONTH));
+    }
+
+    #[test]
+    fn malformed_items_name_their_key() {
+        let mut item = conversation_item("acme", &sample()).unwrap();
+        item.insert(attr::CHAT_DURATION.into(), AttributeValue::S("x".into()));
+        let err = read_conversation(&item, "acme#R1").unwrap_err();
+        assert_eq!(err.key, "acme#R1");
+        assert!(err.to_string().contains("chatDuration"));
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let st = TenantSettings {
+            reporting_timezone: ReportingTimezone::Custom("America/New_York".into()),
+            login_expiration_days: 3650,
+        };
+        assert_eq!(read_settings(&settings_item("t", &st), "k").unwrap(), st);
+    }
+}

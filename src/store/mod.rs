@@ -1,0 +1,3 @@
+//! Storage: traits returning domain types, a DynamoDB adapter and an in-memory one.
+
+pub mod items;
