@@ -163,3 +163,22 @@ mod tenant_id_tests {
         assert!(!is_valid_tenant_id(&"a".repeat(65)));
     }
 }
+
+/// Rocket.Chat's `hashedToken`: `base64(sha256(token))`. Only this is ever stored or logged.
+pub fn hash_token(token: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod hash_token_tests {
+    #[test]
+    fn matches_rocket_chat_hashed_token() {
+        // A token and its hash from the custom-zone fixture's users.json (user "root").
+        assert_eq!(
+            super::hash_token("gxgXWqb89Ishvk1GHyxL2qVIVimYIHT89g4BJePeBUZ"),
+            "lFqY+nmwfEnh1GlluwIlWMgjMJT4a5jXW+Bzs2H9o18="
+        );
+    }
+}
