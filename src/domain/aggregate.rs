@@ -185,9 +185,7 @@ impl Aggregator {
                 let value = match figure.combine() {
                     Combine::ShareOfTotal => percent_value(t.count, total),
                     Combine::MessageSum => t.messages.to_string(),
-                    Combine::Mean if t.count > 0 => {
-                        duration_value(t.sum.to_f64() / t.count as f64)
-                    }
+                    Combine::Mean if t.count > 0 => duration_value(t.sum.to_f64() / t.count as f64),
                     Combine::Minimum => duration_value(t.min()?),
                     Combine::Mean => return None,
                 };

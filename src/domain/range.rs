@@ -251,7 +251,9 @@ mod tests {
 
     #[test]
     fn unknown_custom_zone_is_an_error() {
-        assert!(ReportingZone::resolve(&ReportingTimezone::Custom("Mars/Base".into()), None).is_err());
+        assert!(
+            ReportingZone::resolve(&ReportingTimezone::Custom("Mars/Base".into()), None).is_err()
+        );
     }
 
     #[test]
