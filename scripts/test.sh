@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Everything CI runs (.ci/run calls this): formatting, lints, unit and integration tests against
+# an in-memory DynamoDB (dynalite), a smoke test of the function served by `cargo lambda watch`,
+# and the SAM template's lint. Stops at the first failure; leaves no process behind.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+
+STARTED_AT=$SECONDS
+CURRENT_STEP=""
+PASSED=()
+on_exit() {
+  local rc=$?
+  stop_all
+  if ((rc != 0)) && [[ -n "$CURRENT_STEP" ]]; then
+    printf '\n\033[31mFAILED\033[0m in step "%s" after %ds (logs: .local/logs/)\n' "$CURRENT_STEP" $((SECONDS - STARTED_AT)) >&2
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+begin() {
+  [[ -n "$CURRENT_STEP" ]] && PASSED+=("$CURRENT_STEP")
+  CURRENT_STEP="$1"
+  step "$1"
+}
+
+# check_status NAME EXPECTED_CODE BODY_SUBSTRING CURL_ARGS...
+check_status() {
+  local name="$1" expected="$2" needle="$3" out code body
+  shift 3
+  out="$(curl -s --max-time 60 -w '\n%{http_code}' "$@")" || die "$name: curl failed"
+  code="${out##*$'\n'}"
+  body="${out%$'\n'*}"
+  [[ "$code" == "$expected" && "$body" == *"$needle"* ]] ||
+    die "$name: expected HTTP $expected with '$needle', got $code: $body"
+  info "ok: $name -> $code ${body:0:120}"
+}
+
+# invoke_event FILE EXPECTED_SUBSTRING: sends an event file to the running function.
+invoke_event() {
+  local file="$1" needle="$2" out
+  out="$(timeout 120 cargo lambda invoke agent-overview --invoke-address 127.0.0.1 \
+    --invoke-port "$FUNCTION_PORT" --data-file "$file" 2>&1)" || die "cargo lambda invoke $file failed: $out"
+  [[ "$out" == *"$needle"* ]] || die "$file: expected '$needle' in: $out"
+  info "ok: $file -> ${out:0:120}"
+}
+
+begin "Tools"
+ensure_tools
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  command -v rustup >/dev/null || die "cargo fmt and cargo clippy are required (rustfmt, clippy)"
+  rustup component add rustfmt clippy
+fi
+
+begin "Format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+begin "Lints (cargo clippy -D warnings)"
+cargo clippy --all-targets --locked -- -D warnings
+
+begin "Unit and integration tests (cargo test, against dynalite)"
+DYNALITE_PORT="$(free_port)"
+start_dynalite
+cargo test --locked
+stop_pid "$DYNALITE_PID"
+
+begin "Smoke test: the served function, seeded like run-local.sh"
+DYNALITE_PORT="$(free_port)"
+start_dynalite
+cargo build --locked --bin agent-overview --bin agent-overview-admin
+seed_demo
+FUNCTION_PORT="$(free_port)"
+start_function "$FUNCTION_PORT" --ignore-changes
+wait_for_function "$FUNCTION_PORT" 300
+url="http://127.0.0.1:$FUNCTION_PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$(demo_from)&to=$(demo_to)"
+check_status "demo request" 200 '"success":true' \
+  -H "X-Auth-Token: $DEMO_TOKEN" -H "X-User-Id: $DEMO_USER_ID" "$url"
+check_status "request without credentials" 401 '"status":"error"' "$url"
+invoke_event events/warmup.json ""
+invoke_event events/http-api-agent-overview.json '"statusCode":200'
+invoke_event events/rest-api-agent-overview.json '"statusCode":200'
+stop_all
+
+begin "Template (sam validate --lint)"
+sam validate --lint --template template.yaml
+
+PASSED+=("$CURRENT_STEP")
+CURRENT_STEP=""
+step "All ${#PASSED[@]} steps passed in $((SECONDS - STARTED_AT))s: ${PASSED[*]}"
