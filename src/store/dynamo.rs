@@ -162,6 +162,9 @@ fn fold_item(
 
 /// Every UTC month that overlaps `[start_ms, end_ms]`, oldest first.
 pub fn months_between(start_ms: i64, end_ms: i64) -> Vec<(i32, u32)> {
+    if start_ms > end_ms {
+        return Vec::new();
+    }
     let (Some(first), Some(last)) = (items::month_of(start_ms), items::month_of(end_ms)) else {
         return Vec::new();
     };
