@@ -69,7 +69,7 @@ ensure_tools() {
   command -v python3 >/dev/null || _install_system_packages python3 python3-venv
   command -v npm >/dev/null || _install_system_packages nodejs npm
 
-  if [[ "$("$VENV_DIR/bin/cargo-lambda" --version 2>/dev/null)" != "cargo-lambda $CARGO_LAMBDA_VERSION "* ]] ||
+  if [[ "$("$VENV_DIR/bin/cargo-lambda" lambda --version 2>/dev/null)" != "cargo-lambda $CARGO_LAMBDA_VERSION "* ]] ||
     [[ "$("$VENV_DIR/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_CLI_VERSION" ]]; then
     info "installing cargo-lambda $CARGO_LAMBDA_VERSION and aws-sam-cli $SAM_CLI_VERSION into .venv"
     if ! python3 -m venv "$VENV_DIR" >/dev/null 2>&1; then
@@ -110,6 +110,7 @@ start_background() {
 # so a process-group kill would miss it).
 _descendants() {
   local child
+  # shellcheck disable=SC2013 # the file holds space-separated pids
   for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
     echo "$child"
     _descendants "$child"

@@ -3,6 +3,7 @@
 # demo tenant, and the Lambda function served over HTTP by `cargo lambda watch` on
 # http://127.0.0.1:${PORT:-9000} (reloaded when the code changes). Ctrl-C stops everything.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 

@@ -3,6 +3,7 @@
 # an in-memory DynamoDB (dynalite), a smoke test of the function served by `cargo lambda watch`,
 # and the SAM template's lint. Stops at the first failure; leaves no process behind.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
@@ -13,7 +14,7 @@ on_exit() {
   local rc=$?
   stop_all
   if ((rc != 0)) && [[ -n "$CURRENT_STEP" ]]; then
-    printf '\n\033[31mFAILED\033[0m in step "%s" after %ds (logs: .local/logs/)\n' "$CURRENT_STEP" $((SECONDS - STARTED_AT)) >&2
+    printf '\n\033[31mFAILED\033[0m in step %s after %ds (logs: .local/logs/)\n' "$CURRENT_STEP" $((SECONDS - STARTED_AT)) >&2
   fi
   exit "$rc"
 }
@@ -21,10 +22,11 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# begin LABEL TITLE: a new step (LABEL for the summary line).
 begin() {
   [[ -n "$CURRENT_STEP" ]] && PASSED+=("$CURRENT_STEP")
   CURRENT_STEP="$1"
-  step "$1"
+  step "$2"
 }
 
 # check_status NAME EXPECTED_CODE BODY_SUBSTRING CURL_ARGS...
@@ -48,26 +50,26 @@ invoke_event() {
   info "ok: $file -> ${out:0:120}"
 }
 
-begin "Tools"
+begin tools "Tools"
 ensure_tools
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   command -v rustup >/dev/null || die "cargo fmt and cargo clippy are required (rustfmt, clippy)"
   rustup component add rustfmt clippy
 fi
 
-begin "Format (cargo fmt --check)"
+begin fmt "Format (cargo fmt --check)"
 cargo fmt --all -- --check
 
-begin "Lints (cargo clippy -D warnings)"
+begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
 
-begin "Unit and integration tests (cargo test, against dynalite)"
+begin tests "Unit and integration tests (cargo test, against dynalite)"
 DYNALITE_PORT="$(free_port)"
 start_dynalite
 cargo test --locked
 stop_pid "$DYNALITE_PID"
 
-begin "Smoke test: the served function, seeded like run-local.sh"
+begin smoke "Smoke test: the served function, seeded like run-local.sh"
 DYNALITE_PORT="$(free_port)"
 start_dynalite
 cargo build --locked --bin agent-overview --bin agent-overview-admin
@@ -84,9 +86,9 @@ invoke_event events/http-api-agent-overview.json '"statusCode":200'
 invoke_event events/rest-api-agent-overview.json '"statusCode":200'
 stop_all
 
-begin "Template (sam validate --lint)"
+begin template "Template (sam validate --lint)"
 sam validate --lint --template template.yaml
 
 PASSED+=("$CURRENT_STEP")
 CURRENT_STEP=""
-step "All ${#PASSED[@]} steps passed in $((SECONDS - STARTED_AT))s: ${PASSED[*]}"
+step "PASSED: ${PASSED[*]} ($((SECONDS - STARTED_AT)) s)"
