@@ -10,6 +10,7 @@ use crate::domain::range::UtcRange;
 pub mod dynamo;
 pub mod items;
 pub mod memory;
+pub mod writer;
 
 /// Why a read failed. Each variant maps to one documented HTTP answer.
 #[derive(Debug, thiserror::Error)]
