@@ -5,6 +5,7 @@
 pub mod extjson;
 pub mod lines;
 pub mod rocketchat;
+pub mod tables;
 
 use std::error::Error;
 
