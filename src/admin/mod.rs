@@ -3,6 +3,7 @@
 //! sessions. The binary only parses arguments and calls these functions.
 
 pub mod extjson;
+pub mod import;
 pub mod lines;
 pub mod rocketchat;
 pub mod tables;

@@ -7,6 +7,7 @@ use crate::domain::figure::Figure;
 use crate::domain::identity::{CallerContext, Session};
 use crate::domain::range::UtcRange;
 
+pub mod admin;
 pub mod dynamo;
 pub mod items;
 pub mod memory;
