@@ -2,10 +2,13 @@
 //! importing Rocket.Chat exports, generating demo data, and managing users, settings and
 //! sessions. The binary only parses arguments and calls these functions.
 
+pub mod demo;
+pub mod directory;
 pub mod extjson;
 pub mod import;
 pub mod lines;
 pub mod rocketchat;
+pub mod session;
 pub mod tables;
 
 use std::error::Error;
