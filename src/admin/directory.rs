@@ -23,6 +23,8 @@ pub enum DirectoryError {
     EmptyRole,
     #[error("--custom-timezone applies only to the custom reporting time zone")]
     ZoneWithoutCustom,
+    #[error("the custom reporting time zone needs --custom-timezone ZONE")]
+    CustomWithoutZone,
     #[error("--login-expiration-days must be at least 1")]
     NoDays,
     #[error(transparent)]
@@ -103,7 +105,7 @@ fn apply(
                 .custom_timezone
                 .clone()
                 .or(current_zone)
-                .ok_or(SettingsError::MissingCustomZone)?;
+                .ok_or(DirectoryError::CustomWithoutZone)?;
             ReportingTimezone::Custom(validate_zone(&zone)?)
         }
         // The data model keeps a zone only for the custom mode; accepting one here would
@@ -201,7 +203,7 @@ mod tests {
         };
         assert!(matches!(
             apply(TenantSettings::default(), &change),
-            Err(DirectoryError::Settings(SettingsError::MissingCustomZone))
+            Err(DirectoryError::CustomWithoutZone)
         ));
         let change = SettingsChange {
             reporting_timezone: Some(Mode::Custom),

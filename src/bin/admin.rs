@@ -21,7 +21,7 @@ use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
 use agent_overview::store::writer::WriterOptions;
 use aws_config::BehaviorVersion;
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, SecondsFormat, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,6 +51,7 @@ enum Command {
     },
     /// Import a Rocket.Chat export (one mongoexport file per collection) into a tenant
     Import {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
         /// Directory holding rocketchat_room.json, rocketchat_message.json, users.json and
@@ -63,17 +64,22 @@ enum Command {
     },
     /// Generate deterministic demo conversations for a tenant
     GenerateDemo {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// Number of conversations
         #[arg(long, default_value_t = 2000)]
         conversations: u32,
         /// Conversations start within this many days, ending with --end
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
         days: u32,
+        /// Number of agents (usernames kim, jane, omar, ...)
         #[arg(long, default_value_t = 8)]
         agents: u32,
+        /// Number of department ids (some conversations have none)
         #[arg(long, default_value_t = 3)]
         departments: u32,
+        /// Random seed: the same seed gives the same conversations
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Last day (UTC), YYYY-MM-DD; default today
@@ -82,10 +88,13 @@ enum Command {
     },
     /// Put a user (replacing one with the same id)
     AddUser {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
+        /// Username, as agents appear in the figures
         #[arg(long)]
         username: String,
         /// A role; repeat for several (e.g. --role admin --role livechat-manager)
@@ -97,8 +106,10 @@ enum Command {
     },
     /// Change the tenant's reporting time zone or login expiration
     SetSettings {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// Zone the figures' dates are read in (Default_Timezone_For_Reporting)
         #[arg(long, value_enum)]
         reporting_timezone: Option<ZoneMode>,
         /// IANA zone for the custom mode, e.g. America/New_York
@@ -110,8 +121,10 @@ enum Command {
     },
     /// Create a login session for an existing user; prints the token (only) on stdout
     MintSession {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
         /// Use this token instead of a random one
@@ -120,19 +133,25 @@ enum Command {
     },
     /// Give a user a role
     GrantRole {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
+        /// Role name, e.g. livechat-manager
         #[arg(long)]
         role: String,
     },
     /// Take a role from a user
     RevokeRole {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long, value_parser = tenant_id)]
         tenant: String,
+        /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
+        /// Role name, e.g. livechat-manager
         #[arg(long)]
         role: String,
     },
@@ -140,8 +159,11 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ZoneMode {
+    /// The server's zone (UTC)
     Server,
+    /// An IANA zone, given with --custom-timezone
     Custom,
+    /// Each caller's utcOffset, when a whole number of hours
     User,
 }
 
@@ -279,7 +301,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 mint_session(&client, &names, &tenant, &user_id, token, Utc::now()).await?;
             eprintln!(
                 "session for user {user_id} of tenant {tenant}, valid until {}",
-                minted.expires_at.to_rfc3339()
+                minted.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
             );
             println!("{}", minted.token);
         }
