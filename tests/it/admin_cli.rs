@@ -1,0 +1,523 @@
+//! The `agent-overview-admin` binary as scripts call it: help, sessions, roles, settings and
+//! demo data against the local DynamoDB.
+
+use std::process::{Command, Output};
+
+use agent_overview::admin::demo::{demo_conversations, DemoParams};
+use agent_overview::config::{Limits, TableNames};
+use agent_overview::domain::identity::{hash_token, ReportingTimezone};
+use agent_overview::store::dynamo::DynamoStore;
+use agent_overview::store::items::{attr, conversation_pk, read_settings, sk};
+use agent_overview::store::IdentityStore;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
+
+use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
+
+const SUBCOMMANDS: [&str; 8] = [
+    "create-tables",
+    "import",
+    "generate-demo",
+    "add-user",
+    "set-settings",
+    "mint-session",
+    "grant-role",
+    "revoke-role",
+];
+
+fn admin(names: &TableNames, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"))
+        .args(args)
+        .env("SESSIONS_TABLE", &names.sessions)
+        .env("DIRECTORY_TABLE", &names.directory)
+        .env("CONVERSATIONS_TABLE", &names.conversations)
+        .env("BY_MONTH_INDEX", &names.by_month_index)
+        .env(
+            "BY_DEPARTMENT_MONTH_INDEX",
+            &names.by_department_month_index,
+        )
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+        .env("AWS_REGION", region())
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("the admin binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failed(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout when failing: {out:?}"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn number(item: &aws_sdk_dynamodb::types::AttributeValue) -> i64 {
+    match item {
+        AttributeValue::N(v) => v.parse().expect("an integer"),
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in SUBCOMMANDS {
+        let out = Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"))
+            .args([sub, "--help"])
+            .env_remove("SESSIONS_TABLE")
+            .output()
+            .expect("runs");
+        let text = ok(&out);
+        assert!(
+            text.contains(&format!("Usage: agent-overview-admin {sub}")),
+            "{sub}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_tables_again_leaves_them_alone() {
+    let (_client, names) = ready().await;
+    let text = ok(&admin(
+        &names,
+        &[
+            "create-tables",
+            "--template",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"),
+        ],
+    ));
+    for table in [&names.sessions, &names.directory, &names.conversations] {
+        assert!(text.contains(&format!("{table}: exists")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn mint_session_prints_the_token_alone_and_stores_only_its_hash() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("mint");
+    ok(&admin(
+        &names,
+        &[
+            "add-user",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "u1",
+            "--username",
+            "mia",
+            "--role",
+            "livechat-manager",
+            "--utc-offset",
+            "-3",
+        ],
+    ));
+
+    let out = admin(
+        &names,
+        &["mint-session", "--tenant", &tenant, "--user-id", "u1"],
+    );
+    let stdout = ok(&out);
+    let token = stdout.strip_suffix('\n').expect("one line");
+    assert_eq!(token.len(), 43);
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()), "{token}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("valid until"), "{stderr}");
+    assert!(
+        !stderr.contains(token) && !stderr.contains(&hash_token(token)),
+        "{stderr}"
+    );
+
+    let item = get(
+        &client,
+        &names.sessions,
+        &[(attr::TOKEN_HASH, &hash_token(token))],
+    )
+    .await
+    .expect("stored under the token's hash");
+    assert!(get(&client, &names.sessions, &[(attr::TOKEN_HASH, token)])
+        .await
+        .is_none());
+    let issued_ms = number(&item[attr::ISSUED_AT]);
+    let expires_s = number(&item[attr::EXPIRES_AT]);
+    assert_eq!(
+        expires_s - issued_ms / 1000,
+        90 * 86_400,
+        "the default login expiration"
+    );
+
+    // The handler's store sees the session and the user behind it.
+    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let session = store
+        .session(&hash_token(token))
+        .await
+        .unwrap()
+        .expect("session");
+    assert_eq!(
+        (session.tenant.as_str(), session.user_id.as_str()),
+        (tenant.as_str(), "u1")
+    );
+    let caller = store.caller(&tenant, "u1").await.unwrap();
+    assert!(caller.can_view_livechat_manager());
+    assert_eq!(caller.user.and_then(|u| u.utc_offset), Some(-3.0));
+
+    // A given token; the tenant's login expiration applies; re-minting refreshes it.
+    ok(&admin(
+        &names,
+        &[
+            "set-settings",
+            "--tenant",
+            &tenant,
+            "--login-expiration-days",
+            "7",
+        ],
+    ));
+    // Unique per run: sessions are keyed by the token alone, across tenants.
+    let fixed = &format!("fixed-token-{tenant}");
+    for _ in 0..2 {
+        let stdout = ok(&admin(
+            &names,
+            &[
+                "mint-session",
+                "--tenant",
+                &tenant,
+                "--user-id",
+                "u1",
+                "--token",
+                fixed,
+            ],
+        ));
+        assert_eq!(stdout, format!("{fixed}\n"));
+    }
+    let item = get(
+        &client,
+        &names.sessions,
+        &[(attr::TOKEN_HASH, &hash_token(fixed))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        number(&item[attr::EXPIRES_AT]) - number(&item[attr::ISSUED_AT]) / 1000,
+        7 * 86_400
+    );
+
+    // Another user cannot take that token; an unknown user gets none.
+    ok(&admin(
+        &names,
+        &[
+            "add-user",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "u2",
+            "--username",
+            "kim",
+        ],
+    ));
+    let stderr = failed(&admin(
+        &names,
+        &[
+            "mint-session",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "u2",
+            "--token",
+            fixed,
+        ],
+    ));
+    assert!(stderr.contains("another user"), "{stderr}");
+    let stderr = failed(&admin(
+        &names,
+        &["mint-session", "--tenant", &tenant, "--user-id", "ghost"],
+    ));
+    assert!(stderr.contains("has no user ghost"), "{stderr}");
+    assert_eq!(
+        tenant_items(&client, &names.sessions, &tenant).await.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn roles_are_granted_and_revoked() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("roles");
+    ok(&admin(
+        &names,
+        &[
+            "add-user",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "u1",
+            "--username",
+            "jane",
+            "--role",
+            "user",
+        ],
+    ));
+    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    assert!(!store
+        .caller(&tenant, "u1")
+        .await
+        .unwrap()
+        .can_view_livechat_manager());
+
+    for _ in 0..2 {
+        ok(&admin(
+            &names,
+            &[
+                "grant-role",
+                "--tenant",
+                &tenant,
+                "--user-id",
+                "u1",
+                "--role",
+                "livechat-manager",
+            ],
+        ));
+    }
+    let user = store.caller(&tenant, "u1").await.unwrap().user.unwrap();
+    assert_eq!(
+        user.roles,
+        vec!["user".to_string(), "livechat-manager".to_string()]
+    );
+    assert_eq!(user.username, "jane", "the rest of the user is kept");
+
+    ok(&admin(
+        &names,
+        &[
+            "revoke-role",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "u1",
+            "--role",
+            "livechat-manager",
+        ],
+    ));
+    let caller = store.caller(&tenant, "u1").await.unwrap();
+    assert_eq!(caller.user.unwrap().roles, vec!["user".to_string()]);
+
+    let stderr = failed(&admin(
+        &names,
+        &[
+            "grant-role",
+            "--tenant",
+            &tenant,
+            "--user-id",
+            "ghost",
+            "--role",
+            "admin",
+        ],
+    ));
+    assert!(stderr.contains("has no user ghost"), "{stderr}");
+    assert!(get(
+        &client,
+        &names.directory,
+        &[(attr::PK, &tenant), (attr::SK, &sk::user("ghost"))]
+    )
+    .await
+    .is_none());
+}
+
+#[tokio::test]
+async fn settings_are_validated_and_stored() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("settings");
+    let stderr = failed(&admin(
+        &names,
+        &[
+            "set-settings",
+            "--tenant",
+            &tenant,
+            "--reporting-timezone",
+            "custom",
+        ],
+    ));
+    assert!(stderr.contains("--custom-timezone"), "{stderr}");
+    let stderr = failed(&admin(
+        &names,
+        &[
+            "set-settings",
+            "--tenant",
+            &tenant,
+            "--reporting-timezone",
+            "custom",
+            "--custom-timezone",
+            "Mars/Olympus",
+        ],
+    ));
+    assert!(stderr.contains("Mars/Olympus"), "{stderr}");
+    ok(&admin(
+        &names,
+        &[
+            "set-settings",
+            "--tenant",
+            &tenant,
+            "--reporting-timezone",
+            "custom",
+            "--custom-timezone",
+            "America/New_York",
+            "--login-expiration-days",
+            "3650",
+        ],
+    ));
+    let item = get(
+        &client,
+        &names.directory,
+        &[(attr::PK, &tenant), (attr::SK, sk::SETTINGS)],
+    )
+    .await
+    .unwrap();
+    let settings = read_settings(&item, "settings").unwrap();
+    assert_eq!(
+        settings.reporting_timezone,
+        ReportingTimezone::Custom("America/New_York".into())
+    );
+    assert_eq!(settings.login_expiration_days, 3650);
+}
+
+#[tokio::test]
+async fn generate_demo_writes_the_library_conversations_and_keeps_existing_settings() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("demo");
+    ok(&admin(
+        &names,
+        &[
+            "set-settings",
+            "--tenant",
+            &tenant,
+            "--reporting-timezone",
+            "user",
+        ],
+    ));
+    let args = [
+        "generate-demo",
+        "--tenant",
+        &tenant,
+        "--conversations",
+        "60",
+        "--days",
+        "10",
+        "--agents",
+        "3",
+        "--departments",
+        "2",
+        "--seed",
+        "7",
+        "--end",
+        "2024-03-31",
+    ];
+    for _ in 0..2 {
+        let text = ok(&admin(&names, &args));
+        assert!(text.contains("60 demo conversations written"), "{text}");
+    }
+    assert_eq!(
+        tenant_items(&client, &names.conversations, &tenant)
+            .await
+            .len(),
+        60
+    );
+    let params = DemoParams {
+        conversations: 60,
+        days: 10,
+        agents: 3,
+        departments: 2,
+        seed: 7,
+        end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
+    };
+    for c in demo_conversations(&params) {
+        let pk = conversation_pk(&tenant, &c.room_id);
+        let item = get(&client, &names.conversations, &[(attr::PK, &pk)])
+            .await
+            .expect("written");
+        assert_eq!(
+            agent_overview::store::items::read_conversation(&item, &pk).unwrap(),
+            c
+        );
+    }
+    let item = get(
+        &client,
+        &names.directory,
+        &[(attr::PK, &tenant), (attr::SK, sk::SETTINGS)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_settings(&item, "s").unwrap().reporting_timezone,
+        ReportingTimezone::User
+    );
+
+    // A tenant without settings gets the server zone.
+    let fresh = unique_tenant("demo");
+    let text = ok(&admin(
+        &names,
+        &[
+            "generate-demo",
+            "--tenant",
+            &fresh,
+            "--conversations",
+            "5",
+            "--end",
+            "2024-03-31",
+        ],
+    ));
+    assert!(text.contains("default settings"), "{text}");
+    let item = get(
+        &client,
+        &names.directory,
+        &[(attr::PK, &fresh), (attr::SK, sk::SETTINGS)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_settings(&item, "s").unwrap().reporting_timezone,
+        ReportingTimezone::Server
+    );
+}
+
+#[tokio::test]
+async fn import_prints_a_summary_and_fails_on_a_malformed_line() {
+    let _exports = crate::harness::exports_lock().await;
+    let (_client, names) = ready().await;
+    let tenant = unique_tenant("cli-import");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/small-export");
+    let out = admin(&names, &["import", "--tenant", &tenant, "--dir", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rocketchat_room.json line 7") && stderr.contains("ts is missing"),
+        "{stderr}"
+    );
+    let text = ok(&admin(
+        &names,
+        &[
+            "import",
+            "--tenant",
+            &tenant,
+            "--dir",
+            dir,
+            "--skip-malformed",
+        ],
+    ));
+    assert!(
+        text.contains("rocketchat_room.json: 10 lines read; written: 6 conversations; skipped: 4"),
+        "{text}"
+    );
+    assert!(text.contains("rocketchat_message.json line 19"), "{text}");
+}
