@@ -1,0 +1,139 @@
+//! Shared helpers for the tests against a local DynamoDB (dynalite, which `scripts/test.sh`
+//! starts). The endpoint comes from the SDK's standard `AWS_ENDPOINT_URL_DYNAMODB`; the tables
+//! are created once per process from `template.yaml`, with the same code as
+//! `agent-overview-admin create-tables`; each test works in a tenant of its own.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use agent_overview::admin::tables::create_tables_from_template;
+use agent_overview::config::TableNames;
+use agent_overview::store::items::Item;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use tokio::sync::OnceCell;
+
+pub const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// The local endpoint; the tests never run against a real account.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run ./scripts/test.sh, which starts dynalite"
+        ),
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// Table names as the function reads them, with the local defaults of `scripts/env.sh`.
+pub fn table_names() -> TableNames {
+    TableNames {
+        sessions: env_or("SESSIONS_TABLE", "agent-overview-sessions"),
+        directory: env_or("DIRECTORY_TABLE", "agent-overview-directory"),
+        conversations: env_or("CONVERSATIONS_TABLE", "agent-overview-conversations"),
+        by_month_index: env_or("BY_MONTH_INDEX", TableNames::DEFAULT_BY_MONTH_INDEX),
+        by_department_month_index: env_or(
+            "BY_DEPARTMENT_MONTH_INDEX",
+            TableNames::DEFAULT_BY_DEPARTMENT_MONTH_INDEX,
+        ),
+    }
+}
+
+/// Region and credentials for the child processes and the SDK: dummies unless set.
+pub fn region() -> String {
+    env_or("AWS_REGION", "us-east-1")
+}
+
+/// A client for one test. Each `#[tokio::test]` has its own runtime, and a client's
+/// connections belong to the runtime that opened them, so clients are never shared.
+pub async fn client() -> Client {
+    endpoint();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region()))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+static TABLES: OnceCell<()> = OnceCell::const_new();
+
+/// A client, with the tables created (once per process; idempotent across processes too,
+/// since an existing table is left alone).
+pub async fn ready() -> (Client, TableNames) {
+    let client = client().await;
+    let names = table_names();
+    TABLES
+        .get_or_init(|| async {
+            if let Err(e) = create_tables_from_template(&client, TEMPLATE, &names).await {
+                panic!(
+                    "creating the tables failed: {}",
+                    agent_overview::admin::error_chain(&e)
+                );
+            }
+        })
+        .await;
+    (client, names)
+}
+
+/// A tenant id no other test (or earlier run against the same dynalite) uses.
+pub fn unique_tenant(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    static STARTED: OnceLock<u128> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{started}-{n}", std::process::id())
+}
+
+pub fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+pub async fn get(client: &Client, table: &str, key: &[(&str, &str)]) -> Option<Item> {
+    let key: Item = key.iter().map(|(k, v)| (k.to_string(), s(v))).collect();
+    client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+}
+
+/// Every item of a table whose `tenant` (or, in the directory, `pk`) is `tenant`.
+pub async fn tenant_items(client: &Client, table: &str, tenant: &str) -> Vec<Item> {
+    let attribute = if table == table_names().directory {
+        "pk"
+    } else {
+        "tenant"
+    };
+    client
+        .scan()
+        .table_name(table)
+        .filter_expression("#a = :t")
+        .expression_attribute_names("#a", attribute)
+        .expression_attribute_values(":t", s(tenant))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("Scan")
+}
