@@ -1,7 +1,11 @@
 //! Rocket.Chat's Agent Analytics Overview API on AWS Lambda and DynamoDB.
 //!
-//! Layers, with imports in one direction: [`http`] → [`domain`] → [`store`].
+//! Layers, with imports in one direction: [`http`] → [`domain`] → [`store`]. [`lambda`] tells
+//! warm-up events from HTTP events; `main.rs` only wires.
 
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod lambda;
 pub mod store;
+pub mod telemetry;

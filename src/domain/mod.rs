@@ -1,6 +1,9 @@
 //! Pure, synchronous logic: figures, formatting, ranges, permissions. No SDK types here.
 
+pub mod aggregate;
 pub mod conversation;
 pub mod exact_sum;
+pub mod figure;
 pub mod format;
 pub mod identity;
+pub mod range;

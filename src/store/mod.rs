@@ -1,3 +1,71 @@
 //! Storage: traits returning domain types, a DynamoDB adapter and an in-memory one.
 
+use std::future::Future;
+
+use crate::domain::aggregate::Aggregator;
+use crate::domain::figure::Figure;
+use crate::domain::identity::{CallerContext, Session};
+use crate::domain::range::UtcRange;
+
+pub mod dynamo;
 pub mod items;
+pub mod memory;
+
+/// Why a read failed. Each variant maps to one documented HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled or unreachable after the SDK's bounded retries.
+    #[error("DynamoDB is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request's time budget ran out before every page was read.
+    #[error("time budget of {0:?} exceeded")]
+    BudgetExceeded(std::time::Duration),
+    /// A stored item is not what its table promises (the error names its key).
+    #[error(transparent)]
+    Malformed(#[from] items::MalformedItem),
+    /// Anything else: a bug, a permission missing in IAM, a table missing.
+    #[error("DynamoDB request failed")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Sessions, users, settings and permissions.
+pub trait IdentityStore {
+    /// The session stored under `base64(sha256(token))`, if any.
+    fn session(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// The caller's user, the tenant's settings and its permission override, in one read.
+    fn caller(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> impl Future<Output = Result<CallerContext, StoreError>> + Send;
+}
+
+/// What a figure is computed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeQuery {
+    pub tenant: String,
+    pub figure: Figure,
+    pub range: UtcRange,
+    /// `None`: every department (and conversations without one).
+    pub department_id: Option<String>,
+}
+
+/// Work a fold did, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldStats {
+    pub items_read: u64,
+    pub requests: u64,
+    pub buckets: u64,
+}
+
+/// Conversations of a tenant, folded into a figure's tallies as they are read.
+pub trait ConversationStore {
+    fn fold(
+        &self,
+        query: &RangeQuery,
+    ) -> impl Future<Output = Result<(Aggregator, FoldStats), StoreError>> + Send;
+}

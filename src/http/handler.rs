@@ -1,0 +1,197 @@
+//! One request, in Rocket.Chat's order of checks: authentication (401), parameters (400),
+//! permission (403), then the figure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::query::{parse_query, validate};
+use crate::config::Limits;
+use crate::domain::aggregate::Row;
+use crate::domain::identity::hash_token;
+use crate::domain::range::{ReportingZone, UtcRange};
+use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
+
+pub const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
+
+/// Longest header value that can be a real token or user id; longer ones are refused
+/// without a lookup.
+const MAX_CREDENTIAL_BYTES: usize = 256;
+
+/// Milliseconds since the epoch; injected so expiry is testable.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
+/// What a request needs: the store, the limits, the clock.
+pub struct App<S> {
+    pub store: S,
+    pub limits: Limits,
+    pub clock: Clock,
+}
+
+/// The success body; field order is Rocket.Chat's (`head`, `data`, `success`).
+#[derive(Debug, Serialize)]
+struct Overview {
+    head: [Head; 2],
+    data: Vec<Row>,
+    success: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Head {
+    name: &'static str,
+}
+
+/// What the log line of a request says (never the token or the user id).
+#[derive(Debug, Default)]
+struct Outcome {
+    tenant: Option<String>,
+    figure: Option<&'static str>,
+    range_days: Option<i64>,
+    stats: FoldStats,
+}
+
+impl<S: IdentityStore + ConversationStore + Sync> App<S> {
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let mut outcome = Outcome::default();
+        let result = self.answer(&req, &mut outcome).await;
+        let (status, body) = match result {
+            Ok(body) => (StatusCode::OK, body),
+            Err(e) => {
+                let (status, body) = e.status_and_body();
+                if status.is_server_error() {
+                    tracing::error!(error = %e, cause = ?std::error::Error::source(&e).map(|c| c.to_string()), tenant = outcome.tenant.as_deref(), "request failed");
+                }
+                (status, body.to_string())
+            }
+        };
+        tracing::info!(
+            status = status.as_u16(),
+            tenant = outcome.tenant.as_deref(),
+            figure = outcome.figure,
+            range_days = outcome.range_days,
+            items_read = outcome.stats.items_read,
+            dynamodb_requests = outcome.stats.requests,
+            buckets = outcome.stats.buckets,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "agent-overview"
+        );
+        json_response(status, body)
+    }
+
+    async fn answer(&self, req: &Request, outcome: &mut Outcome) -> Result<String, ApiError> {
+        if req.method() != Method::GET || !is_route(request_path(req)) {
+            return Err(ApiError::NotFound);
+        }
+        let (token, user_id) = credentials(req.headers()).ok_or(ApiError::Unauthorized)?;
+        let session = self
+            .store
+            .session(&hash_token(token))
+            .await?
+            .filter(|s| s.user_id == user_id)
+            .ok_or(ApiError::Unauthorized)?;
+        outcome.tenant = Some(session.tenant.clone());
+        let caller = self.store.caller(&session.tenant, user_id).await?;
+        if caller.user.is_none()
+            || !session.is_valid_at((self.clock)(), caller.settings.login_expiration_days)
+        {
+            return Err(ApiError::Unauthorized);
+        }
+
+        let raw = parse_query(req.uri().query().unwrap_or("")).map_err(ApiError::InvalidParams)?;
+        if !caller.can_view_livechat_manager() {
+            return Err(ApiError::Forbidden);
+        }
+        let query = validate(raw, self.limits.max_range_days).map_err(ApiError::InvalidParams)?;
+        outcome.figure = Some(query.figure.name());
+        outcome.range_days = Some(query.days);
+
+        let utc_offset = caller.user.as_ref().and_then(|u| u.utc_offset);
+        let zone = ReportingZone::resolve(&caller.settings.reporting_timezone, utc_offset)
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let range_query = RangeQuery {
+            tenant: session.tenant,
+            figure: query.figure,
+            range: UtcRange::from_days(query.from, query.to, &zone),
+            department_id: query.department_id,
+        };
+        let (aggregator, stats) = self.store.fold(&range_query).await?;
+        outcome.stats = stats;
+        let body = Overview {
+            head: [
+                Head { name: "Agent" },
+                Head {
+                    name: query.figure.head_name(),
+                },
+            ],
+            data: aggregator.into_rows(),
+            success: true,
+        };
+        serde_json::to_string(&body).map_err(|e| ApiError::Internal(Box::new(e)))
+    }
+}
+
+/// The path without API Gateway's stage prefix.
+fn request_path(req: &Request) -> &str {
+    let raw = req.raw_http_path();
+    if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    }
+}
+
+/// The route itself, or the route under one stage segment (`/prod/api/v1/...`).
+fn is_route(path: &str) -> bool {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    match path.strip_suffix(ROUTE) {
+        Some("") => true,
+        Some(prefix) => prefix.starts_with('/') && !prefix[1..].contains('/'),
+        None => false,
+    }
+}
+
+/// Both headers, matched case-insensitively, as UTF-8, non-empty and of plausible length.
+fn credentials(headers: &HeaderMap) -> Option<(&str, &str)> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_CREDENTIAL_BYTES)
+    };
+    Some((get("x-auth-token")?, get("x-user-id")?))
+}
+
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut res = Response::new(Body::Text(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_route;
+
+    #[test]
+    fn route_matches_with_or_without_a_stage() {
+        assert!(is_route("/api/v1/livechat/analytics/agent-overview"));
+        assert!(is_route("/api/v1/livechat/analytics/agent-overview/"));
+        assert!(is_route("/prod/api/v1/livechat/analytics/agent-overview"));
+        assert!(!is_route("/a/b/api/v1/livechat/analytics/agent-overview"));
+        assert!(!is_route("/api/v1/livechat/analytics/agent-overviews"));
+        assert!(!is_route("/xapi/v1/livechat/analytics/agent-overview"));
+        assert!(!is_route("/"));
+    }
+}

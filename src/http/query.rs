@@ -1,0 +1,234 @@
+//! The query string, checked as Rocket.Chat's JSON schema checks it (Ajv, first error only:
+//! `required` in order, then `additionalProperties`, then each property's type), and then the
+//! checks Rocket.Chat leaves out (our documented deviations: 400 instead of a silent empty
+//! success).
+
+use crate::domain::figure::Figure;
+use crate::domain::range::{days_inclusive, ReportDate};
+
+/// Properties of Rocket.Chat's `LivechatAnalyticsAgentOverviewPropsSchema`, in schema order.
+const PROPERTIES: [&str; 4] = ["name", "from", "to", "departmentId"];
+const REQUIRED: [&str; 3] = ["name", "from", "to"];
+
+/// Longest `departmentId` accepted: it becomes part of a DynamoDB key (2 KB at most).
+pub const MAX_DEPARTMENT_ID_CHARS: usize = 256;
+
+/// The query as the schema accepts it: every present property is a single string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawQuery {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub department_id: Option<String>,
+}
+
+/// One key of the query string, with every value given for it.
+#[derive(Debug)]
+struct Param {
+    key: String,
+    values: Vec<String>,
+    /// `key[]=…` or `key[x]=…`: an array or object to Rocket.Chat's query parser.
+    bracketed: bool,
+}
+
+fn collect(raw_query: &str) -> Vec<Param> {
+    let mut params: Vec<Param> = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+        let (key, bracketed) = match k.find('[') {
+            Some(i) if i > 0 => (k[..i].to_string(), true),
+            _ => (k.into_owned(), false),
+        };
+        match params.iter_mut().find(|p| p.key == key) {
+            Some(p) => {
+                p.values.push(v.into_owned());
+                p.bracketed |= bracketed;
+            }
+            None => params.push(Param {
+                key,
+                values: vec![v.into_owned()],
+                bracketed,
+            }),
+        }
+    }
+    params
+}
+
+/// Schema validation; the error is Rocket.Chat's message without the suffix.
+pub fn parse_query(raw_query: &str) -> Result<RawQuery, String> {
+    let params = collect(raw_query);
+    let find = |name: &str| params.iter().find(|p| p.key == name);
+    for name in REQUIRED {
+        if find(name).is_none() {
+            return Err(format!("must have required property '{name}'"));
+        }
+    }
+    if params.iter().any(|p| !PROPERTIES.contains(&p.key.as_str())) {
+        return Err("must NOT have additional properties".into());
+    }
+    let single = |name: &str| -> Result<Option<String>, String> {
+        match find(name) {
+            None => Ok(None),
+            Some(p) if p.bracketed || p.values.len() != 1 => Err("must be string".into()),
+            Some(p) => Ok(p.values.first().cloned()),
+        }
+    };
+    let name = single("name")?;
+    let from = single("from")?;
+    let to = single("to")?;
+    let department_id = single("departmentId")?;
+    match (name, from, to) {
+        (Some(name), Some(from), Some(to)) => Ok(RawQuery {
+            name,
+            from,
+            to,
+            department_id,
+        }),
+        _ => Err("must have required property 'name'".into()),
+    }
+}
+
+/// A request the figures can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverviewQuery {
+    pub figure: Figure,
+    pub from: ReportDate,
+    pub to: ReportDate,
+    pub department_id: Option<String>,
+    pub days: i64,
+}
+
+/// The checks Rocket.Chat does not make (it answers `{"success":true}` instead): run after
+/// the permission check, where Rocket.Chat's own silent answer happens.
+pub fn validate(raw: RawQuery, max_range_days: u32) -> Result<OverviewQuery, String> {
+    let figure = Figure::parse(&raw.name).ok_or_else(|| {
+        let names: Vec<_> = Figure::ALL.iter().map(|f| f.name()).collect();
+        format!("name must be one of {}", names.join(", "))
+    })?;
+    let from = ReportDate::parse(&raw.from).map_err(|e| format!("from {e}"))?;
+    let to = ReportDate::parse(&raw.to).map_err(|e| format!("to {e}"))?;
+    if from.0 > to.0 {
+        return Err("from must not be after to".into());
+    }
+    let days = days_inclusive(from, to);
+    if days > i64::from(max_range_days) {
+        return Err(format!(
+            "the range from..to must not be longer than {max_range_days} days"
+        ));
+    }
+    if let Some(d) = &raw.department_id {
+        if d.chars().count() > MAX_DEPARTMENT_ID_CHARS {
+            return Err(format!(
+                "departmentId must NOT have more than {MAX_DEPARTMENT_ID_CHARS} characters"
+            ));
+        }
+    }
+    Ok(OverviewQuery {
+        figure,
+        from,
+        to,
+        department_id: raw.department_id,
+        days,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_properties_are_reported_in_schema_order() {
+        assert_eq!(
+            parse_query("from=x").unwrap_err(),
+            "must have required property 'name'"
+        );
+        assert_eq!(
+            parse_query("name=a&to=x").unwrap_err(),
+            "must have required property 'from'"
+        );
+        assert_eq!(
+            parse_query("name=a&from=x").unwrap_err(),
+            "must have required property 'to'"
+        );
+        assert_eq!(
+            parse_query("").unwrap_err(),
+            "must have required property 'name'"
+        );
+    }
+
+    #[test]
+    fn required_beats_additional_which_beats_type() {
+        assert_eq!(
+            parse_query("limit=5&from=x&to=y").unwrap_err(),
+            "must have required property 'name'"
+        );
+        assert_eq!(
+            parse_query("name=a&name=b&from=x&to=y&limit=5").unwrap_err(),
+            "must NOT have additional properties"
+        );
+    }
+
+    #[test]
+    fn repeated_or_bracketed_parameters_are_not_strings() {
+        for q in [
+            "name=a&name=b&from=x&to=y",
+            "name=a&from=x&from=z&to=y",
+            "name[]=a&from=x&to=y",
+            "name=a&from=x&to=y&departmentId=1&departmentId=2",
+            "name=a&from=x&to=y&departmentId[a]=1",
+        ] {
+            assert_eq!(parse_query(q).unwrap_err(), "must be string", "{q}");
+        }
+    }
+
+    #[test]
+    fn values_are_percent_decoded() {
+        let q = parse_query("name=Total_conversations&from=2024-03-01T12%3A11%3A45.392Z&to=2024-03-02&departmentId=a%20b").unwrap();
+        assert_eq!(q.from, "2024-03-01T12:11:45.392Z");
+        assert_eq!(q.department_id.as_deref(), Some("a b"));
+    }
+
+    fn raw(name: &str, from: &str, to: &str) -> RawQuery {
+        RawQuery {
+            name: name.into(),
+            from: from.into(),
+            to: to.into(),
+            department_id: None,
+        }
+    }
+
+    #[test]
+    fn deviations_name_the_problem() {
+        assert!(validate(raw("Total_chats", "2024-03-01", "2024-03-02"), 10)
+            .unwrap_err()
+            .starts_with("name must be one of Total_conversations, "));
+        assert_eq!(
+            validate(raw("Total_messages", "last week", "2024-03-02"), 10).unwrap_err(),
+            "from must start with a date as YYYY-MM-DD"
+        );
+        assert_eq!(
+            validate(raw("Total_messages", "2024-03-01", ""), 10).unwrap_err(),
+            "to must start with a date as YYYY-MM-DD"
+        );
+        assert_eq!(
+            validate(raw("Total_messages", "2024-03-06", "2024-03-01"), 10).unwrap_err(),
+            "from must not be after to"
+        );
+        assert_eq!(
+            validate(raw("Total_messages", "2024-03-01", "2024-03-11"), 10).unwrap_err(),
+            "the range from..to must not be longer than 10 days"
+        );
+        let mut long = raw("Total_messages", "2024-03-01", "2024-03-01");
+        long.department_id = Some("d".repeat(MAX_DEPARTMENT_ID_CHARS + 1));
+        assert_eq!(
+            validate(long, 10).unwrap_err(),
+            "departmentId must NOT have more than 256 characters"
+        );
+    }
+
+    #[test]
+    fn a_same_day_range_at_the_maximum_is_accepted() {
+        let q = validate(raw("Total_messages", "2024-03-01", "2024-03-10"), 10).unwrap();
+        assert_eq!(q.days, 10);
+        assert_eq!(q.figure, Figure::TotalMessages);
+    }
+}

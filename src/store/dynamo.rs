@@ -1,0 +1,337 @@
+//! The DynamoDB adapter. Reaches DynamoDB only through the SDK client it is given (the
+//! endpoint comes from the SDK's standard configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+
+use super::items::{self, attr, sk, Item, Reader};
+use super::memory::department_filter;
+use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use crate::config::{Limits, TableNames};
+use crate::domain::aggregate::Aggregator;
+use crate::domain::figure::{AgentField, Figure, MetricField};
+use crate::domain::identity::{CallerContext, Session, TenantSettings, VIEW_LIVECHAT_MANAGER};
+
+/// How often unprocessed BatchGetItem keys are asked for again before giving up.
+const BATCH_GET_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+    limits: Limits,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames, limits: Limits) -> Self {
+        Self {
+            client,
+            tables,
+            limits,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One cheap read that opens (or keeps open) the connection to DynamoDB: used at INIT
+    /// and by the scheduled warm-up, so a real request does not pay the TLS handshake.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key(attr::TOKEN_HASH, AttributeValue::S("warm-up".into()))
+            .projection_expression("#k")
+            .expression_attribute_names("#k", attr::TOKEN_HASH)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn fold_bucket(
+        &self,
+        query: &RangeQuery,
+        department: Option<&str>,
+        month: (i32, u32),
+    ) -> Result<(Aggregator, FoldStats), StoreError> {
+        let (index, pk_name, pk_value) = match department {
+            Some(d) => (
+                &self.tables.by_department_month_index,
+                attr::DEPT_MONTH,
+                items::dept_month_key(&query.tenant, month, d),
+            ),
+            None => (
+                &self.tables.by_month_index,
+                attr::MONTH,
+                items::month_key(&query.tenant, month),
+            ),
+        };
+        let agent_attr = agent_attribute(query.figure);
+        let metric_attr = metric_attribute(query.figure);
+        let mut projection = "#pk, #ts, #agent".to_string();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.tables.conversations)
+            .index_name(index)
+            .key_condition_expression("#bucket = :bucket AND #ts BETWEEN :start AND :end")
+            .expression_attribute_names("#bucket", pk_name)
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#ts", attr::TS)
+            .expression_attribute_names("#agent", agent_attr)
+            .expression_attribute_values(":bucket", AttributeValue::S(pk_value))
+            .expression_attribute_values(
+                ":start",
+                AttributeValue::N(query.range.start_ms.to_string()),
+            )
+            .expression_attribute_values(":end", AttributeValue::N(query.range.end_ms.to_string()))
+            .set_limit(self.limits.query_page_limit);
+        if let Some(metric) = metric_attr {
+            projection.push_str(", #metric");
+            request = request.expression_attribute_names("#metric", metric);
+        }
+        let mut pages = request
+            .projection_expression(projection)
+            .into_paginator()
+            .send();
+
+        let mut agg = Aggregator::new(query.figure);
+        let mut stats = FoldStats {
+            buckets: 1,
+            ..FoldStats::default()
+        };
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            stats.requests += 1;
+            for item in page.items() {
+                stats.items_read += 1;
+                fold_item(&mut agg, item, agent_attr, metric_attr)?;
+            }
+        }
+        Ok((agg, stats))
+    }
+}
+
+fn agent_attribute(figure: Figure) -> &'static str {
+    match figure.agent_field() {
+        AgentField::ServedBy => attr::AGENT,
+        AgentField::ResponseBy => attr::RESPONDER,
+    }
+}
+
+fn metric_attribute(figure: Figure) -> Option<&'static str> {
+    match figure.metric_field() {
+        MetricField::None => None,
+        MetricField::ChatDuration => Some(attr::CHAT_DURATION),
+        MetricField::FirstResponse => Some(attr::FIRST_RESPONSE),
+        MetricField::AvgResponse => Some(attr::AVG_RESPONSE),
+        MetricField::FirstReaction => Some(attr::FIRST_REACTION),
+        MetricField::AgentMessages => Some(attr::AGENT_MESSAGES),
+    }
+}
+
+/// Decodes the three attributes a figure needs and folds them; a malformed item stops the
+/// request with its key rather than being skipped (a skipped item is a wrong figure).
+fn fold_item(
+    agg: &mut Aggregator,
+    item: &Item,
+    agent_attr: &str,
+    metric_attr: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = match item.get(attr::PK) {
+        Some(AttributeValue::S(pk)) => pk.as_str(),
+        _ => "<item without pk>",
+    };
+    let r = Reader::new(item, key);
+    let ts: i64 = r.number(attr::TS)?;
+    let agent = r.opt_str(agent_attr)?;
+    let metric = match metric_attr {
+        Some(name) => r.opt_metric(name)?,
+        None => None,
+    };
+    agg.add(ts, agent, metric)
+        .map_err(|e| r.malformed(format!("metric sum out of range: {e}")).into())
+}
+
+/// Every UTC month that overlaps `[start_ms, end_ms]`, oldest first.
+pub fn months_between(start_ms: i64, end_ms: i64) -> Vec<(i32, u32)> {
+    if start_ms > end_ms {
+        return Vec::new();
+    }
+    let (Some(first), Some(last)) = (items::month_of(start_ms), items::month_of(end_ms)) else {
+        return Vec::new();
+    };
+    let mut months = Vec::new();
+    let (mut y, mut m) = first;
+    while (y, m) <= last {
+        months.push((y, m));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    months
+}
+
+/// Throttling and transport failures (after the SDK's own retries) are "unavailable";
+/// everything else is internal.
+fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    const TRANSIENT: [&str; 6] = [
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    ];
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => e.err().code().is_some_and(|c| TRANSIENT.contains(&c)),
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Internal(Box::new(err))
+    }
+}
+
+impl IdentityStore for DynamoStore {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key(attr::TOKEN_HASH, AttributeValue::S(token_hash.to_string()))
+            .send()
+            .await
+            .map_err(classify)?;
+        // The key in errors is the table, never the token hash.
+        out.item()
+            .map(|item| items::read_session(item, "session"))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+        let user_sk = sk::user(user_id);
+        let permission_sk = sk::permission(VIEW_LIVECHAT_MANAGER);
+        let key = |sort: &str| {
+            HashMap::from([
+                (attr::PK.to_string(), AttributeValue::S(tenant.to_string())),
+                (attr::SK.to_string(), AttributeValue::S(sort.to_string())),
+            ])
+        };
+        let mut wanted = KeysAndAttributes::builder()
+            .keys(key(&user_sk))
+            .keys(key(sk::SETTINGS))
+            .keys(key(&permission_sk))
+            .build()
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        let mut found: Vec<Item> = Vec::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.tables.directory, wanted)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(items) = out.responses().and_then(|r| r.get(&self.tables.directory)) {
+                found.extend(items.iter().cloned());
+            }
+            match out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.tables.directory))
+            {
+                Some(rest) if !rest.keys().is_empty() => {
+                    wanted = rest.clone();
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                _ => return read_caller(tenant, &found, &user_sk, &permission_sk),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "directory keys still unprocessed after retries".into(),
+        ))
+    }
+}
+
+fn read_caller(
+    tenant: &str,
+    found: &[Item],
+    user_sk: &str,
+    permission_sk: &str,
+) -> Result<CallerContext, StoreError> {
+    let mut ctx = CallerContext {
+        user: None,
+        settings: TenantSettings::default(),
+        view_livechat_manager_roles: None,
+    };
+    for item in found {
+        let sort = match item.get(attr::SK) {
+            Some(AttributeValue::S(s)) => s.as_str(),
+            _ => continue,
+        };
+        let key = format!("{tenant}/{sort}");
+        if sort == user_sk {
+            ctx.user = Some(items::read_user(item, &key)?);
+        } else if sort == sk::SETTINGS {
+            ctx.settings = items::read_settings(item, &key)?;
+        } else if sort == permission_sk {
+            ctx.view_livechat_manager_roles =
+                Some(Reader::new(item, &key).string_list(attr::ROLES)?);
+        }
+    }
+    Ok(ctx)
+}
+
+impl ConversationStore for DynamoStore {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+        let department = department_filter(query.department_id.as_deref());
+        let months = months_between(query.range.start_ms, query.range.end_ms);
+        let work = futures::stream::iter(months)
+            .map(|month| self.fold_bucket(query, department, month))
+            .buffer_unordered(self.limits.query_concurrency)
+            .try_fold(
+                (Aggregator::new(query.figure), FoldStats::default()),
+                |(mut agg, mut stats), (part, part_stats)| async move {
+                    agg.merge(part)
+                        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+                    stats.items_read += part_stats.items_read;
+                    stats.requests += part_stats.requests;
+                    stats.buckets += part_stats.buckets;
+                    Ok((agg, stats))
+                },
+            );
+        tokio::time::timeout(self.limits.query_budget, work)
+            .await
+            .map_err(|_| StoreError::BudgetExceeded(self.limits.query_budget))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_cover_the_range_inclusively() {
+        // 2023-12-31T23:00Z .. 2024-02-01T00:00Z
+        assert_eq!(
+            months_between(1_704_063_600_000, 1_706_745_600_000),
+            vec![(2023, 12), (2024, 1), (2024, 2)]
+        );
+        assert_eq!(months_between(5, 5), vec![(1970, 1)]);
+        assert_eq!(months_between(10, 5), Vec::<(i32, u32)>::new());
+    }
+}

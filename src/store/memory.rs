@@ -1,0 +1,134 @@
+//! An in-memory store with the same contract as the DynamoDB one: handler tests and the
+//! reference side of the equivalence tests.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use crate::domain::aggregate::Aggregator;
+use crate::domain::conversation::Conversation;
+use crate::domain::figure::{AgentField, Figure, MetricField};
+use crate::domain::identity::{CallerContext, Session, TenantSettings, User};
+
+#[derive(Debug, Default)]
+struct Tenant {
+    users: HashMap<String, User>,
+    settings: Option<TenantSettings>,
+    view_livechat_manager_roles: Option<Vec<String>>,
+    conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    sessions: RwLock<HashMap<String, Session>>,
+    tenants: RwLock<HashMap<String, Tenant>>,
+}
+
+/// The agent a figure counts a conversation under.
+pub fn agent_of(figure: Figure, c: &Conversation) -> Option<&str> {
+    match figure.agent_field() {
+        AgentField::ServedBy => c.agent.as_deref(),
+        AgentField::ResponseBy => c.responder.as_deref(),
+    }
+}
+
+/// The metric a figure reads from a conversation.
+pub fn metric_of(figure: Figure, c: &Conversation) -> Option<f64> {
+    match figure.metric_field() {
+        MetricField::None => None,
+        MetricField::ChatDuration => c.chat_duration,
+        MetricField::FirstResponse => c.first_response,
+        MetricField::AvgResponse => c.avg_response,
+        MetricField::FirstReaction => c.first_reaction,
+        MetricField::AgentMessages => Some(f64::from(c.agent_messages)),
+    }
+}
+
+/// Rocket.Chat's department filter: empty or the literal `undefined` means none.
+pub fn department_filter(department_id: Option<&str>) -> Option<&str> {
+    department_id.filter(|d| !d.is_empty() && *d != "undefined")
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put_session(&self, token_hash: &str, session: Session) {
+        self.sessions
+            .write()
+            .expect("lock")
+            .insert(token_hash.to_string(), session);
+    }
+
+    fn with_tenant(&self, tenant: &str, f: impl FnOnce(&mut Tenant)) {
+        f(self
+            .tenants
+            .write()
+            .expect("lock")
+            .entry(tenant.to_string())
+            .or_default());
+    }
+
+    pub fn put_user(&self, tenant: &str, user: User) {
+        self.with_tenant(tenant, |t| {
+            t.users.insert(user.id.clone(), user);
+        });
+    }
+
+    pub fn put_settings(&self, tenant: &str, settings: TenantSettings) {
+        self.with_tenant(tenant, |t| t.settings = Some(settings));
+    }
+
+    pub fn put_view_livechat_manager_roles(&self, tenant: &str, roles: Vec<String>) {
+        self.with_tenant(tenant, |t| t.view_livechat_manager_roles = Some(roles));
+    }
+
+    pub fn put_conversation(&self, tenant: &str, conversation: Conversation) {
+        self.with_tenant(tenant, |t| t.conversations.push(conversation));
+    }
+}
+
+impl IdentityStore for MemoryStore {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        Ok(self.sessions.read().expect("lock").get(token_hash).cloned())
+    }
+
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+        let tenants = self.tenants.read().expect("lock");
+        let t = tenants.get(tenant);
+        Ok(CallerContext {
+            user: t.and_then(|t| t.users.get(user_id).cloned()),
+            settings: t.and_then(|t| t.settings.clone()).unwrap_or_default(),
+            view_livechat_manager_roles: t.and_then(|t| t.view_livechat_manager_roles.clone()),
+        })
+    }
+}
+
+impl ConversationStore for MemoryStore {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+        let tenants = self.tenants.read().expect("lock");
+        let mut agg = Aggregator::new(query.figure);
+        let mut stats = FoldStats::default();
+        let dept = department_filter(query.department_id.as_deref());
+        let rooms = tenants
+            .get(&query.tenant)
+            .map(|t| t.conversations.as_slice());
+        for c in rooms.unwrap_or_default() {
+            if !query.range.contains(c.ts_ms) {
+                continue;
+            }
+            if dept.is_some() && c.department_id.as_deref() != dept {
+                continue;
+            }
+            stats.items_read += 1;
+            agg.add(
+                c.ts_ms,
+                agent_of(query.figure, c),
+                metric_of(query.figure, c),
+            )
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        }
+        Ok((agg, stats))
+    }
+}

@@ -1,0 +1,589 @@
+//! The request contract through the handler, on the in-memory store: every status code and
+//! exact body of the behaviour spec, in Rocket.Chat's order of checks.
+
+use std::sync::Arc;
+
+use agent_overview::config::Limits;
+use agent_overview::domain::conversation::Conversation;
+use agent_overview::domain::identity::{
+    hash_token, ReportingTimezone, Session, TenantSettings, User,
+};
+use agent_overview::http::App;
+use agent_overview::store::memory::MemoryStore;
+use lambda_http::http::{HeaderName, HeaderValue, Method, Request};
+use lambda_http::Body;
+use serde_json::{json, Value};
+
+pub const NOW_MS: i64 = 1_764_000_000_000; // 2025-11-24
+const PATH: &str = "/api/v1/livechat/analytics/agent-overview";
+
+pub const UNAUTHORIZED: &str =
+    r#"{"message":"You must be logged in to do this.","status":"error"}"#;
+pub const FORBIDDEN: &str = r#"{"error":"User does not have the permissions required for this action [error-unauthorized]","success":false}"#;
+
+pub fn invalid(msg: &str) -> Value {
+    json!({"success": false, "error": format!("{msg} [invalid-params]"), "errorType": "invalid-params"})
+}
+
+/// A tenant with a manager, an admin, a plain agent, an auditor, and the spec's worked example.
+pub fn store() -> MemoryStore {
+    let s = MemoryStore::new();
+    let users = [
+        (
+            "u-manager",
+            "manager",
+            vec!["user", "livechat-manager"],
+            "tok-manager",
+            0,
+        ),
+        ("u-admin", "root", vec!["admin"], "tok-admin", 0),
+        (
+            "u-agent",
+            "agent",
+            vec!["user", "livechat-agent"],
+            "tok-agent",
+            0,
+        ),
+        ("u-auditor", "auditor", vec!["auditor"], "tok-auditor", 0),
+        // Issued 91 days before NOW: past the default 90-day login expiration.
+        (
+            "u-stale",
+            "stale",
+            vec!["livechat-manager"],
+            "tok-stale",
+            91,
+        ),
+    ];
+    for (id, name, roles, token, age_days) in users {
+        s.put_user(
+            "acme",
+            User {
+                id: id.into(),
+                username: name.into(),
+                roles: roles.into_iter().map(String::from).collect(),
+                utc_offset: None,
+            },
+        );
+        s.put_session(
+            &hash_token(token),
+            Session {
+                tenant: "acme".into(),
+                user_id: id.into(),
+                issued_at_ms: NOW_MS - age_days * 86_400_000,
+            },
+        );
+    }
+    for c in worked_example() {
+        s.put_conversation("acme", c);
+    }
+    s
+}
+
+/// rocketchat-behaviour.md section 4: R1..R5 on 2024-03-01/02 (UTC).
+pub fn worked_example() -> Vec<Conversation> {
+    let day = 1_709_251_200_000_i64; // 2024-03-01T00:00:00Z
+    let h = 3_600_000;
+    let room = |id: &str, ts: i64, served: Option<&str>, resp: Option<&str>| Conversation {
+        room_id: id.into(),
+        ts_ms: ts,
+        department_id: Some("D1".into()),
+        open: Some(false),
+        agent: served.map(String::from),
+        responder: resp.map(String::from),
+        chat_duration: None,
+        first_response: None,
+        avg_response: None,
+        first_reaction: None,
+        agent_messages: 0,
+    };
+    let mut r1 = room("R1", day + 10 * h, Some("kim"), Some("kim"));
+    (
+        r1.chat_duration,
+        r1.first_response,
+        r1.avg_response,
+        r1.first_reaction,
+        r1.agent_messages,
+    ) = (Some(100.0), Some(30.0), Some(40.0), Some(5.0), 3);
+    let mut r2 = room("R2", day + 11 * h, Some("jane"), Some("jane"));
+    (
+        r2.chat_duration,
+        r2.first_response,
+        r2.avg_response,
+        r2.first_reaction,
+        r2.agent_messages,
+    ) = (Some(7300.0), Some(10.0), Some(20.0), Some(0.0), 0);
+    let mut r3 = room("R3", day + 12 * h, Some("kim"), Some("jane"));
+    (
+        r3.chat_duration,
+        r3.first_response,
+        r3.avg_response,
+        r3.agent_messages,
+    ) = (Some(0.0), Some(50.0), Some(60.0), 2);
+    let mut r4 = room("R4", day + 13 * h, None, None);
+    r4.department_id = None;
+    let mut r5 = room("R5", day + 24 * h, Some("kim"), Some("kim"));
+    r5.chat_duration = Some(999.0);
+    vec![r1, r2, r3, r4, r5]
+}
+
+pub fn app(store: MemoryStore) -> App<MemoryStore> {
+    App {
+        store,
+        limits: Limits {
+            max_range_days: 3660,
+            ..Limits::default()
+        },
+        clock: Arc::new(|| NOW_MS),
+    }
+}
+
+pub fn request(query: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(Method::GET)
+        .uri(format!("https://example.test{PATH}?{query}"))
+        .body(Body::Empty)
+        .unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    req
+}
+
+pub fn as_user(token: &str, user_id: &str) -> Vec<(String, String)> {
+    vec![
+        ("X-Auth-Token".into(), token.into()),
+        ("X-User-Id".into(), user_id.into()),
+    ]
+}
+
+/// Status and body text of one request.
+pub async fn call(
+    app: &App<MemoryStore>,
+    query: &str,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let res = app.handle(request(query, &h)).await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json",
+        "every answer is JSON"
+    );
+    let body = match res.body() {
+        Body::Text(t) => t.clone(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (res.status().as_u16(), body)
+}
+
+fn manager() -> Vec<(String, String)> {
+    as_user("tok-manager", "u-manager")
+}
+
+const OK_QUERY: &str = "name=Total_conversations&from=2024-03-01&to=2024-03-01";
+
+async fn expect(query: &str, headers: Vec<(String, String)>, status: u16, body: &str) {
+    let (s, b) = call(&app(store()), query, &headers).await;
+    assert_eq!((s, b.as_str()), (status, body), "query {query:?}");
+}
+
+async fn expect_json(query: &str, headers: Vec<(String, String)>, status: u16, body: Value) {
+    let (s, b) = call(&app(store()), query, &headers).await;
+    let got: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!((s, got), (status, body), "query {query:?}");
+}
+
+#[tokio::test]
+async fn missing_headers_are_401() {
+    expect(OK_QUERY, vec![], 401, UNAUTHORIZED).await;
+    expect(
+        OK_QUERY,
+        vec![("X-Auth-Token".into(), "tok-manager".into())],
+        401,
+        UNAUTHORIZED,
+    )
+    .await;
+    expect(
+        OK_QUERY,
+        vec![("X-User-Id".into(), "u-manager".into())],
+        401,
+        UNAUTHORIZED,
+    )
+    .await;
+    expect(OK_QUERY, as_user("", "u-manager"), 401, UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn unknown_token_other_users_token_and_expired_session_are_401() {
+    expect(OK_QUERY, as_user("nope", "u-manager"), 401, UNAUTHORIZED).await;
+    expect(
+        OK_QUERY,
+        as_user("tok-admin", "u-manager"),
+        401,
+        UNAUTHORIZED,
+    )
+    .await;
+    expect(OK_QUERY, as_user("tok-stale", "u-stale"), 401, UNAUTHORIZED).await;
+    expect(
+        OK_QUERY,
+        as_user(&"x".repeat(4096), "u-manager"),
+        401,
+        UNAUTHORIZED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_whose_user_was_deleted_is_401() {
+    let s = store();
+    s.put_session(
+        &hash_token("tok-ghost"),
+        Session {
+            tenant: "acme".into(),
+            user_id: "u-ghost".into(),
+            issued_at_ms: NOW_MS,
+        },
+    );
+    let (status, body) = call(&app(s), OK_QUERY, &as_user("tok-ghost", "u-ghost")).await;
+    assert_eq!((status, body.as_str()), (401, UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn login_expiration_is_the_tenants_setting() {
+    let s = store();
+    s.put_settings(
+        "acme",
+        TenantSettings {
+            reporting_timezone: ReportingTimezone::Server,
+            login_expiration_days: 365,
+        },
+    );
+    let (status, _) = call(&app(s), OK_QUERY, &as_user("tok-stale", "u-stale")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn non_utf8_header_is_401() {
+    let mut req = request(OK_QUERY, &[("x-user-id", "u-manager")]);
+    req.headers_mut().insert(
+        "x-auth-token",
+        HeaderValue::from_bytes(b"tok-\xffmanager").unwrap(),
+    );
+    let res = app(store()).handle(req).await;
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn headers_match_in_any_case() {
+    let h = vec![
+        ("X-AUTH-TOKEN".into(), "tok-manager".into()),
+        ("x-user-id".into(), "u-manager".into()),
+    ];
+    let (status, _) = call(&app(store()), OK_QUERY, &h).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn authentication_is_checked_before_parameters() {
+    expect("", vec![], 401, UNAUTHORIZED).await;
+    expect("limit=1", as_user("nope", "u-manager"), 401, UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn missing_parameters_are_400_with_rocket_chats_messages() {
+    expect_json(
+        "from=2024-03-01&to=2024-03-01",
+        manager(),
+        400,
+        invalid("must have required property 'name'"),
+    )
+    .await;
+    expect_json(
+        "name=Total_conversations&to=2024-03-01",
+        manager(),
+        400,
+        invalid("must have required property 'from'"),
+    )
+    .await;
+    expect_json(
+        "name=Total_conversations&from=2024-03-01",
+        manager(),
+        400,
+        invalid("must have required property 'to'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn exact_400_body_text_and_key_order() {
+    let (status, body) = call(&app(store()), "from=x", &manager()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        r#"{"error":"must have required property 'name' [invalid-params]","errorType":"invalid-params","success":false}"#
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_and_extra_parameters_are_400() {
+    expect_json(
+        &format!("{OK_QUERY}&name=Avg_chat_duration"),
+        manager(),
+        400,
+        invalid("must be string"),
+    )
+    .await;
+    expect_json(
+        &format!("{OK_QUERY}&departmentId[]=a"),
+        manager(),
+        400,
+        invalid("must be string"),
+    )
+    .await;
+    expect_json(
+        &format!("{OK_QUERY}&limit=5"),
+        manager(),
+        400,
+        invalid("must NOT have additional properties"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn parameters_are_checked_before_the_permission() {
+    expect_json(
+        "from=x",
+        as_user("tok-agent", "u-agent"),
+        400,
+        invalid("must have required property 'name'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn missing_permission_is_403() {
+    expect(OK_QUERY, as_user("tok-agent", "u-agent"), 403, FORBIDDEN).await;
+    expect(
+        OK_QUERY,
+        as_user("tok-auditor", "u-auditor"),
+        403,
+        FORBIDDEN,
+    )
+    .await;
+    // Our deviations come after the permission, where Rocket.Chat's silent answer was.
+    expect(
+        "name=Total_chats&from=2024-03-01&to=2024-03-01",
+        as_user("tok-agent", "u-agent"),
+        403,
+        FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_permission_override_replaces_the_default_roles() {
+    let s = store();
+    s.put_view_livechat_manager_roles("acme", vec!["auditor".into()]);
+    let a = app(s);
+    assert_eq!(
+        call(&a, OK_QUERY, &as_user("tok-auditor", "u-auditor"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&a, OK_QUERY, &as_user("tok-admin", "u-admin")).await.0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn deliberate_deviations_are_400_naming_the_problem() {
+    let names = "Total_conversations, Avg_chat_duration, Total_messages, Avg_first_response_time, Best_first_response_time, Avg_response_time, Avg_reaction_time";
+    expect_json(
+        "name=Total_chats&from=2024-03-01&to=2024-03-06",
+        manager(),
+        400,
+        invalid(&format!("name must be one of {names}")),
+    )
+    .await;
+    expect_json(
+        "name=Total_conversations&from=last%20week&to=2024-03-06",
+        manager(),
+        400,
+        invalid("from must start with a date as YYYY-MM-DD"),
+    )
+    .await;
+    expect_json(
+        "name=Total_conversations&from=2024-03-06&to=2024-02-30",
+        manager(),
+        400,
+        invalid("to must start with a date as YYYY-MM-DD"),
+    )
+    .await;
+    expect_json(
+        "name=Total_conversations&from=2024-03-06&to=2024-03-01",
+        manager(),
+        400,
+        invalid("from must not be after to"),
+    )
+    .await;
+    expect_json(
+        "name=Total_messages&from=1970-01-01&to=2099-12-31",
+        manager(),
+        400,
+        invalid("the range from..to must not be longer than 3660 days"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_are_json_404() {
+    let not_found =
+        r#"{"error":"Not found [error-not-found]","errorType":"error-not-found","success":false}"#;
+    let a = app(store());
+    let mut req = request(
+        OK_QUERY,
+        &[("x-auth-token", "tok-manager"), ("x-user-id", "u-manager")],
+    );
+    *req.method_mut() = Method::POST;
+    let res = a.handle(req).await;
+    assert_eq!(res.status().as_u16(), 404);
+    assert_eq!(res.body(), &Body::Text(not_found.into()));
+
+    let mut req = request(OK_QUERY, &[]);
+    *req.uri_mut() = "https://example.test/api/v1/livechat/analytics/other"
+        .parse()
+        .unwrap();
+    let res = a.handle(req).await;
+    assert_eq!(
+        (res.status().as_u16(), res.body()),
+        (404, &Body::Text(not_found.into()))
+    );
+}
+
+#[tokio::test]
+async fn an_empty_range_answers_the_real_shape() {
+    expect(
+        "name=Total_conversations&from=2020-01-01&to=2020-01-02",
+        manager(),
+        200,
+        r#"{"head":[{"name":"Agent"},{"name":"%_of_conversations"}],"data":[],"success":true}"#,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_worked_examples_answer_exactly() {
+    let cases = [
+        (
+            "Total_conversations",
+            r#"{"head":[{"name":"Agent"},{"name":"%_of_conversations"}],"data":[{"name":"kim","value":"66.67%"},{"name":"jane","value":"33.33%"}],"success":true}"#,
+        ),
+        (
+            "Avg_chat_duration",
+            r#"{"head":[{"name":"Agent"},{"name":"Avg_chat_duration"}],"data":[{"name":"jane","value":"02:01:40"},{"name":"kim","value":"00:01:40"}],"success":true}"#,
+        ),
+        (
+            "Total_messages",
+            r#"{"head":[{"name":"Agent"},{"name":"Total_messages"}],"data":[{"name":"kim","value":"5"},{"name":"jane","value":"1"}],"success":true}"#,
+        ),
+        (
+            "Avg_first_response_time",
+            r#"{"head":[{"name":"Agent"},{"name":"Avg_first_response_time"}],"data":[{"name":"kim","value":"00:00:30"},{"name":"jane","value":"00:00:30"}],"success":true}"#,
+        ),
+        (
+            "Best_first_response_time",
+            r#"{"head":[{"name":"Agent"},{"name":"Best_first_response_time"}],"data":[{"name":"kim","value":"00:00:30"},{"name":"jane","value":"00:00:10"}],"success":true}"#,
+        ),
+        (
+            "Avg_response_time",
+            r#"{"head":[{"name":"Agent"},{"name":"Avg_response_time"}],"data":[{"name":"kim","value":"00:00:50"},{"name":"jane","value":"00:00:20"}],"success":true}"#,
+        ),
+        (
+            "Avg_reaction_time",
+            r#"{"head":[{"name":"Agent"},{"name":"Avg_reaction_time"}],"data":[{"name":"kim","value":"00:00:05"}],"success":true}"#,
+        ),
+    ];
+    for (name, body) in cases {
+        expect(
+            &format!("name={name}&from=2024-03-01T12:11:45.392Z&to=2024-03-01"),
+            manager(),
+            200,
+            body,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn department_filter_and_its_no_filter_spellings() {
+    let share = |q: &'static str| async move {
+        let (_, b) = call(&app(store()), q, &manager()).await;
+        serde_json::from_str::<Value>(&b).unwrap()["data"].clone()
+    };
+    // R4 (no agent) is the only room without a department; every served room is in D1.
+    let all = share("name=Total_messages&from=2024-03-01&to=2024-03-01").await;
+    assert_eq!(
+        share("name=Total_messages&from=2024-03-01&to=2024-03-01&departmentId=D1").await,
+        all
+    );
+    assert_eq!(
+        share("name=Total_messages&from=2024-03-01&to=2024-03-01&departmentId=").await,
+        all
+    );
+    assert_eq!(
+        share("name=Total_messages&from=2024-03-01&to=2024-03-01&departmentId=undefined").await,
+        all
+    );
+    assert_eq!(
+        share("name=Total_messages&from=2024-03-01&to=2024-03-01&departmentId=D2").await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_never_sees_another_tenants_conversations() {
+    let s = store();
+    // Same agent names and department in another tenant, with a manager of its own.
+    for mut c in worked_example() {
+        c.room_id = format!("other-{}", c.room_id);
+        c.agent_messages = 100;
+        s.put_conversation("globex", c);
+    }
+    s.put_user(
+        "globex",
+        User {
+            id: "u-manager".into(),
+            username: "manager".into(),
+            roles: vec!["livechat-manager".into()],
+            utc_offset: None,
+        },
+    );
+    s.put_session(
+        &hash_token("tok-globex"),
+        Session {
+            tenant: "globex".into(),
+            user_id: "u-manager".into(),
+            issued_at_ms: NOW_MS,
+        },
+    );
+    let a = app(s);
+    let q = "name=Total_messages&from=2024-03-01&to=2024-03-01&departmentId=D1";
+    let (_, acme) = call(&a, q, &manager()).await;
+    let (_, globex) = call(&a, q, &as_user("tok-globex", "u-manager")).await;
+    assert_eq!(
+        acme,
+        r#"{"head":[{"name":"Agent"},{"name":"Total_messages"}],"data":[{"name":"kim","value":"5"},{"name":"jane","value":"1"}],"success":true}"#
+    );
+    assert_eq!(
+        globex,
+        r#"{"head":[{"name":"Agent"},{"name":"Total_messages"}],"data":[{"name":"kim","value":"200"},{"name":"jane","value":"100"}],"success":true}"#
+    );
+}

@@ -1,0 +1,68 @@
+//! The `events/*.json` files (the ones `sam local invoke` and `cargo lambda invoke` take) go
+//! through the same entry-point code as in Lambda.
+
+use agent_overview::domain::identity::{hash_token, Session, User};
+use agent_overview::lambda::{http_request, is_warm_up, proxy_response};
+use lambda_http::Body;
+use serde_json::Value;
+
+use crate::contract::{app, store, NOW_MS};
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn demo_store() -> agent_overview::store::memory::MemoryStore {
+    let s = store();
+    s.put_user(
+        "acme",
+        User {
+            id: "demo-manager".into(),
+            username: "manager".into(),
+            roles: vec!["livechat-manager".into()],
+            utc_offset: None,
+        },
+    );
+    s.put_session(
+        &hash_token("demo-token-0000000000000000000000000000000"),
+        Session {
+            tenant: "acme".into(),
+            user_id: "demo-manager".into(),
+            issued_at_ms: NOW_MS,
+        },
+    );
+    s
+}
+
+#[test]
+fn the_warm_up_event_is_recognised_and_http_events_are_not() {
+    assert!(is_warm_up(&event("warmup.json")));
+    assert!(!is_warm_up(&event("http-api-agent-overview.json")));
+    assert!(!is_warm_up(&event("rest-api-agent-overview.json")));
+}
+
+#[tokio::test]
+async fn http_api_and_rest_api_events_answer_through_the_handler() {
+    // 2024-03-01..31 holds R1..R3 and R5 (kim): 3 of 4 served conversations are kim's.
+    let expected = r#"{"head":[{"name":"Agent"},{"name":"%_of_conversations"}],"data":[{"name":"kim","value":"75.00%"},{"name":"jane","value":"25.00%"}],"success":true}"#;
+    for name in [
+        "http-api-agent-overview.json",
+        "rest-api-agent-overview.json",
+    ] {
+        let req = http_request(event(name)).expect("an API Gateway event");
+        let res = app(demo_store()).handle(req).await;
+        assert_eq!(res.status().as_u16(), 200, "{name}");
+        assert_eq!(res.body(), &Body::Text(expected.into()), "{name}");
+        let proxied = proxy_response(res);
+        assert_eq!(proxied["statusCode"], 200);
+        assert_eq!(proxied["headers"]["content-type"], "application/json");
+        assert_eq!(proxied["body"], expected);
+    }
+}
+
+#[test]
+fn a_scheduled_event_is_not_an_http_request() {
+    // Were it parsed as HTTP it would become a request to "/" and answer 404.
+    assert!(http_request(event("warmup.json")).is_none());
+}
