@@ -62,6 +62,9 @@ async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambd
         }
         return Ok(json!({"warmedUp": true}));
     }
+    // Payload v2 (HTTP API, function URLs) responses carry `cookies`; `cargo lambda watch`
+    // rejects a v2 response without the field (500), API Gateway accepts either.
+    let payload_v2 = payload.get("version").and_then(Value::as_str) == Some("2.0");
     let response = match http_request(payload) {
         Some(req) => app.handle(req).await,
         None => {
@@ -73,5 +76,9 @@ async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambd
             )
         }
     };
-    Ok(proxy_response(response))
+    let mut proxied = proxy_response(response);
+    if payload_v2 {
+        proxied["cookies"] = json!([]);
+    }
+    Ok(proxied)
 }
