@@ -3,6 +3,7 @@
 //! Layers, with imports in one direction: [`http`] → [`domain`] → [`store`]. [`lambda`] tells
 //! warm-up events from HTTP events; `main.rs` only wires.
 
+pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod http;

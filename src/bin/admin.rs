@@ -1,1 +1,310 @@
-fn main() {}
+//! `agent-overview-admin`: argument parsing and wiring only; the work is in
+//! `agent_overview::admin`. The DynamoDB endpoint comes from the SDK's standard environment
+//! (`AWS_ENDPOINT_URL_DYNAMODB`), table names from the function's own config
+//! (`SESSIONS_TABLE`, `DIRECTORY_TABLE`, `CONVERSATIONS_TABLE`). Results go to stdout,
+//! everything else to stderr.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agent_overview::admin::demo::{write_demo, DemoParams};
+use agent_overview::admin::directory::{
+    add_user, grant_role, revoke_role, set_settings, SettingsChange,
+};
+use agent_overview::admin::error_chain;
+use agent_overview::admin::import::{import_export, ImportOptions};
+use agent_overview::admin::rocketchat::setting::Mode;
+use agent_overview::admin::session::mint_session;
+use agent_overview::admin::tables::create_tables_from_template;
+use agent_overview::config::TableNames;
+use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
+use agent_overview::store::writer::WriterOptions;
+use aws_config::BehaviorVersion;
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser)]
+#[command(
+    name = "agent-overview-admin",
+    version,
+    about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
+             generate demo data, manage users, settings and sessions",
+    after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE (table names), \
+                  AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
+                  AWS_REGION and credentials as for any AWS SDK."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the three tables from the SAM template (existing tables are left alone)
+    CreateTables {
+        /// SAM template holding SessionsTable, DirectoryTable and ConversationsTable
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+    },
+    /// Import a Rocket.Chat export (one mongoexport file per collection) into a tenant
+    Import {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// Directory holding rocketchat_room.json, rocketchat_message.json, users.json and
+        /// optionally rocketchat_permissions.json and rocketchat_settings.json
+        #[arg(long)]
+        dir: PathBuf,
+        /// Skip and count malformed lines instead of stopping at the first
+        #[arg(long)]
+        skip_malformed: bool,
+    },
+    /// Generate deterministic demo conversations for a tenant
+    GenerateDemo {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long, default_value_t = 2000)]
+        conversations: u32,
+        /// Conversations start within this many days, ending with --end
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+        days: u32,
+        #[arg(long, default_value_t = 8)]
+        agents: u32,
+        #[arg(long, default_value_t = 3)]
+        departments: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Last day (UTC), YYYY-MM-DD; default today
+        #[arg(long)]
+        end: Option<NaiveDate>,
+    },
+    /// Put a user (replacing one with the same id)
+    AddUser {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        username: String,
+        /// A role; repeat for several (e.g. --role admin --role livechat-manager)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Hours from UTC, as Rocket.Chat's client reports it (e.g. -3 or 5.5)
+        #[arg(long, allow_negative_numbers = true)]
+        utc_offset: Option<f64>,
+    },
+    /// Change the tenant's reporting time zone or login expiration
+    SetSettings {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        reporting_timezone: Option<ZoneMode>,
+        /// IANA zone for the custom mode, e.g. America/New_York
+        #[arg(long)]
+        custom_timezone: Option<String>,
+        /// Days a login token stays valid (Rocket.Chat's Accounts_LoginExpiration)
+        #[arg(long)]
+        login_expiration_days: Option<u32>,
+    },
+    /// Create a login session for an existing user; prints the token (only) on stdout
+    MintSession {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long)]
+        user_id: String,
+        /// Use this token instead of a random one
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Give a user a role
+    GrantRole {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a role from a user
+    RevokeRole {
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ZoneMode {
+    Server,
+    Custom,
+    User,
+}
+
+impl From<ZoneMode> for Mode {
+    fn from(m: ZoneMode) -> Self {
+        match m {
+            ZoneMode::Server => Mode::Server,
+            ZoneMode::Custom => Mode::Custom,
+            ZoneMode::User => Mode::User,
+        }
+    }
+}
+
+fn tenant_id(s: &str) -> Result<String, String> {
+    if is_valid_tenant_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a tenant id is 1 to 64 of A-Z a-z 0-9 _ -".into())
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), AnyError> {
+    let names = TableNames::from_env()?;
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    match command {
+        Command::CreateTables { template } => {
+            let yaml = std::fs::read_to_string(&template)
+                .map_err(|e| format!("cannot read {}: {e}", template.display()))?;
+            for line in create_tables_from_template(&client, &yaml, &names).await? {
+                println!("{line}");
+            }
+        }
+        Command::Import {
+            tenant,
+            dir,
+            skip_malformed,
+        } => {
+            let options = ImportOptions {
+                skip_malformed,
+                show_progress: std::io::stderr().is_terminal(),
+                writer: WriterOptions::default(),
+            };
+            let summary = import_export(&client, &names, &tenant, &dir, &options).await?;
+            print!("{summary}");
+        }
+        Command::GenerateDemo {
+            tenant,
+            conversations,
+            days,
+            agents,
+            departments,
+            seed,
+            end,
+        } => {
+            let params = DemoParams {
+                conversations,
+                days,
+                agents,
+                departments,
+                seed,
+                end: end.unwrap_or_else(|| Utc::now().date_naive()),
+            };
+            let summary =
+                write_demo(&client, &names, &tenant, &params, WriterOptions::default()).await?;
+            println!(
+                "tenant {tenant}: {} demo conversations written{}",
+                summary.conversations,
+                if summary.wrote_settings {
+                    "; default settings (server zone) written"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::AddUser {
+            tenant,
+            user_id,
+            username,
+            roles,
+            utc_offset,
+        } => {
+            let user = User {
+                id: user_id,
+                username,
+                roles,
+                utc_offset,
+            };
+            add_user(&client, &names, &tenant, &user).await?;
+            println!(
+                "tenant {tenant}: user {} ({}) stored",
+                user.id, user.username
+            );
+        }
+        Command::SetSettings {
+            tenant,
+            reporting_timezone,
+            custom_timezone,
+            login_expiration_days,
+        } => {
+            let change = SettingsChange {
+                reporting_timezone: reporting_timezone.map(Mode::from),
+                custom_timezone,
+                login_expiration_days,
+            };
+            let s = set_settings(&client, &names, &tenant, &change).await?;
+            let zone = match &s.reporting_timezone {
+                ReportingTimezone::Server => "server".to_string(),
+                ReportingTimezone::User => "user".to_string(),
+                ReportingTimezone::Custom(z) => format!("custom ({z})"),
+            };
+            println!(
+                "tenant {tenant}: reporting time zone {zone}, login expiration {} days",
+                s.login_expiration_days
+            );
+        }
+        Command::MintSession {
+            tenant,
+            user_id,
+            token,
+        } => {
+            let minted =
+                mint_session(&client, &names, &tenant, &user_id, token, Utc::now()).await?;
+            eprintln!(
+                "session for user {user_id} of tenant {tenant}, valid until {}",
+                minted.expires_at.to_rfc3339()
+            );
+            println!("{}", minted.token);
+        }
+        Command::GrantRole {
+            tenant,
+            user_id,
+            role,
+        } => {
+            let roles = grant_role(&client, &names, &tenant, &user_id, &role).await?;
+            println!(
+                "tenant {tenant}: user {user_id} has roles [{}]",
+                roles.join(", ")
+            );
+        }
+        Command::RevokeRole {
+            tenant,
+            user_id,
+            role,
+        } => {
+            let roles = revoke_role(&client, &names, &tenant, &user_id, &role).await?;
+            println!(
+                "tenant {tenant}: user {user_id} has roles [{}]",
+                roles.join(", ")
+            );
+        }
+    }
+    Ok(())
+}

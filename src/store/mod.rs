@@ -7,9 +7,11 @@ use crate::domain::figure::Figure;
 use crate::domain::identity::{CallerContext, Session};
 use crate::domain::range::UtcRange;
 
+pub mod admin;
 pub mod dynamo;
 pub mod items;
 pub mod memory;
+pub mod writer;
 
 /// Why a read failed. Each variant maps to one documented HTTP answer.
 #[derive(Debug, thiserror::Error)]

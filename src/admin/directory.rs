@@ -1,0 +1,259 @@
+//! Users, roles and settings of a tenant, as an operator changes them by hand.
+
+use aws_sdk_dynamodb::Client;
+
+use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
+use crate::config::TableNames;
+use crate::domain::identity::{is_valid_tenant_id, ReportingTimezone, TenantSettings, User};
+use crate::store::admin::{
+    get_settings, get_user, put_settings, put_user, set_roles, AdminStoreError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
+    InvalidTenant(String),
+    #[error("a user id and a username must not be empty")]
+    EmptyName,
+    #[error("--utc-offset must be between -14 and 14 hours")]
+    BadOffset,
+    #[error("tenant {tenant} has no user {user_id}")]
+    NoSuchUser { tenant: String, user_id: String },
+    #[error("a role must not be empty")]
+    EmptyRole,
+    #[error("--custom-timezone applies only to the custom reporting time zone")]
+    ZoneWithoutCustom,
+    #[error("--login-expiration-days must be at least 1")]
+    NoDays,
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("the directory store failed")]
+    Store(#[from] AdminStoreError),
+}
+
+fn check_tenant(tenant: &str) -> Result<(), DirectoryError> {
+    if is_valid_tenant_id(tenant) {
+        Ok(())
+    } else {
+        Err(DirectoryError::InvalidTenant(tenant.to_string()))
+    }
+}
+
+/// Puts the user, replacing one with the same id.
+pub async fn add_user(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user: &User,
+) -> Result<(), DirectoryError> {
+    check_tenant(tenant)?;
+    if user.id.is_empty() || user.username.is_empty() {
+        return Err(DirectoryError::EmptyName);
+    }
+    if user.roles.iter().any(String::is_empty) {
+        return Err(DirectoryError::EmptyRole);
+    }
+    if matches!(user.utc_offset, Some(o) if !(-14.0..=14.0).contains(&o)) {
+        return Err(DirectoryError::BadOffset);
+    }
+    put_user(client, &names.directory, tenant, user).await?;
+    Ok(())
+}
+
+/// What `set-settings` changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub reporting_timezone: Option<Mode>,
+    pub custom_timezone: Option<String>,
+    pub login_expiration_days: Option<u32>,
+}
+
+/// Applies `change` to the current settings (or the defaults) and stores the result.
+pub async fn set_settings(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    change: &SettingsChange,
+) -> Result<TenantSettings, DirectoryError> {
+    check_tenant(tenant)?;
+    let current = get_settings(client, &names.directory, tenant)
+        .await?
+        .unwrap_or_default();
+    let next = apply(current, change)?;
+    put_settings(client, &names.directory, tenant, &next, false).await?;
+    Ok(next)
+}
+
+fn apply(
+    current: TenantSettings,
+    change: &SettingsChange,
+) -> Result<TenantSettings, DirectoryError> {
+    let current_mode = match current.reporting_timezone {
+        ReportingTimezone::Server => Mode::Server,
+        ReportingTimezone::Custom(_) => Mode::Custom,
+        ReportingTimezone::User => Mode::User,
+    };
+    let current_zone = match current.reporting_timezone {
+        ReportingTimezone::Custom(zone) => Some(zone),
+        _ => None,
+    };
+    let reporting_timezone = match change.reporting_timezone.unwrap_or(current_mode) {
+        Mode::Custom => {
+            let zone = change
+                .custom_timezone
+                .clone()
+                .or(current_zone)
+                .ok_or(SettingsError::MissingCustomZone)?;
+            ReportingTimezone::Custom(validate_zone(&zone)?)
+        }
+        // The data model keeps a zone only for the custom mode; accepting one here would
+        // silently drop it.
+        _ if change.custom_timezone.is_some() => return Err(DirectoryError::ZoneWithoutCustom),
+        Mode::Server => ReportingTimezone::Server,
+        Mode::User => ReportingTimezone::User,
+    };
+    let login_expiration_days = match change.login_expiration_days {
+        Some(0) => return Err(DirectoryError::NoDays),
+        Some(days) => days,
+        None => current.login_expiration_days,
+    };
+    Ok(TenantSettings {
+        reporting_timezone,
+        login_expiration_days,
+    })
+}
+
+/// Adds `role` to the user's roles (once). Returns the roles after the change.
+pub async fn grant_role(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+    role: &str,
+) -> Result<Vec<String>, DirectoryError> {
+    change_roles(client, names, tenant, user_id, role, |roles| {
+        if !roles.iter().any(|r| r == role) {
+            roles.push(role.to_string());
+        }
+    })
+    .await
+}
+
+/// Removes `role` from the user's roles. Returns the roles after the change.
+pub async fn revoke_role(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+    role: &str,
+) -> Result<Vec<String>, DirectoryError> {
+    change_roles(client, names, tenant, user_id, role, |roles| {
+        roles.retain(|r| r != role)
+    })
+    .await
+}
+
+async fn change_roles(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+    role: &str,
+    change: impl FnOnce(&mut Vec<String>),
+) -> Result<Vec<String>, DirectoryError> {
+    check_tenant(tenant)?;
+    if role.is_empty() {
+        return Err(DirectoryError::EmptyRole);
+    }
+    let no_such_user = || DirectoryError::NoSuchUser {
+        tenant: tenant.to_string(),
+        user_id: user_id.to_string(),
+    };
+    let mut roles = get_user(client, &names.directory, tenant, user_id)
+        .await?
+        .ok_or_else(no_such_user)?
+        .roles;
+    change(&mut roles);
+    // The update is conditional on the user still existing, so a concurrent delete is
+    // reported rather than resurrecting a user without a username.
+    if !set_roles(client, &names.directory, tenant, user_id, &roles).await? {
+        return Err(no_such_user());
+    }
+    Ok(roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn custom(zone: &str) -> TenantSettings {
+        TenantSettings {
+            reporting_timezone: ReportingTimezone::Custom(zone.into()),
+            login_expiration_days: 90,
+        }
+    }
+
+    #[test]
+    fn switching_to_custom_needs_a_valid_zone() {
+        let change = SettingsChange {
+            reporting_timezone: Some(Mode::Custom),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply(TenantSettings::default(), &change),
+            Err(DirectoryError::Settings(SettingsError::MissingCustomZone))
+        ));
+        let change = SettingsChange {
+            reporting_timezone: Some(Mode::Custom),
+            custom_timezone: Some("Europe/Berlin".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            apply(TenantSettings::default(), &change).unwrap(),
+            custom("Europe/Berlin")
+        );
+        let change = SettingsChange {
+            custom_timezone: Some("Nowhere/Land".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply(custom("Europe/Berlin"), &change),
+            Err(DirectoryError::Settings(SettingsError::UnknownZone(_)))
+        ));
+    }
+
+    #[test]
+    fn unchanged_fields_keep_their_values() {
+        let change = SettingsChange {
+            login_expiration_days: Some(3650),
+            ..Default::default()
+        };
+        let next = apply(custom("Asia/Kolkata"), &change).unwrap();
+        assert_eq!(
+            next.reporting_timezone,
+            ReportingTimezone::Custom("Asia/Kolkata".into())
+        );
+        assert_eq!(next.login_expiration_days, 3650);
+    }
+
+    #[test]
+    fn a_zone_without_the_custom_mode_is_refused() {
+        let change = SettingsChange {
+            reporting_timezone: Some(Mode::User),
+            custom_timezone: Some("Europe/Berlin".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply(TenantSettings::default(), &change),
+            Err(DirectoryError::ZoneWithoutCustom)
+        ));
+        let change = SettingsChange {
+            login_expiration_days: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply(TenantSettings::default(), &change),
+            Err(DirectoryError::NoDays)
+        ));
+    }
+}

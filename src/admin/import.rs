@@ -1,0 +1,551 @@
+//! Importing a Rocket.Chat export (one `mongoexport` file per collection) into a tenant.
+//!
+//! Order matters: settings first (sessions expire by the tenant's login expiration), then
+//! permissions and users; then rooms in three streaming passes so memory holds only the ids
+//! of livechat rooms with their message counts, never a file: (1) rooms → livechat ids,
+//! (2) messages → agent-message count per livechat room, (3) rooms again → conversations.
+//! Every write is a put of a key derived from the export, so re-running an import rewrites
+//! the same items.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use aws_sdk_dynamodb::Client;
+
+use super::error_chain;
+use super::lines::{ExportFile, Lines, LinesError};
+use super::rocketchat::message::{read_message, Kind};
+use super::rocketchat::permission::read_permission;
+use super::rocketchat::room::{read_room, Room};
+use super::rocketchat::setting::{read_setting, Setting, SettingsDraft, SettingsError};
+use super::rocketchat::user::read_user;
+use super::rocketchat::{Doc, DocError};
+use crate::config::TableNames;
+use crate::domain::identity::{is_valid_tenant_id, TenantSettings};
+use crate::store::admin::{get_settings, AdminStoreError};
+use crate::store::items::{
+    attr, conversation_item, permission_item, session_item, settings_item, user_item,
+};
+use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+
+pub const ROOMS: &str = "rocketchat_room";
+pub const MESSAGES: &str = "rocketchat_message";
+pub const USERS: &str = "users";
+pub const PERMISSIONS: &str = "rocketchat_permissions";
+pub const SETTINGS: &str = "rocketchat_settings";
+
+/// Malformed lines quoted in the summary per collection; the rest are only counted.
+const MAX_QUOTED: usize = 20;
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Skip and count malformed lines instead of stopping at the first one.
+    pub skip_malformed: bool,
+    /// Draw a progress bar per file on stderr.
+    pub show_progress: bool,
+    pub writer: WriterOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
+    InvalidTenant(String),
+    #[error("{dir} has no {file}, which an import needs")]
+    MissingFile { dir: String, file: String },
+    #[error(transparent)]
+    Lines(#[from] LinesError),
+    #[error("{file} line {line}: malformed document (use --skip-malformed to skip such lines)")]
+    Malformed {
+        file: String,
+        line: u64,
+        #[source]
+        source: DocError,
+    },
+    #[error("{file}: the reporting settings cannot be used")]
+    Settings {
+        file: String,
+        #[source]
+        source: SettingsError,
+    },
+    #[error("{file} line {line} changed while it was being imported")]
+    Changed { file: String, line: u64 },
+    #[error("reading the tenant's current settings failed")]
+    ReadSettings(#[source] AdminStoreError),
+    #[error("writing {what} failed")]
+    Write {
+        what: &'static str,
+        #[source]
+        source: WriteError,
+    },
+}
+
+/// What happened to one collection's file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionSummary {
+    pub collection: &'static str,
+    /// `None` when the export has no file for the collection.
+    pub file: Option<String>,
+    /// Non-blank lines read (a file read twice is counted once).
+    pub lines: u64,
+    /// Items written, by kind.
+    pub written: BTreeMap<&'static str, u64>,
+    /// Facts that are not items (agent messages counted).
+    pub counted: BTreeMap<&'static str, u64>,
+    /// Lines or parts not imported, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// The first malformed lines, `file line N: problem`.
+    pub malformed: Vec<String>,
+}
+
+impl CollectionSummary {
+    fn new(collection: &'static str, file: Option<&ExportFile>) -> Self {
+        Self {
+            collection,
+            file: file.map(|f| f.name.clone()),
+            ..Self::default()
+        }
+    }
+
+    fn skip(&mut self, reason: impl Into<String>) {
+        *self.skipped.entry(reason.into()).or_default() += 1;
+    }
+
+    fn wrote(&mut self, kind: &'static str) {
+        *self.written.entry(kind).or_default() += 1;
+    }
+
+    pub fn written(&self, kind: &str) -> u64 {
+        self.written.get(kind).copied().unwrap_or(0)
+    }
+
+    pub fn skipped(&self, reason: &str) -> u64 {
+        self.skipped.get(reason).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub tenant: String,
+    pub settings: TenantSettings,
+    pub collections: Vec<CollectionSummary>,
+}
+
+impl ImportSummary {
+    pub fn collection(&self, collection: &str) -> Option<&CollectionSummary> {
+        self.collections.iter().find(|c| c.collection == collection)
+    }
+}
+
+impl fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "import into tenant {}:", self.tenant)?;
+        for c in &self.collections {
+            let Some(file) = &c.file else {
+                writeln!(f, "  {}.json: not in the export", c.collection)?;
+                continue;
+            };
+            write!(f, "  {file}: {} lines read", c.lines)?;
+            if !c.written.is_empty() {
+                write!(f, "; written: {}", join_counts(&c.written))?;
+            }
+            if !c.counted.is_empty() {
+                write!(f, "; counted: {}", join_counts(&c.counted))?;
+            }
+            let skipped: u64 = c.skipped.values().sum();
+            if skipped == 0 {
+                writeln!(f, "; skipped: 0")?;
+            } else {
+                writeln!(f, "; skipped: {skipped} ({})", join_counts(&c.skipped))?;
+            }
+            for m in &c.malformed {
+                writeln!(f, "    {m}")?;
+            }
+            let unquoted = c
+                .skipped("malformed")
+                .saturating_sub(c.malformed.len() as u64);
+            if unquoted > 0 {
+                writeln!(f, "    … and {unquoted} more malformed lines")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn join_counts<K: fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Imports the export in `dir` into `tenant`. Stops at the first malformed line unless
+/// `options.skip_malformed`; items already written then stay, and a corrected re-run
+/// overwrites them.
+pub async fn import_export(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    dir: &Path,
+    options: &ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    if !is_valid_tenant_id(tenant) {
+        return Err(ImportError::InvalidTenant(tenant.to_string()));
+    }
+    let required = |collection: &str| -> Result<ExportFile, ImportError> {
+        ExportFile::find(dir, collection)?.ok_or_else(|| ImportError::MissingFile {
+            dir: dir.display().to_string(),
+            file: format!("{collection}.json"),
+        })
+    };
+    let rooms = required(ROOMS)?;
+    let messages = required(MESSAGES)?;
+    let users = required(USERS)?;
+    let settings_file = ExportFile::find(dir, SETTINGS)?;
+    let permissions_file = ExportFile::find(dir, PERMISSIONS)?;
+
+    let mut run = Run {
+        tenant,
+        options,
+        directory: BatchWriter::new(
+            client.clone(),
+            &names.directory,
+            &[attr::PK, attr::SK],
+            options.writer,
+        ),
+    };
+    let (settings, settings_summary) = match &settings_file {
+        Some(file) => run.settings(file).await?,
+        None => {
+            // Sessions' TTL must follow the tenant's login expiration even without the file.
+            let current = get_settings(client, &names.directory, tenant)
+                .await
+                .map_err(ImportError::ReadSettings)?
+                .unwrap_or_default();
+            (current, CollectionSummary::new(SETTINGS, None))
+        }
+    };
+    let permissions_summary = match &permissions_file {
+        Some(file) => run.permissions(file).await?,
+        None => CollectionSummary::new(PERMISSIONS, None),
+    };
+    let mut sessions = BatchWriter::new(
+        client.clone(),
+        &names.sessions,
+        &[attr::TOKEN_HASH],
+        options.writer,
+    );
+    let users_summary = run.users(&users, &mut sessions, &settings).await?;
+    let Run { directory, .. } = run;
+    finish(directory, "users, settings and permissions").await?;
+    finish(sessions, "sessions").await?;
+
+    let mut conversations = BatchWriter::new(
+        client.clone(),
+        &names.conversations,
+        &[attr::PK],
+        options.writer,
+    );
+    let run = Run {
+        tenant,
+        options,
+        directory: (),
+    };
+    let (mut counts, mut rooms_summary, malformed_lines) = run.rooms_pass_ids(&rooms)?;
+    let messages_summary = run.messages_pass(&messages, &mut counts)?;
+    run.rooms_pass_write(
+        &rooms,
+        &counts,
+        &malformed_lines,
+        &mut conversations,
+        &mut rooms_summary,
+    )
+    .await?;
+    finish(conversations, "conversations").await?;
+
+    Ok(ImportSummary {
+        tenant: tenant.to_string(),
+        settings,
+        collections: vec![
+            settings_summary,
+            permissions_summary,
+            users_summary,
+            rooms_summary,
+            messages_summary,
+        ],
+    })
+}
+
+async fn finish(writer: BatchWriter, what: &'static str) -> Result<u64, ImportError> {
+    writer
+        .finish()
+        .await
+        .map_err(|source| ImportError::Write { what, source })
+}
+
+/// One import's context; `W` is the directory writer while it is in use.
+struct Run<'a, W> {
+    tenant: &'a str,
+    options: &'a ImportOptions,
+    directory: W,
+}
+
+impl<W> Run<'_, W> {
+    /// Records a malformed line, or ends the import with it.
+    fn malformed(
+        &self,
+        summary: &mut CollectionSummary,
+        file: &ExportFile,
+        line: u64,
+        error: DocError,
+    ) -> Result<(), ImportError> {
+        if !self.options.skip_malformed {
+            return Err(ImportError::Malformed {
+                file: file.name.clone(),
+                line,
+                source: error,
+            });
+        }
+        summary.skip("malformed");
+        if summary.malformed.len() < MAX_QUOTED {
+            summary.malformed.push(format!(
+                "{} line {line}: {}",
+                file.name,
+                error_chain(&error)
+            ));
+        }
+        Ok(())
+    }
+
+    fn lines(&self, file: &ExportFile, label: &str) -> Result<Lines, ImportError> {
+        Ok(Lines::open(file, label, self.options.show_progress)?)
+    }
+}
+
+impl Run<'_, BatchWriter> {
+    async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), ImportError> {
+        self.directory
+            .put(item)
+            .await
+            .map_err(|source| ImportError::Write {
+                what: "users, settings and permissions",
+                source,
+            })
+    }
+
+    async fn settings(
+        &mut self,
+        file: &ExportFile,
+    ) -> Result<(TenantSettings, CollectionSummary), ImportError> {
+        let mut summary = CollectionSummary::new(SETTINGS, Some(file));
+        let mut draft = SettingsDraft::default();
+        let mut lines = self.lines(file, &file.name)?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            summary.lines += 1;
+            match Doc::parse(bytes).and_then(|d| read_setting(&d)) {
+                Ok(Setting::Other) => summary.skip("other settings"),
+                Ok(setting) => draft.apply(setting),
+                Err(e) => self.malformed(&mut summary, file, line, e)?,
+            }
+        }
+        lines.finish();
+        let settings = draft.build().map_err(|source| ImportError::Settings {
+            file: file.name.clone(),
+            source,
+        })?;
+        self.put_directory(settings_item(self.tenant, &settings))
+            .await?;
+        summary.wrote("settings");
+        Ok((settings, summary))
+    }
+
+    async fn permissions(&mut self, file: &ExportFile) -> Result<CollectionSummary, ImportError> {
+        let mut summary = CollectionSummary::new(PERMISSIONS, Some(file));
+        let mut lines = self.lines(file, &file.name)?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            summary.lines += 1;
+            match Doc::parse(bytes).and_then(|d| read_permission(&d)) {
+                Ok(p) => {
+                    self.put_directory(permission_item(self.tenant, &p.id, &p.roles))
+                        .await?;
+                    summary.wrote("permissions");
+                }
+                Err(e) => self.malformed(&mut summary, file, line, e)?,
+            }
+        }
+        lines.finish();
+        Ok(summary)
+    }
+
+    async fn users(
+        &mut self,
+        file: &ExportFile,
+        sessions: &mut BatchWriter,
+        settings: &TenantSettings,
+    ) -> Result<CollectionSummary, ImportError> {
+        let mut summary = CollectionSummary::new(USERS, Some(file));
+        let mut lines = self.lines(file, &file.name)?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            summary.lines += 1;
+            let doc = match Doc::parse(bytes).and_then(|d| read_user(&d)) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    self.malformed(&mut summary, file, line, e)?;
+                    continue;
+                }
+            };
+            let Some(user) = doc.user else {
+                summary.skip("users without a username");
+                continue;
+            };
+            self.put_directory(user_item(self.tenant, &user)).await?;
+            summary.wrote("users");
+            for token in &doc.tokens {
+                let (session, expires_at_s) =
+                    token.session(self.tenant, &user.id, settings.login_expiration_days);
+                sessions
+                    .put(session_item(&token.hashed_token, &session, expires_at_s))
+                    .await
+                    .map_err(|source| ImportError::Write {
+                        what: "sessions",
+                        source,
+                    })?;
+                summary.wrote("sessions");
+            }
+            for _ in 0..doc.personal_access_tokens {
+                summary.skip("personal access tokens");
+            }
+        }
+        lines.finish();
+        Ok(summary)
+    }
+}
+
+/// Livechat room id → agent messages counted so far.
+type Counts = HashMap<String, u32>;
+
+impl Run<'_, ()> {
+    /// Pass 1: validates every room and collects the livechat ids. Returns the line numbers
+    /// of skipped malformed lines, so pass 3 can tell them from a file that changed.
+    fn rooms_pass_ids(
+        &self,
+        file: &ExportFile,
+    ) -> Result<(Counts, CollectionSummary, Vec<u64>), ImportError> {
+        let mut summary = CollectionSummary::new(ROOMS, Some(file));
+        let mut counts = Counts::new();
+        let mut malformed_lines = Vec::new();
+        let mut lines = self.lines(file, &format!("{} (1/2)", file.name))?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            summary.lines += 1;
+            let checked = self.livechat_room(bytes).and_then(|room| match room {
+                Room::Livechat(c) if counts.contains_key(&c.room_id) => Err(DocError::Invalid {
+                    field: "_id".into(),
+                    problem: format!("{} repeats an earlier room", c.room_id),
+                }),
+                other => Ok(other),
+            });
+            match checked {
+                Ok(Room::Livechat(c)) => {
+                    counts.insert(c.room_id, 0);
+                }
+                Ok(Room::Other(Some(t))) => summary.skip(format!("rooms of type {t}")),
+                Ok(Room::Other(None)) => summary.skip("rooms without a type"),
+                Err(e) => {
+                    self.malformed(&mut summary, file, line, e)?;
+                    malformed_lines.push(line);
+                }
+            }
+        }
+        lines.finish();
+        Ok((counts, summary, malformed_lines))
+    }
+
+    /// A room as pass 1 and pass 3 read it, including the checks the item writer makes.
+    fn livechat_room(&self, bytes: &[u8]) -> Result<Room, DocError> {
+        let room = read_room(&Doc::parse(bytes)?)?;
+        if let Room::Livechat(c) = &room {
+            conversation_item(self.tenant, c).map_err(|e| DocError::Invalid {
+                field: "ts".into(),
+                problem: e.problem,
+            })?;
+        }
+        Ok(room)
+    }
+
+    /// Pass 2: counts each livechat room's agent messages.
+    fn messages_pass(
+        &self,
+        file: &ExportFile,
+        counts: &mut Counts,
+    ) -> Result<CollectionSummary, ImportError> {
+        let mut summary = CollectionSummary::new(MESSAGES, Some(file));
+        let mut agent_messages = 0u64;
+        let mut lines = self.lines(file, &file.name)?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            summary.lines += 1;
+            let message = match read_message(bytes) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.malformed(&mut summary, file, line, e)?;
+                    continue;
+                }
+            };
+            let Some(count) = counts.get_mut(message.room_id.as_str()) else {
+                summary.skip("not in a livechat room");
+                continue;
+            };
+            match message.kind {
+                Kind::Agent => {
+                    *count = count.saturating_add(1);
+                    agent_messages += 1;
+                }
+                Kind::System => summary.skip("system messages"),
+                Kind::Visitor => summary.skip("visitor messages"),
+            }
+        }
+        lines.finish();
+        summary.counted.insert("agent messages", agent_messages);
+        Ok(summary)
+    }
+
+    /// Pass 3: writes one conversation per livechat room, with its message count.
+    async fn rooms_pass_write(
+        &self,
+        file: &ExportFile,
+        counts: &Counts,
+        malformed_lines: &[u64],
+        writer: &mut BatchWriter,
+        summary: &mut CollectionSummary,
+    ) -> Result<(), ImportError> {
+        let changed = |line| ImportError::Changed {
+            file: file.name.clone(),
+            line,
+        };
+        let mut lines = self.lines(file, &format!("{} (2/2)", file.name))?;
+        while let Some((line, bytes)) = lines.next_line()? {
+            if malformed_lines.binary_search(&line).is_ok() {
+                continue;
+            }
+            let mut conversation = match self.livechat_room(bytes) {
+                Ok(Room::Livechat(c)) => c,
+                Ok(Room::Other(_)) => continue,
+                Err(_) => return Err(changed(line)),
+            };
+            conversation.agent_messages = *counts
+                .get(&conversation.room_id)
+                .ok_or_else(|| changed(line))?;
+            let item = conversation_item(self.tenant, &conversation).map_err(|_| changed(line))?;
+            writer
+                .put(item)
+                .await
+                .map_err(|source| ImportError::Write {
+                    what: "conversations",
+                    source,
+                })?;
+            summary.wrote("conversations");
+        }
+        lines.finish();
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! Minting a login session for an existing user. Only the token's hash is stored; the raw
+//! token is returned once, to be printed once.
+
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::distr::Alphanumeric;
+use rand::Rng;
+
+use crate::config::TableNames;
+use crate::domain::identity::{hash_token, is_valid_tenant_id, Session};
+use crate::store::admin::{get_settings, get_user, put_session, AdminStoreError};
+
+/// Meteor's `Random.secret()` length.
+pub const TOKEN_LENGTH: usize = 43;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
+    InvalidTenant(String),
+    #[error("tenant {tenant} has no user {user_id}")]
+    NoSuchUser { tenant: String, user_id: String },
+    #[error("a token must be 1 to 512 visible ASCII characters")]
+    BadToken,
+    #[error("that token is already a session of another user")]
+    TokenTaken,
+    #[error("the session store failed")]
+    Store(#[from] AdminStoreError),
+}
+
+/// A new session. `Debug` is deliberately not derived: the token must not reach a log.
+pub struct MintedSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// 43 characters of `[A-Za-z0-9]` from the thread's cryptographically secure generator.
+pub fn generate_token() -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(TOKEN_LENGTH)
+        .map(char::from)
+        .collect()
+}
+
+fn valid_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 512 && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Stores a session for `user_id`, issued `now` and expiring after the tenant's login
+/// expiration. With `token`, that token is used (scripts and tests that need a known one);
+/// minting the same token again for the same user refreshes it.
+pub async fn mint_session(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+    token: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<MintedSession, SessionError> {
+    if !is_valid_tenant_id(tenant) {
+        return Err(SessionError::InvalidTenant(tenant.to_string()));
+    }
+    let token = match token {
+        Some(t) if valid_token(&t) => t,
+        Some(_) => return Err(SessionError::BadToken),
+        None => generate_token(),
+    };
+    if get_user(client, &names.directory, tenant, user_id)
+        .await?
+        .is_none()
+    {
+        return Err(SessionError::NoSuchUser {
+            tenant: tenant.to_string(),
+            user_id: user_id.to_string(),
+        });
+    }
+    let days = get_settings(client, &names.directory, tenant)
+        .await?
+        .unwrap_or_default()
+        .login_expiration_days;
+    let expires_at = now + TimeDelta::days(i64::from(days));
+    let session = Session {
+        tenant: tenant.to_string(),
+        user_id: user_id.to_string(),
+        issued_at_ms: now.timestamp_millis(),
+    };
+    if !put_session(
+        client,
+        &names.sessions,
+        &hash_token(&token),
+        &session,
+        expires_at.timestamp(),
+    )
+    .await?
+    {
+        return Err(SessionError::TokenTaken);
+    }
+    Ok(MintedSession { token, expires_at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_43_alphanumerics_and_differ() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_eq!(a.len(), TOKEN_LENGTH);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn given_tokens_must_be_visible_ascii() {
+        assert!(valid_token("gxgXWqb89Ishvk1GHyxL2qVIVimYIHT89g4BJePeBUZ"));
+        assert!(!valid_token(""));
+        assert!(!valid_token("has space"));
+        assert!(!valid_token("tab\t"));
+        assert!(!valid_token(&"x".repeat(513)));
+    }
+}

@@ -1,0 +1,195 @@
+//! Single-item reads and writes of the operators' tool: users, settings and sessions, each
+//! under the condition that keeps an operator's mistake from clobbering someone else's data.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::items::{
+    attr, read_settings, read_user, session_item, settings_item, sk, user_item, Item, MalformedItem,
+};
+use crate::domain::identity::{Session, TenantSettings, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminStoreError {
+    #[error("{operation} on {table} failed")]
+    Call {
+        operation: &'static str,
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Malformed(#[from] MalformedItem),
+}
+
+fn call_error<E>(operation: &'static str, table: &str, source: E) -> AdminStoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    AdminStoreError::Call {
+        operation,
+        table: table.to_string(),
+        source: Box::new(source),
+    }
+}
+
+fn directory_key(tenant: &str, sort_key: String) -> Item {
+    Item::from([
+        (attr::PK.to_string(), AttributeValue::S(tenant.to_string())),
+        (attr::SK.to_string(), AttributeValue::S(sort_key)),
+    ])
+}
+
+async fn get_directory_item(
+    client: &Client,
+    table: &str,
+    tenant: &str,
+    sort_key: String,
+) -> Result<Option<Item>, AdminStoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(directory_key(tenant, sort_key)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| call_error("GetItem", table, e))?;
+    Ok(out.item)
+}
+
+pub async fn get_user(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<Option<User>, AdminStoreError> {
+    let key = format!("{tenant}/{}", sk::user(user_id));
+    match get_directory_item(client, directory_table, tenant, sk::user(user_id)).await? {
+        Some(item) => Ok(Some(read_user(&item, &key)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn get_settings(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+) -> Result<Option<TenantSettings>, AdminStoreError> {
+    let key = format!("{tenant}/{}", sk::SETTINGS);
+    match get_directory_item(client, directory_table, tenant, sk::SETTINGS.to_string()).await? {
+        Some(item) => Ok(Some(read_settings(&item, &key)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_user(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user: &User,
+) -> Result<(), AdminStoreError> {
+    client
+        .put_item()
+        .table_name(directory_table)
+        .set_item(Some(user_item(tenant, user)))
+        .send()
+        .await
+        .map_err(|e| call_error("PutItem", directory_table, e))?;
+    Ok(())
+}
+
+/// Puts the settings; with `only_if_absent`, existing settings win. Returns whether it wrote.
+pub async fn put_settings(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    settings: &TenantSettings,
+    only_if_absent: bool,
+) -> Result<bool, AdminStoreError> {
+    let mut put = client
+        .put_item()
+        .table_name(directory_table)
+        .set_item(Some(settings_item(tenant, settings)));
+    if only_if_absent {
+        put = put.condition_expression("attribute_not_exists(#sk)");
+        put = put.expression_attribute_names("#sk", attr::SK);
+    }
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if only_if_absent
+                && e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(call_error("PutItem", directory_table, e)),
+    }
+}
+
+/// Replaces a user's roles, leaving the rest of the item alone. `Ok(false)`: no such user.
+pub async fn set_roles(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user_id: &str,
+    roles: &[String],
+) -> Result<bool, AdminStoreError> {
+    let list = AttributeValue::L(roles.iter().map(|r| AttributeValue::S(r.clone())).collect());
+    let result = client
+        .update_item()
+        .table_name(directory_table)
+        .set_key(Some(directory_key(tenant, sk::user(user_id))))
+        .update_expression("SET #roles = :roles")
+        .condition_expression("attribute_exists(#sk)")
+        .expression_attribute_names("#roles", attr::ROLES)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_values(":roles", list)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(call_error("UpdateItem", directory_table, e)),
+    }
+}
+
+/// Stores a session unless its token hash already belongs to a different user or tenant
+/// (re-minting a fixed token for the same user refreshes it). `Ok(false)`: taken by another.
+pub async fn put_session(
+    client: &Client,
+    sessions_table: &str,
+    token_hash: &str,
+    session: &Session,
+    expires_at_s: i64,
+) -> Result<bool, AdminStoreError> {
+    let result = client
+        .put_item()
+        .table_name(sessions_table)
+        .set_item(Some(session_item(token_hash, session, expires_at_s)))
+        .condition_expression(
+            "attribute_not_exists(#hash) OR (#tenant = :tenant AND #user = :user)",
+        )
+        .expression_attribute_names("#hash", attr::TOKEN_HASH)
+        .expression_attribute_names("#tenant", attr::TENANT)
+        .expression_attribute_names("#user", attr::USER_ID)
+        .expression_attribute_values(":tenant", AttributeValue::S(session.tenant.clone()))
+        .expression_attribute_values(":user", AttributeValue::S(session.user_id.clone()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(call_error("PutItem", sessions_table, e)),
+    }
+}
