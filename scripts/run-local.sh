@@ -39,7 +39,7 @@ cat <<MSG
       'http://127.0.0.1:$PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$from&to=$to'
 
     Other figures: Avg_chat_duration, Total_messages, Avg_first_response_time,
-    Best_first_response_time, Avg_response_time, Avg_reaction_time; add &departmentId=... to filter.
+    Best_first_response_time, Avg_response_time, Avg_reaction_time.
     Credentials: .local/demo-credentials. Function log: .local/logs/function.log.
     Ctrl-C stops the function and dynalite. The function's log follows.
 
