@@ -18,16 +18,16 @@ ensure_tools
 step "Local DynamoDB (dynalite)"
 start_dynalite
 
-step "Build the admin tool"
-cargo build --bin agent-overview-admin
+step "Build (the function and the admin tool)"
+cargo build --bin agent-overview --bin agent-overview-admin
 
 step "Tables and demo data"
 seed_demo
 
 step "Serve the function on http://127.0.0.1:$PORT"
 start_function "$PORT"
-info "compiling and starting (log: .local/logs/function.log)"
-wait_for_function "$PORT" 600
+info "starting (log: .local/logs/function.log)"
+wait_for_function "$PORT" 300
 
 from="$(demo_from)"
 to="$(demo_to)"
@@ -39,7 +39,7 @@ cat <<MSG
       'http://127.0.0.1:$PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$from&to=$to'
 
     Other figures: Avg_chat_duration, Total_messages, Avg_first_response_time,
-    Best_first_response_time, Avg_response_time, Avg_reaction_time; add &departmentId=... to filter.
+    Best_first_response_time, Avg_response_time, Avg_reaction_time.
     Credentials: .local/demo-credentials. Function log: .local/logs/function.log.
     Ctrl-C stops the function and dynalite. The function's log follows.
 

@@ -17,15 +17,29 @@ pub fn is_warm_up(event: &Value) -> bool {
         && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }
 
-/// API Gateway (REST or HTTP API) event → request, or `None` when the event is neither.
-pub fn http_request(event: Value) -> Option<Request> {
-    serde_json::from_value::<lambda_http::request::LambdaRequest>(event)
-        .ok()
-        .map(Request::from)
+/// Which API Gateway flavour sent a request: the response shape follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// REST API (payload 1.0).
+    RestApi,
+    /// HTTP API or function URL (payload 2.0).
+    HttpApi,
 }
 
-/// A response in the proxy-integration shape that both API Gateway REST and HTTP APIs accept.
-pub fn proxy_response(res: Response<Body>) -> Value {
+/// API Gateway (REST or HTTP API) event → request, or `None` when the event is neither.
+pub fn http_request(event: Value) -> Option<(Origin, Request)> {
+    let lambda_request =
+        serde_json::from_value::<lambda_http::request::LambdaRequest>(event).ok()?;
+    let origin = match lambda_request.request_origin() {
+        lambda_http::request::RequestOrigin::ApiGatewayV1 => Origin::RestApi,
+        _ => Origin::HttpApi,
+    };
+    Some((origin, Request::from(lambda_request)))
+}
+
+/// A response in the proxy-integration shape of the request's origin (payload 2.0 carries
+/// `cookies`; 1.0 must not).
+pub fn proxy_response(origin: Origin, res: Response<Body>) -> Value {
     let headers: serde_json::Map<String, Value> = res
         .headers()
         .iter()
@@ -36,12 +50,17 @@ pub fn proxy_response(res: Response<Body>) -> Value {
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
     };
-    json!({
+    let mut out = json!({
         "statusCode": res.status().as_u16(),
         "headers": headers,
+        "multiValueHeaders": {},
         "body": body,
         "isBase64Encoded": false,
-    })
+    });
+    if origin == Origin::HttpApi {
+        out["cookies"] = json!([]);
+    }
+    out
 }
 
 /// Handles one invocation of the function.
@@ -62,16 +81,17 @@ async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambd
         }
         return Ok(json!({"warmedUp": true}));
     }
-    let response = match http_request(payload) {
-        Some(req) => app.handle(req).await,
+    let (origin, response) = match http_request(payload) {
+        Some((origin, req)) => (origin, app.handle(req).await),
         None => {
             tracing::warn!("event is neither an API Gateway request nor a scheduled warm-up");
-            json_response(
+            let res = json_response(
                 StatusCode::BAD_REQUEST,
                 json!({"success": false, "error": "Unsupported event [error-unsupported-event]"})
                     .to_string(),
-            )
+            );
+            (Origin::HttpApi, res)
         }
     };
-    Ok(proxy_response(response))
+    Ok(proxy_response(origin, response))
 }

@@ -50,11 +50,15 @@ async fn http_api_and_rest_api_events_answer_through_the_handler() {
         "http-api-agent-overview.json",
         "rest-api-agent-overview.json",
     ] {
-        let req = http_request(event(name)).expect("an API Gateway event");
+        let (origin, req) = http_request(event(name)).expect("an API Gateway event");
         let res = app(demo_store()).handle(req).await;
         assert_eq!(res.status().as_u16(), 200, "{name}");
         assert_eq!(res.body(), &Body::Text(expected.into()), "{name}");
-        let proxied = proxy_response(res);
+        let proxied = proxy_response(origin, res);
+        assert_eq!(
+            proxied.get("cookies").is_some(),
+            name.starts_with("http-api")
+        );
         assert_eq!(proxied["statusCode"], 200);
         assert_eq!(proxied["headers"]["content-type"], "application/json");
         assert_eq!(proxied["body"], expected);

@@ -2,6 +2,8 @@
 
 mod admin_cli;
 mod contract;
+mod dynamo;
 mod events;
 mod harness;
 mod import;
+mod rocketchat_export;

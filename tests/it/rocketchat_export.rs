@@ -1,0 +1,121 @@
+//! The two Rocket.Chat workspaces of `tests/fixtures/rocketchat-export/`, imported with the
+//! importer into dynalite, answer every case of their `cases.json` through the handler.
+//! The expected answers were computed independently of this code; they are not edited here.
+
+use std::path::PathBuf;
+
+use agent_overview::admin::import::{import_export, ImportOptions};
+use agent_overview::config::Limits;
+use agent_overview::http::handler::system_clock;
+use agent_overview::http::App;
+use agent_overview::store::dynamo::DynamoStore;
+use lambda_http::Body;
+use serde_json::Value;
+
+use crate::contract::request;
+use crate::harness;
+
+fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rocketchat-export")
+        .join(name)
+}
+
+fn query_string(query: &serde_json::Map<String, Value>) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())),
+        )
+        .finish()
+}
+
+async fn replay(folder: &str) {
+    // Sessions are keyed by token hash alone: no other test may import this export meanwhile.
+    let _exports = harness::exports_lock().await;
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("rc");
+    let options = ImportOptions {
+        skip_malformed: false,
+        show_progress: false,
+        writer: Default::default(),
+    };
+    import_export(&client, &names, &tenant, &fixture_dir(folder), &options)
+        .await
+        .expect("the export imports cleanly");
+
+    // Small pages: the replay also walks pagination.
+    let limits = Limits {
+        query_page_limit: Some(5),
+        ..Limits::default()
+    };
+    let app = App {
+        store: DynamoStore::new(client, names, limits.clone()),
+        limits,
+        clock: system_clock(),
+    };
+
+    let cases: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixture_dir(folder).join("cases.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(cases.len() > 60, "{folder}: every case is replayed");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let label = case["label"].as_str().unwrap();
+        let headers: Vec<(&str, &str)> = case["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        let res = app
+            .handle(request(
+                &query_string(case["query"].as_object().unwrap()),
+                &headers,
+            ))
+            .await;
+        let status = res.status().as_u16();
+        let body: Value = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let invalid_params = status == 400
+            && body["errorType"] == "invalid-params"
+            && body["success"] == false
+            && body["error"]
+                .as_str()
+                .is_some_and(|e| e.ends_with(" [invalid-params]"));
+        let ok = if case["or_invalid_params"] == true && invalid_params {
+            true
+        } else if case["body"].is_null() {
+            status == case["status"] && invalid_params
+        } else {
+            status == case["status"] && body == case["body"]
+        };
+        if !ok {
+            failures.push(format!(
+                "{label}\n   expected {} {}\n   got      {status} {body}",
+                case["status"], case["body"]
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{folder}: {} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn custom_zone_relaxed_answers_every_case() {
+    replay("custom-zone-relaxed").await;
+}
+
+#[tokio::test]
+async fn user_zone_canonical_answers_every_case() {
+    replay("user-zone-canonical").await;
+}
