@@ -12,7 +12,10 @@ pub enum Room {
     Other(Option<String>),
 }
 
+/// Every room must have its `_id`, whatever its type: a document without one is not a
+/// MongoDB document, and the export it came from is suspect.
 pub fn read_room(doc: &Doc) -> Result<Room, DocError> {
+    doc.str("_id")?;
     match doc.opt_str("t")? {
         Some("l") => read_livechat(doc).map(Room::Livechat),
         other => Ok(Room::Other(other.map(str::to_string))),
@@ -148,6 +151,7 @@ mod tests {
             ),
             (r#"{"_id":7,"t":"l","ts":1}"#, "_id is not a string"),
             (r#"{"_id":"r","t":5}"#, "t is not a string"),
+            (r#"{"t":"c"}"#, "_id is missing"),
         ];
         for (text, message) in cases {
             assert_eq!(room(text).unwrap_err().to_string(), message, "{text}");
