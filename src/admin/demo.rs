@@ -206,17 +206,9 @@ impl Iterator for Generator {
         };
         let open = self.chance(if last_day { 0.4 } else { 0.03 });
         let mut c = Conversation {
-            room_id,
-            ts_ms,
             department_id,
             open: Some(open),
-            agent: None,
-            responder: None,
-            chat_duration: None,
-            first_response: None,
-            avg_response: None,
-            first_reaction: None,
-            agent_messages: 0,
+            ..Conversation::new(room_id, ts_ms)
         };
         let Some(agent) = agent else {
             // Nobody took the chat: no agent, no response, no metrics.

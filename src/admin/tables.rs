@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 use serde_norway::Value;
 
 use crate::config::TableNames;
+use crate::store::succeeded_unless;
 
 /// The template's logical ids of the three tables.
 pub const SESSIONS_TABLE: &str = "SessionsTable";
@@ -300,19 +301,12 @@ async fn create_table(
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(source) => Err(TablesError::Create {
+    succeeded_unless(result, |e| e.is_resource_in_use_exception()).map_err(|source| {
+        TablesError::Create {
             table: table.to_string(),
             source: Box::new(source),
-        }),
-    }
+        }
+    })
 }
 
 /// Also waits for a table that exists: another process may have just created it.

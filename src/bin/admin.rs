@@ -22,7 +22,7 @@ use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, Us
 use agent_overview::store::writer::WriterOptions;
 use aws_config::BehaviorVersion;
 use chrono::{NaiveDate, SecondsFormat, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -132,29 +132,23 @@ enum Command {
         token: Option<String>,
     },
     /// Give a user a role
-    GrantRole {
-        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
-        #[arg(long, value_parser = tenant_id)]
-        tenant: String,
-        /// The user's id (Rocket.Chat's users._id)
-        #[arg(long)]
-        user_id: String,
-        /// Role name, e.g. livechat-manager
-        #[arg(long)]
-        role: String,
-    },
+    GrantRole(RoleChange),
     /// Take a role from a user
-    RevokeRole {
-        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
-        #[arg(long, value_parser = tenant_id)]
-        tenant: String,
-        /// The user's id (Rocket.Chat's users._id)
-        #[arg(long)]
-        user_id: String,
-        /// Role name, e.g. livechat-manager
-        #[arg(long)]
-        role: String,
-    },
+    RevokeRole(RoleChange),
+}
+
+/// Which role of which user `grant-role` and `revoke-role` change.
+#[derive(Args)]
+struct RoleChange {
+    /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+    #[arg(long, value_parser = tenant_id)]
+    tenant: String,
+    /// The user's id (Rocket.Chat's users._id)
+    #[arg(long)]
+    user_id: String,
+    /// Role name, e.g. livechat-manager
+    #[arg(long)]
+    role: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -305,28 +299,23 @@ async fn run(command: Command) -> Result<(), AnyError> {
             );
             println!("{}", minted.token);
         }
-        Command::GrantRole {
-            tenant,
-            user_id,
-            role,
-        } => {
-            let roles = grant_role(&client, &names, &tenant, &user_id, &role).await?;
-            println!(
-                "tenant {tenant}: user {user_id} has roles [{}]",
-                roles.join(", ")
-            );
+        Command::GrantRole(c) => {
+            let roles = grant_role(&client, &names, &c.tenant, &c.user_id, &c.role).await?;
+            print_roles(&c, &roles);
         }
-        Command::RevokeRole {
-            tenant,
-            user_id,
-            role,
-        } => {
-            let roles = revoke_role(&client, &names, &tenant, &user_id, &role).await?;
-            println!(
-                "tenant {tenant}: user {user_id} has roles [{}]",
-                roles.join(", ")
-            );
+        Command::RevokeRole(c) => {
+            let roles = revoke_role(&client, &names, &c.tenant, &c.user_id, &c.role).await?;
+            print_roles(&c, &roles);
         }
     }
     Ok(())
+}
+
+fn print_roles(change: &RoleChange, roles: &[String]) {
+    println!(
+        "tenant {}: user {} has roles [{}]",
+        change.tenant,
+        change.user_id,
+        roles.join(", ")
+    );
 }

@@ -103,30 +103,31 @@ impl Aggregator {
         let Some(agent) = agent else {
             return Ok(());
         };
+        let mut one = Tally::new(ts_ms);
         match self.figure.combine() {
             Combine::ShareOfTotal => {
                 self.total += 1;
-                self.tally(agent, ts_ms).count += 1;
+                one.count = 1;
             }
             Combine::MessageSum => {
                 // Rocket.Chat's lookup + unwind + count yields 1 for a room with no message.
-                let n = metric.map_or(0, |m| m.max(0.0) as u64).max(1);
-                self.tally(agent, ts_ms).messages += n;
+                one.messages = metric.map_or(0, |m| m.max(0.0) as u64).max(1);
             }
             Combine::Mean => {
-                if let Some(x) = truthy(metric) {
-                    let t = self.tally(agent, ts_ms);
-                    t.sum.add(x)?;
-                    t.count += 1;
-                }
+                let Some(x) = truthy(metric) else {
+                    return Ok(());
+                };
+                one.sum.add(x)?;
+                one.count = 1;
             }
             Combine::Minimum => {
-                if let Some(x) = truthy(metric) {
-                    self.tally(agent, ts_ms).take_min(x);
-                }
+                let Some(x) = truthy(metric) else {
+                    return Ok(());
+                };
+                one.min_bits = Some(x.to_bits());
             }
         }
-        Ok(())
+        self.merge_agent(agent, &one)
     }
 
     /// Adds a pre-aggregated tally (a rollup or another partial fold) for an agent.
@@ -137,6 +138,22 @@ impl Aggregator {
         share_total: u64,
     ) -> Result<(), SumOutOfRange> {
         self.total += share_total;
+        self.merge_agent(agent, tally)
+    }
+
+    /// Merges another aggregator of the same figure.
+    pub fn merge(&mut self, other: Aggregator) -> Result<(), SumOutOfRange> {
+        debug_assert_eq!(self.figure, other.figure);
+        self.total += other.total;
+        for (agent, tally) in &other.tallies {
+            self.merge_agent(agent, tally)?;
+        }
+        Ok(())
+    }
+
+    /// The one place tallies combine: a single hash lookup for an agent already met (the
+    /// per-item path), and a key allocation only for a new one.
+    fn merge_agent(&mut self, agent: &str, tally: &Tally) -> Result<(), SumOutOfRange> {
         match self.tallies.get_mut(agent) {
             Some(t) => t.merge(tally),
             None => {
@@ -144,34 +161,6 @@ impl Aggregator {
                 Ok(())
             }
         }
-    }
-
-    /// Merges another aggregator of the same figure.
-    pub fn merge(&mut self, other: Aggregator) -> Result<(), SumOutOfRange> {
-        debug_assert_eq!(self.figure, other.figure);
-        self.total += other.total;
-        for (agent, tally) in other.tallies {
-            match self.tallies.get_mut(&agent) {
-                Some(t) => t.merge(&tally)?,
-                None => {
-                    self.tallies.insert(agent, tally);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn tally(&mut self, agent: &str, ts_ms: i64) -> &mut Tally {
-        // get_mut first: no String allocation for an agent already met.
-        if !self.tallies.contains_key(agent) {
-            self.tallies.insert(agent.to_string(), Tally::new(ts_ms));
-        }
-        let t = self
-            .tallies
-            .get_mut(agent)
-            .expect("inserted just above when absent");
-        t.first_ts_ms = t.first_ts_ms.min(ts_ms);
-        t
     }
 
     /// The rows, formatted and sorted as Rocket.Chat does.

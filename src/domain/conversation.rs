@@ -24,3 +24,23 @@ pub struct Conversation {
     /// Messages that are neither system (`t`) nor visitor (`token`) messages.
     pub agent_messages: u32,
 }
+
+impl Conversation {
+    /// A room with only its id and start: no department, agent, metrics or agent messages
+    /// yet (what a room that nobody took looks like).
+    pub fn new(room_id: impl Into<String>, ts_ms: i64) -> Self {
+        Self {
+            room_id: room_id.into(),
+            ts_ms,
+            department_id: None,
+            open: None,
+            agent: None,
+            responder: None,
+            chat_duration: None,
+            first_response: None,
+            avg_response: None,
+            first_reaction: None,
+            agent_messages: 0,
+        }
+    }
+}

@@ -8,6 +8,7 @@ use crate::domain::range::{days_inclusive, ReportDate};
 
 /// Properties of Rocket.Chat's `LivechatAnalyticsAgentOverviewPropsSchema`, in schema order.
 const PROPERTIES: [&str; 4] = ["name", "from", "to", "departmentId"];
+/// The first three properties, in the order Ajv reports them missing.
 const REQUIRED: [&str; 3] = ["name", "from", "to"];
 
 /// Longest `departmentId` accepted: it becomes part of a DynamoDB key (2 KB at most).
@@ -22,60 +23,55 @@ pub struct RawQuery {
     pub department_id: Option<String>,
 }
 
-/// One key of the query string, with every value given for it.
-#[derive(Debug)]
-struct Param {
-    key: String,
-    values: Vec<String>,
+/// What the query string gave for one of the schema's properties.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The last value given (only used when it is the only one).
+    value: Option<String>,
+    /// How many times the key was given.
+    count: usize,
     /// `key[]=…` or `key[x]=…`: an array or object to Rocket.Chat's query parser.
     bracketed: bool,
 }
 
-fn collect(raw_query: &str) -> Vec<Param> {
-    let mut params: Vec<Param> = Vec::new();
+/// Reads the query string in one pass, keeping only the four known properties (a query
+/// with thousands of keys costs linear time and no memory beyond them).
+fn collect(raw_query: &str) -> ([Slot; 4], bool) {
+    let mut slots: [Slot; 4] = Default::default();
+    let mut unknown = false;
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
         let (key, bracketed) = match k.find('[') {
-            Some(i) if i > 0 => (k[..i].to_string(), true),
-            _ => (k.into_owned(), false),
+            Some(i) if i > 0 => (&k[..i], true),
+            _ => (&k[..], false),
         };
-        match params.iter_mut().find(|p| p.key == key) {
-            Some(p) => {
-                p.values.push(v.into_owned());
-                p.bracketed |= bracketed;
+        match PROPERTIES.iter().position(|p| *p == key) {
+            Some(i) => {
+                let slot = &mut slots[i];
+                slot.count += 1;
+                slot.bracketed |= bracketed;
+                slot.value = Some(v.into_owned());
             }
-            None => params.push(Param {
-                key,
-                values: vec![v.into_owned()],
-                bracketed,
-            }),
+            None => unknown = true,
         }
     }
-    params
+    (slots, unknown)
 }
 
 /// Schema validation; the error is Rocket.Chat's message without the suffix.
 pub fn parse_query(raw_query: &str) -> Result<RawQuery, String> {
-    let params = collect(raw_query);
-    let find = |name: &str| params.iter().find(|p| p.key == name);
-    for name in REQUIRED {
-        if find(name).is_none() {
+    let (slots, unknown) = collect(raw_query);
+    for (name, slot) in REQUIRED.iter().zip(&slots) {
+        if slot.count == 0 {
             return Err(format!("must have required property '{name}'"));
         }
     }
-    if params.iter().any(|p| !PROPERTIES.contains(&p.key.as_str())) {
+    if unknown {
         return Err("must NOT have additional properties".into());
     }
-    let single = |name: &str| -> Result<Option<String>, String> {
-        match find(name) {
-            None => Ok(None),
-            Some(p) if p.bracketed || p.values.len() != 1 => Err("must be string".into()),
-            Some(p) => Ok(p.values.first().cloned()),
-        }
-    };
-    let name = single("name")?;
-    let from = single("from")?;
-    let to = single("to")?;
-    let department_id = single("departmentId")?;
+    if slots.iter().any(|s| s.bracketed || s.count > 1) {
+        return Err("must be string".into());
+    }
+    let [name, from, to, department_id] = slots.map(|s| s.value);
     match (name, from, to) {
         (Some(name), Some(from), Some(to)) => Ok(RawQuery {
             name,
@@ -122,11 +118,16 @@ pub fn validate(raw: RawQuery, max_range_days: u32) -> Result<OverviewQuery, Str
             ));
         }
     }
+    // Rocket.Chat filters only on `departmentId && departmentId !== 'undefined'` (its own client
+    // can send that string): both spellings mean every department.
+    let department_id = raw
+        .department_id
+        .filter(|d| !d.is_empty() && d != "undefined");
     Ok(OverviewQuery {
         figure,
         from,
         to,
-        department_id: raw.department_id,
+        department_id,
         days,
     })
 }
@@ -222,6 +223,33 @@ mod tests {
         assert_eq!(
             validate(long, 10).unwrap_err(),
             "departmentId must NOT have more than 256 characters"
+        );
+    }
+
+    #[test]
+    fn no_filter_spellings_of_department_become_none() {
+        for (given, expected) in [
+            (Some(""), None),
+            (Some("undefined"), None),
+            (Some("D1"), Some("D1")),
+            (None, None),
+        ] {
+            let mut q = raw("Total_messages", "2024-03-01", "2024-03-01");
+            q.department_id = given.map(String::from);
+            assert_eq!(
+                validate(q, 10).unwrap().department_id.as_deref(),
+                expected,
+                "{given:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn thousands_of_unknown_keys_are_one_additional_properties_error() {
+        let q = format!("name=a&from=b&to=c{}", "&k=v".repeat(10_000));
+        assert_eq!(
+            parse_query(&q).unwrap_err(),
+            "must NOT have additional properties"
         );
     }
 

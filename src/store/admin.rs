@@ -5,8 +5,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::items::{
-    attr, read_settings, read_user, session_item, settings_item, sk, user_item, Item, MalformedItem,
+    attr, directory_key, read_settings, read_user, session_item, settings_item, sk, string_list,
+    user_item, Item, MalformedItem,
 };
+use super::succeeded_unless;
 use crate::domain::identity::{Session, TenantSettings, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,13 +35,6 @@ where
     }
 }
 
-fn directory_key(tenant: &str, sort_key: String) -> Item {
-    Item::from([
-        (attr::PK.to_string(), AttributeValue::S(tenant.to_string())),
-        (attr::SK.to_string(), AttributeValue::S(sort_key)),
-    ])
-}
-
 async fn get_directory_item(
     client: &Client,
     table: &str,
@@ -49,7 +44,7 @@ async fn get_directory_item(
     let out = client
         .get_item()
         .table_name(table)
-        .set_key(Some(directory_key(tenant, sort_key)))
+        .set_key(Some(directory_key(tenant, &sort_key)))
         .consistent_read(true)
         .send()
         .await
@@ -114,17 +109,11 @@ pub async fn put_settings(
         put = put.condition_expression("attribute_not_exists(#sk)");
         put = put.expression_attribute_names("#sk", attr::SK);
     }
-    match put.send().await {
-        Ok(_) => Ok(true),
-        Err(e)
-            if only_if_absent
-                && e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(call_error("PutItem", directory_table, e)),
-    }
+    // Without `only_if_absent` there is no condition, so a refusal can only mean "present".
+    succeeded_unless(put.send().await, |e| {
+        e.is_conditional_check_failed_exception()
+    })
+    .map_err(|e| call_error("PutItem", directory_table, e))
 }
 
 /// Replaces a user's roles, leaving the rest of the item alone. `Ok(false)`: no such user.
@@ -135,28 +124,19 @@ pub async fn set_roles(
     user_id: &str,
     roles: &[String],
 ) -> Result<bool, AdminStoreError> {
-    let list = AttributeValue::L(roles.iter().map(|r| AttributeValue::S(r.clone())).collect());
     let result = client
         .update_item()
         .table_name(directory_table)
-        .set_key(Some(directory_key(tenant, sk::user(user_id))))
+        .set_key(Some(directory_key(tenant, &sk::user(user_id))))
         .update_expression("SET #roles = :roles")
         .condition_expression("attribute_exists(#sk)")
         .expression_attribute_names("#roles", attr::ROLES)
         .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_values(":roles", list)
+        .expression_attribute_values(":roles", string_list(roles))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(call_error("UpdateItem", directory_table, e)),
-    }
+    succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
+        .map_err(|e| call_error("UpdateItem", directory_table, e))
 }
 
 /// Stores a session unless its token hash already belongs to a different user or tenant
@@ -182,14 +162,6 @@ pub async fn put_session(
         .expression_attribute_values(":user", AttributeValue::S(session.user_id.clone()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(call_error("PutItem", sessions_table, e)),
-    }
+    succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
+        .map_err(|e| call_error("PutItem", sessions_table, e))
 }

@@ -1,7 +1,6 @@
 //! The DynamoDB adapter. Reaches DynamoDB only through the SDK client it is given (the
 //! endpoint comes from the SDK's standard configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -10,7 +9,6 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::items::{self, attr, sk, Item, Reader};
-use super::memory::department_filter;
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
 use crate::config::{Limits, TableNames};
 use crate::domain::aggregate::Aggregator;
@@ -226,16 +224,10 @@ impl IdentityStore for DynamoStore {
     async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
         let user_sk = sk::user(user_id);
         let permission_sk = sk::permission(VIEW_LIVECHAT_MANAGER);
-        let key = |sort: &str| {
-            HashMap::from([
-                (attr::PK.to_string(), AttributeValue::S(tenant.to_string())),
-                (attr::SK.to_string(), AttributeValue::S(sort.to_string())),
-            ])
-        };
         let mut wanted = KeysAndAttributes::builder()
-            .keys(key(&user_sk))
-            .keys(key(sk::SETTINGS))
-            .keys(key(&permission_sk))
+            .keys(items::directory_key(tenant, &user_sk))
+            .keys(items::directory_key(tenant, sk::SETTINGS))
+            .keys(items::directory_key(tenant, &permission_sk))
             .build()
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         let mut found: Vec<Item> = Vec::new();
@@ -298,7 +290,7 @@ fn read_caller(
 
 impl ConversationStore for DynamoStore {
     async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
-        let department = department_filter(query.department_id.as_deref());
+        let department = query.department_id.as_deref();
         let months = months_between(query.range.start_ms, query.range.end_ms);
         let work = futures::stream::iter(months)
             .map(|month| self.fold_bucket(query, department, month))

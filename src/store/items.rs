@@ -68,6 +68,17 @@ pub fn dept_month_key(tenant: &str, ym: (i32, u32), department_id: &str) -> Stri
     format!("{}#{department_id}", month_key(tenant, ym))
 }
 
+/// The key of a directory item: the tenant, and the item's sort key.
+pub fn directory_key(tenant: &str, sort_key: &str) -> Item {
+    Item::from([
+        (attr::PK.to_string(), AttributeValue::S(tenant.to_string())),
+        (
+            attr::SK.to_string(),
+            AttributeValue::S(sort_key.to_string()),
+        ),
+    ])
+}
+
 pub fn conversation_pk(tenant: &str, room_id: &str) -> String {
     format!("{tenant}#{room_id}")
 }
@@ -88,7 +99,7 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn string_list(values: &[String]) -> AttributeValue {
+pub fn string_list(values: &[String]) -> AttributeValue {
     AttributeValue::L(values.iter().map(|v| s(v.clone())).collect())
 }
 

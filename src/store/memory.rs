@@ -44,11 +44,6 @@ pub fn metric_of(figure: Figure, c: &Conversation) -> Option<f64> {
     }
 }
 
-/// Rocket.Chat's department filter: empty or the literal `undefined` means none.
-pub fn department_filter(department_id: Option<&str>) -> Option<&str> {
-    department_id.filter(|d| !d.is_empty() && *d != "undefined")
-}
-
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
@@ -110,7 +105,7 @@ impl ConversationStore for MemoryStore {
         let tenants = self.tenants.read().expect("lock");
         let mut agg = Aggregator::new(query.figure);
         let mut stats = FoldStats::default();
-        let dept = department_filter(query.department_id.as_deref());
+        let dept = query.department_id.as_deref();
         let rooms = tenants
             .get(&query.tenant)
             .map(|t| t.conversations.as_slice());

@@ -13,6 +13,19 @@ pub mod items;
 pub mod memory;
 pub mod writer;
 
+/// `Ok(true)` when a call succeeded, `Ok(false)` when DynamoDB refused it for the reason the
+/// caller expects (a condition not met, a table that already exists), the error otherwise.
+pub fn succeeded_unless<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    expected_refusal: impl Fn(&E) -> bool,
+) -> Result<bool, aws_sdk_dynamodb::error::SdkError<E, R>> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(expected_refusal) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Why a read failed. Each variant maps to one documented HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,7 +65,8 @@ pub struct RangeQuery {
     pub tenant: String,
     pub figure: Figure,
     pub range: UtcRange,
-    /// `None`: every department (and conversations without one).
+    /// `None`: every department (and conversations without one). The HTTP layer has already
+    /// turned Rocket.Chat's "no filter" spellings (`""`, `"undefined"`) into `None`.
     pub department_id: Option<String>,
 }
 

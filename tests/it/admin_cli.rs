@@ -47,6 +47,11 @@ fn admin(names: &TableNames, args: &[&str]) -> Output {
         .expect("the admin binary runs")
 }
 
+/// `admin` with the arguments written as one command line (none of them holds a space).
+fn admin_line(names: &TableNames, line: &str) -> Output {
+    admin(names, &line.split_whitespace().collect::<Vec<_>>())
+}
+
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -110,21 +115,9 @@ async fn create_tables_again_leaves_them_alone() {
 async fn mint_session_prints_the_token_alone_and_stores_only_its_hash() {
     let (client, names) = ready().await;
     let tenant = unique_tenant("mint");
-    ok(&admin(
+    ok(&admin_line(
         &names,
-        &[
-            "add-user",
-            "--tenant",
-            &tenant,
-            "--user-id",
-            "u1",
-            "--username",
-            "mia",
-            "--role",
-            "livechat-manager",
-            "--utc-offset",
-            "-3",
-        ],
+        &format!("add-user --tenant {tenant} --user-id u1 --username mia --role livechat-manager --utc-offset -3"),
     ));
 
     let out = admin(
@@ -216,17 +209,9 @@ async fn mint_session_prints_the_token_alone_and_stores_only_its_hash() {
     );
 
     // Another user cannot take that token; an unknown user gets none.
-    ok(&admin(
+    ok(&admin_line(
         &names,
-        &[
-            "add-user",
-            "--tenant",
-            &tenant,
-            "--user-id",
-            "u2",
-            "--username",
-            "kim",
-        ],
+        &format!("add-user --tenant {tenant} --user-id u2 --username kim"),
     ));
     let stderr = failed(&admin(
         &names,
@@ -256,19 +241,9 @@ async fn mint_session_prints_the_token_alone_and_stores_only_its_hash() {
 async fn roles_are_granted_and_revoked() {
     let (client, names) = ready().await;
     let tenant = unique_tenant("roles");
-    ok(&admin(
+    ok(&admin_line(
         &names,
-        &[
-            "add-user",
-            "--tenant",
-            &tenant,
-            "--user-id",
-            "u1",
-            "--username",
-            "jane",
-            "--role",
-            "user",
-        ],
+        &format!("add-user --tenant {tenant} --user-id u1 --username jane --role user"),
     ));
     let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
     assert!(!store

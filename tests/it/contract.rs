@@ -84,17 +84,11 @@ pub fn worked_example() -> Vec<Conversation> {
     let day = 1_709_251_200_000_i64; // 2024-03-01T00:00:00Z
     let h = 3_600_000;
     let room = |id: &str, ts: i64, served: Option<&str>, resp: Option<&str>| Conversation {
-        room_id: id.into(),
-        ts_ms: ts,
         department_id: Some("D1".into()),
         open: Some(false),
         agent: served.map(String::from),
         responder: resp.map(String::from),
-        chat_duration: None,
-        first_response: None,
-        avg_response: None,
-        first_reaction: None,
-        agent_messages: 0,
+        ..Conversation::new(id, ts)
     };
     let mut r1 = room("R1", day + 10 * h, Some("kim"), Some("kim"));
     (

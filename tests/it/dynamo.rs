@@ -185,17 +185,9 @@ fn edge_rooms(day: &str, zone: &ReportingZone) -> Vec<Conversation> {
     ]
     .into_iter()
     .map(|(name, ts)| Conversation {
-        room_id: format!("{name}-{ts}"),
-        ts_ms: ts,
-        department_id: None,
-        open: None,
         agent: Some(name.into()),
-        responder: None,
-        chat_duration: None,
-        first_response: None,
-        avg_response: None,
-        first_reaction: None,
         agent_messages: 1,
+        ..Conversation::new(format!("{name}-{ts}"), ts)
     })
     .collect()
 }
