@@ -66,8 +66,6 @@ fn truthy(metric: Option<f64>) -> Option<f64> {
 #[derive(Debug, Clone)]
 pub struct Aggregator {
     figure: Figure,
-    /// Conversations with an agent: the denominator of `Total_conversations`.
-    total: u64,
     tallies: HashMap<String, Tally>,
 }
 
@@ -82,7 +80,6 @@ impl Aggregator {
     pub fn new(figure: Figure) -> Self {
         Self {
             figure,
-            total: 0,
             tallies: HashMap::new(),
         }
     }
@@ -105,10 +102,7 @@ impl Aggregator {
         };
         let mut one = Tally::new(ts_ms);
         match self.figure.combine() {
-            Combine::ShareOfTotal => {
-                self.total += 1;
-                one.count = 1;
-            }
+            Combine::ShareOfTotal => one.count = 1,
             Combine::MessageSum => {
                 // Rocket.Chat's lookup + unwind + count yields 1 for a room with no message.
                 one.messages = metric.map_or(0, |m| m.max(0.0) as u64).max(1);
@@ -131,20 +125,13 @@ impl Aggregator {
     }
 
     /// Adds a pre-aggregated tally (a rollup or another partial fold) for an agent.
-    pub fn merge_tally(
-        &mut self,
-        agent: &str,
-        tally: &Tally,
-        share_total: u64,
-    ) -> Result<(), SumOutOfRange> {
-        self.total += share_total;
+    pub fn merge_tally(&mut self, agent: &str, tally: &Tally) -> Result<(), SumOutOfRange> {
         self.merge_agent(agent, tally)
     }
 
     /// Merges another aggregator of the same figure.
     pub fn merge(&mut self, other: Aggregator) -> Result<(), SumOutOfRange> {
         debug_assert_eq!(self.figure, other.figure);
-        self.total += other.total;
         for (agent, tally) in &other.tallies {
             self.merge_agent(agent, tally)?;
         }
@@ -166,7 +153,9 @@ impl Aggregator {
     /// The rows, formatted and sorted as Rocket.Chat does.
     pub fn into_rows(self) -> Vec<Row> {
         let figure = self.figure;
-        let total = self.total;
+        // Every conversation with an agent is counted for exactly one agent, so the
+        // denominator of `Total_conversations` is the sum of the counts.
+        let total: u64 = self.tallies.values().map(|t| t.count).sum();
         let mut rows: Vec<(f64, i64, Row)> = self
             .tallies
             .into_iter()
