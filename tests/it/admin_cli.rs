@@ -31,6 +31,7 @@ fn admin(names: &TableNames, args: &[&str]) -> Output {
         .env("SESSIONS_TABLE", &names.sessions)
         .env("DIRECTORY_TABLE", &names.directory)
         .env("CONVERSATIONS_TABLE", &names.conversations)
+        .env("ROLLUPS_TABLE", &names.rollups)
         .env("BY_MONTH_INDEX", &names.by_month_index)
         .env(
             "BY_DEPARTMENT_MONTH_INDEX",
