@@ -322,11 +322,10 @@ mod tests {
         );
     }
 
-    fn split(
-        from: &str,
-        to: &str,
-        zone: ReportingZone,
-    ) -> (Vec<(String, String)>, Option<(String, String)>) {
+    /// The raw edges (ISO instants) and the whole UTC days (dates) of a range.
+    type Split = (Vec<(String, String)>, Option<(String, String)>);
+
+    fn split(from: &str, to: &str, zone: ReportingZone) -> Split {
         let s = UtcRange::from_days(d(from), d(to), &zone).split_utc_days();
         let edges = [s.head, s.tail]
             .into_iter()
