@@ -207,3 +207,36 @@ where
         })
         .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_plans_parse_and_default_to_rollups() {
+        assert_eq!("raw".parse(), Ok(QueryPlan::Raw));
+        assert_eq!("rollups".parse(), Ok(QueryPlan::Rollups));
+        assert!("Raw".parse::<QueryPlan>().is_err());
+        assert_eq!(Limits::default().query_plan, QueryPlan::Rollups);
+    }
+
+    #[test]
+    fn the_rollup_tables_are_the_table_names_part() {
+        let names = TableNames {
+            sessions: "s".into(),
+            directory: "d".into(),
+            conversations: "c".into(),
+            by_month_index: "m".into(),
+            by_department_month_index: "dm".into(),
+            rollups: "r".into(),
+        };
+        assert_eq!(
+            names.rollup_tables(),
+            RollupTables {
+                conversations: "c".into(),
+                by_month_index: "m".into(),
+                rollups: "r".into(),
+            }
+        );
+    }
+}

@@ -44,7 +44,9 @@ const WRITES_IN_FLIGHT: usize = 16;
 /// Month buckets an operator's rebuild reads (and writes) at once; bounds its memory.
 const MONTHS_IN_FLIGHT: usize = 4;
 /// The earliest day a whole-tenant rebuild looks at, unless rollups exist before it.
-const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+fn first_day() -> NaiveDate {
+    chrono::DateTime::UNIX_EPOCH.date_naive()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -205,7 +207,7 @@ impl Rebuilder {
             .keys()
             .next()
             .copied()
-            .map_or(FIRST_DAY, |d| d.min(FIRST_DAY));
+            .map_or(first_day(), |d| d.min(first_day()));
         let horizon = today.checked_add_days(Days::new(366)).unwrap_or(today);
         let last = listed
             .keys()
