@@ -5,6 +5,7 @@ mod contract;
 mod dynamo;
 mod events;
 mod fake_dynamo;
+mod hardening;
 mod harness;
 mod import;
 mod rocketchat_export;
