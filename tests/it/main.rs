@@ -8,6 +8,7 @@ mod fake_dynamo;
 mod hardening;
 mod harness;
 mod import;
+mod openapi;
 mod rocketchat_export;
 mod telemetry;
 mod throttling;
