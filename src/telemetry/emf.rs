@@ -143,12 +143,19 @@ pub fn document(config: &MetricsConfig, r: &RequestRecord, timestamp_ms: i64) ->
     for (name, _, value) in &metrics {
         doc.insert((*name).into(), json!(value));
     }
-    // Properties: on the line for Logs Insights, not metrics.
-    doc.insert("status".into(), json!(r.status));
-    doc.insert("tenant".into(), json!(r.tenant));
-    doc.insert("rangeDays".into(), json!(r.range_days));
-    doc.insert("queryPages".into(), json!(r.dynamodb_requests));
-    doc.insert("requestId".into(), json!(r.request_id));
+    // Properties: on the line for Logs Insights, not metrics; absent ones are left out.
+    let properties = [
+        ("status", r.status.map(Value::from)),
+        ("tenant", r.tenant.clone().map(Value::from)),
+        ("rangeDays", r.range_days.map(Value::from)),
+        ("queryPages", Some(Value::from(r.dynamodb_requests))),
+        ("requestId", r.request_id.clone().map(Value::from)),
+    ];
+    for (name, value) in properties {
+        if let Some(value) = value {
+            doc.insert(name.into(), value);
+        }
+    }
     Value::Object(doc)
 }
 
@@ -277,6 +284,10 @@ mod tests {
         assert!(!dims.contains("tenant"), "{dims}");
         assert_eq!(doc["Figure"], "none");
         assert_eq!(doc["StatusClass"], "other");
+        assert!(
+            doc.get("tenant").is_none(),
+            "absent properties are left out"
+        );
     }
 
     #[test]
