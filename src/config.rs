@@ -154,11 +154,39 @@ impl Limits {
     }
 }
 
+/// Where the per-request metrics go: CloudWatch Embedded Metric Format lines in the log, whose
+/// namespace and `Stage` dimension come from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    pub stage: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "AgentOverview".into(),
+            stage: "local".into(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            namespace: optional("METRICS_NAMESPACE")?.unwrap_or(defaults.namespace),
+            stage: optional("STAGE")?.unwrap_or(defaults.stage),
+        })
+    }
+}
+
 /// Everything the function needs, read once at INIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: TableNames,
     pub limits: Limits,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -166,6 +194,7 @@ impl Config {
         Ok(Self {
             tables: TableNames::from_env()?,
             limits: Limits::from_env()?,
+            metrics: MetricsConfig::from_env()?,
         })
     }
 }

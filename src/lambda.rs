@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use crate::http::handler::json_response;
-use crate::http::App;
+use crate::http::{App, RawQueryString};
 use crate::store::dynamo::DynamoStore;
 
 /// An EventBridge scheduled event (`events/warmup.json`).
@@ -27,14 +27,59 @@ pub enum Origin {
 }
 
 /// API Gateway (REST or HTTP API) event → request, or `None` when the event is neither.
-pub fn http_request(event: Value) -> Option<(Origin, Request)> {
+///
+/// The query string travels beside the request ([`RawQueryString`]), not in its URI:
+/// `lambda_http` panics when it cannot build the URI, and `http::Uri` refuses a query over
+/// 64 KB or with characters a client can still send raw (`<`, `>`, non-ASCII bytes). A panic
+/// before authentication would let anyone crash the function.
+pub fn http_request(mut event: Value) -> Option<(Origin, Request)> {
+    let query = take_query_string(&mut event);
     let lambda_request =
         serde_json::from_value::<lambda_http::request::LambdaRequest>(event).ok()?;
     let origin = match lambda_request.request_origin() {
         lambda_http::request::RequestOrigin::ApiGatewayV1 => Origin::RestApi,
         _ => Origin::HttpApi,
     };
-    Some((origin, Request::from(lambda_request)))
+    let mut request = Request::from(lambda_request);
+    if let Some(query) = query {
+        request.extensions_mut().insert(RawQueryString(query));
+    }
+    Some((origin, request))
+}
+
+/// Removes the query from an API Gateway event and returns it as one query string: payload
+/// 2.0's `rawQueryString` as sent, payload 1.0's parameters (every value of a repeated key)
+/// encoded as `lambda_http` would have put them in the URI.
+fn take_query_string(event: &mut Value) -> Option<String> {
+    let object = event.as_object_mut()?;
+    if let Some(raw) = object.get_mut("rawQueryString") {
+        return match std::mem::replace(raw, Value::String(String::new())) {
+            Value::String(query) => Some(query),
+            _ => None,
+        };
+    }
+    if !object.contains_key("httpMethod") {
+        return None;
+    }
+    let multi = object.insert("multiValueQueryStringParameters".into(), Value::Null);
+    let single = object.insert("queryStringParameters".into(), Value::Null);
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    match (multi, single) {
+        (Some(Value::Object(multi)), _) if !multi.is_empty() => {
+            for (key, values) in &multi {
+                for value in values.as_array().into_iter().flatten() {
+                    query.append_pair(key, value.as_str().unwrap_or_default());
+                }
+            }
+        }
+        (_, Some(Value::Object(single))) => {
+            for (key, value) in &single {
+                query.append_pair(key, value.as_str().unwrap_or_default());
+            }
+        }
+        _ => {}
+    }
+    Some(query.finish())
 }
 
 /// A response in the proxy-integration shape of the request's origin (payload 2.0 carries
@@ -69,6 +114,7 @@ pub async fn handle_event(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, context) = event.into_parts();
+    // Named as telemetry::INVOCATION_SPAN, whose `request_id` the metrics carry.
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
     dispatch(app, payload).instrument(span).await
 }

@@ -3,8 +3,7 @@
 use agent_overview::config::Config;
 use agent_overview::http::{handler::system_clock, App};
 use agent_overview::lambda::handle_event;
-use agent_overview::store::dynamo::DynamoStore;
-use aws_config::retry::RetryConfig;
+use agent_overview::store::dynamo::{retry_config, DynamoStore};
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -12,13 +11,19 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    agent_overview::telemetry::init();
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config = Config::from_env();
+    // Logs first, so a bad configuration is logged (with the default metric settings).
+    agent_overview::telemetry::init(
+        config
+            .as_ref()
+            .map(|c| c.metrics.clone())
+            .unwrap_or_default(),
+    );
+    let config = config.inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
 
     // Standard retry mode: bounded attempts with exponential back-off and jitter.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(4))
+        .retry_config(retry_config())
         .load()
         .await;
     let store = DynamoStore::new(

@@ -8,7 +8,9 @@ use rand::Rng;
 
 use crate::config::TableNames;
 use crate::domain::identity::{hash_token, is_valid_tenant_id, Session};
-use crate::store::admin::{get_settings, get_user, put_session, AdminStoreError};
+use crate::store::admin::{
+    delete_session, get_settings, get_user, put_session, session_hashes_of, AdminStoreError,
+};
 
 /// Meteor's `Random.secret()` length.
 pub const TOKEN_LENGTH: usize = 43;
@@ -96,6 +98,33 @@ pub async fn mint_session(
         return Err(SessionError::TokenTaken);
     }
     Ok(MintedSession { token, expires_at })
+}
+
+/// Ends the session of one token at once (the function looks sessions up on every request).
+/// The session it was, or `None` when no session has that token.
+pub async fn revoke_session(
+    client: &Client,
+    names: &TableNames,
+    token: &str,
+) -> Result<Option<Session>, SessionError> {
+    Ok(delete_session(client, &names.sessions, &hash_token(token)).await?)
+}
+
+/// Ends every session of a user (a stolen device, a departure); returns how many there were.
+pub async fn revoke_sessions(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+) -> Result<usize, SessionError> {
+    if !is_valid_tenant_id(tenant) {
+        return Err(SessionError::InvalidTenant(tenant.to_string()));
+    }
+    let hashes = session_hashes_of(client, &names.sessions, tenant, user_id).await?;
+    for hash in &hashes {
+        delete_session(client, &names.sessions, hash).await?;
+    }
+    Ok(hashes.len())
 }
 
 #[cfg(test)]

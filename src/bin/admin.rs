@@ -16,7 +16,7 @@ use agent_overview::admin::error_chain;
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
-use agent_overview::admin::session::mint_session;
+use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
@@ -144,6 +144,18 @@ enum Command {
         /// Use this token instead of a random one
         #[arg(long)]
         token: Option<String>,
+    },
+    /// End the session of one token, read from stdin (so it stays out of shell history and
+    /// process lists); prints whose session it was
+    RevokeSession,
+    /// End every session of a user (scans the sessions table)
+    RevokeSessions {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// The user's id (Rocket.Chat's users._id)
+        #[arg(long)]
+        user_id: String,
     },
     /// Give a user a role
     GrantRole(RoleChange),
@@ -323,6 +335,27 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 minted.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
             );
             println!("{}", minted.token);
+        }
+        Command::RevokeSession => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+            let token = line.trim();
+            if token.is_empty() {
+                return Err("no token on stdin".into());
+            }
+            match revoke_session(&client, &names, token).await? {
+                Some(s) => println!(
+                    "revoked the session of user {} of tenant {}",
+                    s.user_id, s.tenant
+                ),
+                None => println!("no session has that token"),
+            }
+        }
+        Command::RevokeSessions { tenant, user_id } => {
+            let n = revoke_sessions(&client, &names, &tenant, &user_id).await?;
+            println!("tenant {tenant}: {n} session(s) of user {user_id} revoked");
         }
         Command::GrantRole(c) => {
             let roles = grant_role(&client, &names, &c.tenant, &c.user_id, &c.role).await?;

@@ -1,7 +1,7 @@
 //! The rollups function (`agent-overview-rollups`): wiring only. Triggered by the
 //! conversations table's stream; the work is in `agent_overview::rollup_stream`.
 
-use agent_overview::config::RollupTables;
+use agent_overview::config::{MetricsConfig, RollupTables};
 use agent_overview::http::handler::system_clock;
 use agent_overview::rollup_stream::handle_event;
 use agent_overview::store::rebuild::Rebuilder;
@@ -12,7 +12,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    agent_overview::telemetry::init();
+    // The same redacting JSON logs as the API function; request metrics never fire here.
+    agent_overview::telemetry::init(MetricsConfig::from_env().unwrap_or_default());
     let tables = RollupTables::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     // Standard retry mode: bounded attempts with exponential back-off and jitter.

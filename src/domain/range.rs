@@ -88,7 +88,8 @@ impl ReportDate {
         if bytes.len() < 10 || bytes.get(10).is_some_and(u8::is_ascii_digit) {
             return Err(NotADate);
         }
-        let head = &value[..10];
+        // `get`, not indexing: byte 10 may fall inside a multi-byte character ("2024-03-0é").
+        let head = value.get(..10).ok_or(NotADate)?;
         let shaped = head.bytes().enumerate().all(|(i, b)| match i {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
@@ -233,6 +234,10 @@ mod tests {
             "20240301",
             "2024-03-011",
             "0999-01-01",
+            // A multi-byte character across byte 10 (this panicked once).
+            "aaaaaaaaa\u{e9}",
+            "2024-03-0\u{e9}",
+            "\u{1F600}\u{1F600}\u{1F600}",
         ] {
             assert_eq!(ReportDate::parse(bad), Err(NotADate), "{bad:?}");
         }

@@ -259,4 +259,140 @@ mod tests {
         assert_eq!(q.days, 10);
         assert_eq!(q.figure, Figure::TotalMessages);
     }
+
+    /// Random query strings (the fuzz target's job, on stable): parsing and validation never
+    /// panic, every answer is one of the documented messages and never echoes the input, and
+    /// an accepted query is what the schema promises.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "name",
+                    "from",
+                    "to",
+                    "departmentId",
+                    "name[]",
+                    "from[x]",
+                    "[",
+                    "]",
+                    "=",
+                    "&",
+                    "&&",
+                    "%",
+                    "%zz",
+                    "%FF",
+                    "%26",
+                    "%3D",
+                    "+",
+                    "Total_conversations",
+                    "Avg_reaction_time",
+                    "2024-03-01",
+                    "2024-02-29",
+                    "9999-12-31",
+                    "1000-01-01",
+                    "0999-12-31",
+                    "T12:00:00Z",
+                    "undefined",
+                    "\u{e9}",
+                    "\u{1F600}",
+                ])
+                .prop_map(String::from),
+                "\\PC{0,12}",
+                any::<String>().prop_map(|s| s.chars().take(16).collect()),
+            ]
+        }
+
+        fn query() -> impl Strategy<Value = String> {
+            prop::collection::vec(piece(), 0..24).prop_map(|p| p.concat())
+        }
+
+        /// A `from`/`to` value: mostly date-shaped, sometimes anything.
+        fn date_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.Z]{0,12})?",
+                "[0-9]{4}-[0-9]{2}-[0-9]\\PC{0,3}",
+                "\\PC{0,14}",
+            ]
+        }
+
+        const PARSE_ERRORS: [&str; 5] = [
+            "must have required property 'name'",
+            "must have required property 'from'",
+            "must have required property 'to'",
+            "must NOT have additional properties",
+            "must be string",
+        ];
+
+        fn is_validation_error(message: &str) -> bool {
+            message.starts_with("name must be one of ")
+                || message == "from must start with a date as YYYY-MM-DD"
+                || message == "to must start with a date as YYYY-MM-DD"
+                || message == "from must not be after to"
+                || message.starts_with("the range from..to must not be longer than ")
+                || message == "departmentId must NOT have more than 256 characters"
+        }
+
+        fn check_validated(raw: RawQuery, max: u32) -> Result<(), TestCaseError> {
+            match validate(raw.clone(), max) {
+                Ok(q) => {
+                    prop_assert!(q.from.0 <= q.to.0);
+                    prop_assert!(q.days >= 1 && q.days <= i64::from(max));
+                    prop_assert_eq!(q.figure.name(), raw.name.as_str());
+                    if let Some(d) = &q.department_id {
+                        prop_assert!(!d.is_empty() && d != "undefined");
+                        prop_assert!(d.chars().count() <= MAX_DEPARTMENT_ID_CHARS);
+                    }
+                }
+                Err(message) => {
+                    prop_assert!(is_validation_error(&message), "{}", message);
+                    prop_assert!(message.len() < 300, "bounded, never an echo of the input");
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_query_string_gets_a_documented_answer(q in query(), max in 1u32..4000) {
+                let pairs: Vec<(String, String)> =
+                    form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+                match parse_query(&q) {
+                    Ok(raw) => {
+                        let count = |name: &str| pairs.iter().filter(|(k, _)| k == name).count();
+                        let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                        for name in REQUIRED {
+                            prop_assert_eq!(count(name), 1, "{}", name);
+                        }
+                        prop_assert!(count("departmentId") <= 1);
+                        prop_assert!(pairs.iter().all(|(k, _)| PROPERTIES.contains(&k.as_str())));
+                        prop_assert_eq!(Some(raw.name.clone()), value("name"));
+                        prop_assert_eq!(Some(raw.from.clone()), value("from"));
+                        prop_assert_eq!(Some(raw.to.clone()), value("to"));
+                        prop_assert_eq!(raw.department_id.clone(), value("departmentId"));
+                        check_validated(raw, max)?;
+                    }
+                    Err(message) => {
+                        prop_assert!(PARSE_ERRORS.contains(&message.as_str()), "{}", message);
+                    }
+                }
+            }
+
+            #[test]
+            fn any_dates_get_a_documented_answer(
+                name in prop::sample::select(vec!["Total_messages", "Avg_chat_duration", "x"]),
+                from in date_value(),
+                to in date_value(),
+                department in prop::option::of("\\PC{0,300}"),
+                max in 1u32..4000,
+            ) {
+                let raw = RawQuery { name: name.into(), from, to, department_id: department };
+                check_validated(raw, max)?;
+            }
+        }
+    }
 }

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::items::{
-    attr, directory_key, read_settings, read_user, session_item, settings_item, sk, string_list,
-    user_item, Item, MalformedItem,
+    attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
+    string_list, user_item, Item, MalformedItem,
 };
 use super::succeeded_unless;
 use crate::domain::identity::{Session, TenantSettings, User};
@@ -164,4 +164,63 @@ pub async fn put_session(
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
         .map_err(|e| call_error("PutItem", sessions_table, e))
+}
+
+/// Deletes the session stored under `token_hash`; the session it was, if there was one.
+pub async fn delete_session(
+    client: &Client,
+    sessions_table: &str,
+    token_hash: &str,
+) -> Result<Option<Session>, AdminStoreError> {
+    let out = client
+        .delete_item()
+        .table_name(sessions_table)
+        .key(attr::TOKEN_HASH, AttributeValue::S(token_hash.to_string()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .map_err(|e| call_error("DeleteItem", sessions_table, e))?;
+    // Named "session", never by its hash: the hash is what a stolen token looks up.
+    Ok(out
+        .attributes
+        .map(|item| read_session(&item, "session"))
+        .transpose()?)
+}
+
+/// The token hashes of every session of one user. Sessions are keyed by token hash only, so
+/// this scans the table: an operator's occasional clean-up, not a request path.
+pub async fn session_hashes_of(
+    client: &Client,
+    sessions_table: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<Vec<String>, AdminStoreError> {
+    let items: Vec<Item> = client
+        .scan()
+        .table_name(sessions_table)
+        .filter_expression("#tenant = :tenant AND #user = :user")
+        .expression_attribute_names("#tenant", attr::TENANT)
+        .expression_attribute_names("#user", attr::USER_ID)
+        .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+        .expression_attribute_values(":user", AttributeValue::S(user_id.to_string()))
+        .projection_expression("#hash")
+        .expression_attribute_names("#hash", attr::TOKEN_HASH)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| call_error("Scan", sessions_table, e))?;
+    items
+        .iter()
+        .map(|item| match item.get(attr::TOKEN_HASH) {
+            Some(AttributeValue::S(hash)) => Ok(hash.clone()),
+            _ => Err(MalformedItem {
+                key: "session".into(),
+                problem: format!("{} is not a string", attr::TOKEN_HASH),
+            }
+            .into()),
+        })
+        .collect()
 }

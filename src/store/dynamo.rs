@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
@@ -18,6 +19,16 @@ use crate::domain::identity::{CallerContext, Session, TenantSettings, VIEW_LIVEC
 
 /// How often unprocessed BatchGetItem keys are asked for again before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
+
+/// Attempts per DynamoDB call (the first and three retries): with the standard mode's
+/// exponential back-off and jitter, a throttled read gives up within a few seconds, well inside
+/// the query budget, and answers 503 error-unavailable.
+pub const MAX_ATTEMPTS: u32 = 4;
+
+/// The SDK's retry policy for the function's client: standard mode, [`MAX_ATTEMPTS`].
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -251,7 +262,10 @@ impl IdentityStore for DynamoStore {
                     wanted = rest.clone();
                     tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                 }
-                _ => return read_caller(tenant, &found, &user_sk, &permission_sk),
+                _ => {
+                    let logged = items::user_key_for_logs(tenant, user_id);
+                    return read_caller(tenant, &found, (&user_sk, &logged), &permission_sk);
+                }
             }
         }
         Err(StoreError::Unavailable(
@@ -260,10 +274,12 @@ impl IdentityStore for DynamoStore {
     }
 }
 
+/// `user_key_for_logs` names the user's item in errors without its user id (see
+/// [`items::user_key_for_logs`]).
 fn read_caller(
     tenant: &str,
     found: &[Item],
-    user_sk: &str,
+    (user_sk, user_key_for_logs): (&str, &str),
     permission_sk: &str,
 ) -> Result<CallerContext, StoreError> {
     let mut ctx = CallerContext {
@@ -276,10 +292,12 @@ fn read_caller(
             Some(AttributeValue::S(s)) => s.as_str(),
             _ => continue,
         };
-        let key = format!("{tenant}/{sort}");
         if sort == user_sk {
-            ctx.user = Some(items::read_user(item, &key)?);
-        } else if sort == sk::SETTINGS {
+            ctx.user = Some(items::read_user(item, user_key_for_logs)?);
+            continue;
+        }
+        let key = format!("{tenant}/{sort}");
+        if sort == sk::SETTINGS {
             ctx.settings = items::read_settings(item, &key)?;
         } else if sort == permission_sk {
             ctx.view_livechat_manager_roles =

@@ -87,6 +87,17 @@ pub fn directory_key(tenant: &str, sort_key: &str) -> Item {
     ])
 }
 
+/// How a user's directory item is named in errors (and so in logs): the tenant and a
+/// fingerprint of the user id, the first 12 hex digits of its SHA-256, never the id itself,
+/// which is what callers send as `X-User-Id`. `printf %s "$USER_ID" | sha256sum | cut -c1-12`
+/// tells whether a given user's item is the one named.
+pub fn user_key_for_logs(tenant: &str, user_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(user_id.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{tenant}/USER#<sha256:{hex}>")
+}
+
 pub fn conversation_pk(tenant: &str, room_id: &str) -> String {
     format!("{tenant}#{room_id}")
 }
@@ -689,6 +700,14 @@ mod tests {
             (tenant.as_str(), pk.as_str(), c),
             ("acme", "acme#R1", sample())
         );
+    }
+
+    #[test]
+    fn a_user_item_is_named_without_its_user_id() {
+        let key = user_key_for_logs("acme", "u-secret");
+        assert!(!key.contains("u-secret"), "{key}");
+        // printf %s u-secret | sha256sum | cut -c1-12
+        assert_eq!(key, "acme/USER#<sha256:9e8b5dcae993>");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 11] = [
     "create-tables",
     "import",
     "generate-demo",
@@ -22,12 +22,39 @@ const SUBCOMMANDS: [&str; 9] = [
     "add-user",
     "set-settings",
     "mint-session",
+    "revoke-session",
+    "revoke-sessions",
     "grant-role",
     "revoke-role",
 ];
 
 fn admin(names: &TableNames, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"))
+    admin_command(names, args)
+        .output()
+        .expect("the admin binary runs")
+}
+
+/// `admin` with `input` on its stdin.
+fn admin_with_stdin(names: &TableNames, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = admin_command(names, args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the admin binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("writes stdin");
+    child.wait_with_output().expect("the admin binary ends")
+}
+
+fn admin_command(names: &TableNames, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"));
+    command
         .args(args)
         .env("SESSIONS_TABLE", &names.sessions)
         .env("DIRECTORY_TABLE", &names.directory)
@@ -44,9 +71,64 @@ fn admin(names: &TableNames, args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .expect("the admin binary runs")
+        .env_remove("AWS_SESSION_TOKEN");
+    command
+}
+
+#[tokio::test]
+async fn sessions_are_revoked_one_token_or_all_of_a_user_at_once() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("revoke");
+    ok(&admin_line(
+        &names,
+        &format!("add-user --tenant {tenant} --user-id u1 --username mia --role livechat-manager"),
+    ));
+    let tokens: Vec<String> = (0..3)
+        .map(|i| format!("revoke-test-{tenant}-{i}"))
+        .collect();
+    for token in &tokens {
+        ok(&admin(
+            &names,
+            &[
+                "mint-session",
+                "--tenant",
+                &tenant,
+                "--user-id",
+                "u1",
+                "--token",
+                token,
+            ],
+        ));
+    }
+    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let live = |token: String| {
+        let store = store.clone();
+        async move { store.session(&hash_token(&token)).await.unwrap().is_some() }
+    };
+
+    let out = admin_with_stdin(&names, &["revoke-session"], &format!("{}\n", tokens[0]));
+    assert_eq!(
+        ok(&out),
+        format!("revoked the session of user u1 of tenant {tenant}\n")
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&tokens[0]));
+    assert!(!live(tokens[0].clone()).await, "revoked at once");
+    assert!(live(tokens[1].clone()).await, "the others stay");
+    let again = admin_with_stdin(&names, &["revoke-session"], &tokens[0]);
+    assert_eq!(ok(&again), "no session has that token\n");
+    assert!(failed(&admin_with_stdin(&names, &["revoke-session"], "")).contains("no token"));
+
+    let out = admin(
+        &names,
+        &["revoke-sessions", "--tenant", &tenant, "--user-id", "u1"],
+    );
+    assert_eq!(
+        ok(&out),
+        format!("tenant {tenant}: 2 session(s) of user u1 revoked\n")
+    );
+    for token in &tokens {
+        assert!(!live(token.clone()).await);
+    }
 }
 
 /// `admin` with the arguments written as one command line (none of them holds a space).

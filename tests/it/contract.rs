@@ -10,6 +10,7 @@ use agent_overview::domain::identity::{
 };
 use agent_overview::http::App;
 use agent_overview::store::memory::MemoryStore;
+use agent_overview::store::{ConversationStore, IdentityStore};
 use lambda_http::http::{HeaderName, HeaderValue, Method, Request};
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -154,8 +155,8 @@ pub fn as_user(token: &str, user_id: &str) -> Vec<(String, String)> {
 }
 
 /// Status and body text of one request.
-pub async fn call(
-    app: &App<MemoryStore>,
+pub async fn call<S: IdentityStore + ConversationStore + Sync>(
+    app: &App<S>,
     query: &str,
     headers: &[(String, String)],
 ) -> (u16, String) {

@@ -60,7 +60,7 @@ fn plan(query_plan: QueryPlan) -> Limits {
 }
 
 /// A tenant with a manager (token `tok-manager` hashed per tenant) and the given settings.
-async fn seed_tenant(
+pub async fn seed_tenant(
     client: &Client,
     tenant: &str,
     settings: TenantSettings,
@@ -98,7 +98,7 @@ async fn seed_tenant(
     token
 }
 
-fn dynamo_app(client: Client, limits: Limits) -> App<DynamoStore> {
+pub fn dynamo_app(client: Client, limits: Limits) -> App<DynamoStore> {
     App {
         store: DynamoStore::new(client, harness::table_names(), limits.clone()),
         limits,
@@ -106,7 +106,7 @@ fn dynamo_app(client: Client, limits: Limits) -> App<DynamoStore> {
     }
 }
 
-async fn get(app: &App<DynamoStore>, query: &str, token: &str) -> (u16, String) {
+pub async fn get(app: &App<DynamoStore>, query: &str, token: &str) -> (u16, String) {
     let res = app
         .handle(request(
             query,
@@ -406,6 +406,7 @@ async fn a_range_past_the_time_budget_fails_whole() {
 
 #[tokio::test]
 async fn a_malformed_stored_item_fails_the_request_instead_of_skipping_it() {
+    let (log, _guard) = crate::telemetry::capture("info");
     let client = harness::ready().await.0;
     let tenant = harness::unique_tenant("malformed");
     put_conversations(&client, &tenant, &worked_example()).await;
@@ -428,9 +429,125 @@ async fn a_malformed_stored_item_fails_the_request_instead_of_skipping_it() {
     let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
     let app = dynamo_app(client, plan(QueryPlan::Raw));
     assert_eq!(
-        get(&app, "name=Total_conversations&from=2024-03-01&to=2024-03-01", &token).await,
-        (500, r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#.into())
+        get(
+            &app,
+            "name=Total_conversations&from=2024-03-01&to=2024-03-01",
+            &token
+        )
+        .await,
+        (500, INTERNAL.into())
     );
+    // The log names the item, so an operator can find and fix it.
+    let cause = failure_cause(&log);
+    assert!(
+        cause.contains(&format!(
+            "malformed item {tenant}#BAD: agent is not a string"
+        )),
+        "{cause}"
+    );
+}
+
+const INTERNAL: &str =
+    r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#;
+
+/// The `cause` of the one "request failed" line in a captured log.
+fn failure_cause(log: &crate::telemetry::Captured) -> String {
+    let failures: Vec<_> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "request failed")
+        .collect();
+    assert_eq!(failures.len(), 1, "{}", log.text());
+    failures[0]["fields"]["cause"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_malformed_user_item_is_named_in_the_log_without_its_user_id() {
+    let (log, _guard) = crate::telemetry::capture("trace");
+    let client = harness::ready().await.0;
+    let tenant = harness::unique_tenant("baduser");
+    let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
+    let mut user = items::user_item(
+        &tenant,
+        &User {
+            id: "u-manager".into(),
+            username: "manager".into(),
+            roles: vec![],
+            utc_offset: None,
+        },
+    );
+    user.insert(
+        items::attr::ROLES.into(),
+        aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+    );
+    client
+        .put_item()
+        .table_name(harness::table_names().directory)
+        .set_item(Some(user))
+        .send()
+        .await
+        .unwrap();
+    let app = dynamo_app(client, Limits::default());
+    assert_eq!(
+        get(
+            &app,
+            "name=Total_messages&from=2024-03-01&to=2024-03-01",
+            &token
+        )
+        .await,
+        (500, INTERNAL.into())
+    );
+    let cause = failure_cause(&log);
+    assert_eq!(
+        cause,
+        format!(
+            "malformed item {}: roles is not a list",
+            items::user_key_for_logs(&tenant, "u-manager")
+        )
+    );
+    log.assert_absent(&["u-manager", &token, &hash_token(&token)]);
+}
+
+#[tokio::test]
+async fn a_malformed_session_item_is_named_without_its_token_hash() {
+    let (log, _guard) = crate::telemetry::capture("info");
+    let client = harness::ready().await.0;
+    let token = format!("tok-bad-session-{}", harness::unique_tenant("s"));
+    let mut session = items::session_item(
+        &hash_token(&token),
+        &Session {
+            tenant: "acme".into(),
+            user_id: "u-manager".into(),
+            issued_at_ms: NOW_MS,
+        },
+        NOW_MS / 1000 + 86_400,
+    );
+    session.remove(items::attr::ISSUED_AT);
+    client
+        .put_item()
+        .table_name(harness::table_names().sessions)
+        .set_item(Some(session))
+        .send()
+        .await
+        .unwrap();
+    let app = dynamo_app(client, Limits::default());
+    assert_eq!(
+        get(
+            &app,
+            "name=Total_messages&from=2024-03-01&to=2024-03-01",
+            &token
+        )
+        .await,
+        (500, INTERNAL.into())
+    );
+    assert_eq!(
+        failure_cause(&log),
+        "malformed item session: issuedAt is missing"
+    );
+    log.assert_absent(&[&token, &hash_token(&token), "u-manager"]);
 }
 
 #[tokio::test]

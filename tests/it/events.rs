@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use crate::contract::{app, store, NOW_MS};
 
-fn event(name: &str) -> Value {
+pub fn event(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-fn demo_store() -> agent_overview::store::memory::MemoryStore {
+pub fn demo_store() -> agent_overview::store::memory::MemoryStore {
     let s = store();
     s.put_user(
         "acme",

@@ -1,0 +1,215 @@
+//! What the function writes to its log, captured through the production subscriber
+//! (`telemetry::subscriber`): one JSON line and one EMF metrics line per request, and never a
+//! token, a token hash or an `X-User-Id` value, at any level.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use agent_overview::config::MetricsConfig;
+use agent_overview::domain::identity::{hash_token, Session, User};
+use agent_overview::store::memory::MemoryStore;
+use agent_overview::telemetry;
+use serde_json::Value;
+use tracing::subscriber::DefaultGuard;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::contract::{app, as_user, call, store, NOW_MS};
+
+/// Everything written, shared between the subscriber and the test.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Every line, each of which must be a JSON object.
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// The EMF documents.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l.get("_aws").is_some())
+            .collect()
+    }
+
+    /// The request summary log lines.
+    pub fn request_logs(&self) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l["fields"]["message"] == "agent-overview")
+            .collect()
+    }
+
+    /// Panics naming the first secret found in the output.
+    pub fn assert_absent(&self, secrets: &[&str]) {
+        let text = self.text();
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{secret:?} appears in the log:\n{text}"
+            );
+        }
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The production subscriber at `level`, writing into a buffer, for the current thread (each
+/// `#[tokio::test]` runs on its own thread) until the guard drops.
+pub fn capture(level: &str) -> (Captured, DefaultGuard) {
+    let captured = Captured::default();
+    let metrics = MetricsConfig {
+        namespace: "AgentOverview".into(),
+        stage: "test".into(),
+    };
+    let guard = tracing::subscriber::set_default(telemetry::subscriber(
+        telemetry::filter(level),
+        metrics,
+        captured.clone(),
+    ));
+    (captured, guard)
+}
+
+const TOKEN: &str = "tok-Zr81-very-secret-0123456789";
+const USER_ID: &str = "uid-Q7zK4m";
+const OTHER_TOKEN: &str = "tok-Hh22-wrong-9876543210";
+const OTHER_USER_ID: &str = "uid-X5pL8n";
+const OK_QUERY: &str = "name=Total_conversations&from=2024-03-01&to=2024-03-01";
+
+/// The contract store plus a manager whose token and id are easy to search for.
+fn secret_store() -> MemoryStore {
+    let s = store();
+    s.put_user(
+        "acme",
+        User {
+            id: USER_ID.into(),
+            username: "ops".into(),
+            roles: vec!["livechat-manager".into()],
+            utc_offset: None,
+        },
+    );
+    s.put_session(
+        &hash_token(TOKEN),
+        Session {
+            tenant: "acme".into(),
+            user_id: USER_ID.into(),
+            issued_at_ms: NOW_MS,
+        },
+    );
+    s
+}
+
+#[tokio::test]
+async fn no_token_token_hash_or_user_id_is_logged_at_any_level() {
+    for level in ["trace", "debug", "info"] {
+        let (log, _guard) = capture(level);
+        let a = app(secret_store());
+        let answers = [
+            call(&a, OK_QUERY, &as_user(TOKEN, USER_ID)).await.0,
+            call(&a, OK_QUERY, &as_user(OTHER_TOKEN, USER_ID)).await.0,
+            call(&a, OK_QUERY, &as_user(TOKEN, OTHER_USER_ID)).await.0,
+            call(&a, "from=x", &as_user(TOKEN, USER_ID)).await.0,
+            call(&a, OK_QUERY, &as_user("tok-agent", "u-agent")).await.0,
+        ];
+        assert_eq!(answers, [200, 401, 401, 400, 403]);
+        log.assert_absent(&[
+            TOKEN,
+            &hash_token(TOKEN),
+            USER_ID,
+            OTHER_TOKEN,
+            &hash_token(OTHER_TOKEN),
+            OTHER_USER_ID,
+            "tok-agent",
+            "u-agent",
+        ]);
+        assert_eq!(log.request_logs().len(), 5, "{level}: one log line each");
+        assert_eq!(log.metrics().len(), 5, "{level}: one EMF line each");
+    }
+}
+
+#[test]
+fn the_runtimes_raw_event_is_not_logged_even_at_trace() {
+    // Even when RUST_LOG names the runtime itself.
+    let (log, _guard) = capture("trace,lambda_runtime=trace");
+    // lambda_runtime 1.x logs each raw invocation event, headers included, at TRACE.
+    tracing::trace!(
+        target: "lambda_runtime::layers::api_response",
+        body = "{\"headers\":{\"x-auth-token\":\"tok-raw-event\"}}",
+        "raw JSON event received from Lambda"
+    );
+    tracing::trace!(target: "agent_overview::probe", "trace is on");
+    log.assert_absent(&["tok-raw-event"]);
+    assert!(log.text().contains("trace is on"));
+}
+
+#[tokio::test]
+async fn each_request_is_one_log_line_and_one_emf_document() {
+    let (log, _guard) = capture("info");
+    let a = app(secret_store());
+    call(&a, OK_QUERY, &as_user(TOKEN, USER_ID)).await;
+    call(&a, OK_QUERY, &as_user(OTHER_TOKEN, USER_ID)).await;
+
+    let logs = log.request_logs();
+    assert_eq!(logs[0]["fields"]["status"], 200);
+    assert_eq!(logs[0]["fields"]["tenant"], "acme");
+    assert_eq!(logs[0]["fields"]["figure"], "Total_conversations");
+    assert_eq!(logs[0]["fields"]["range_days"], 1);
+    assert_eq!(logs[0]["fields"]["items_read"], 4);
+    assert_eq!(logs[0]["fields"]["identity_reads"], 2);
+
+    let metrics = log.metrics();
+    let ok = &metrics[0];
+    let directive = &ok["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "AgentOverview");
+    assert_eq!(ok["Stage"], "test");
+    assert_eq!(ok["StatusClass"], "2xx");
+    assert_eq!(ok["Figure"], "Total_conversations");
+    assert_eq!(ok["ItemsRead"], 4.0);
+    // Session and directory reads; the in-memory store makes no query requests.
+    assert_eq!(ok["DynamoDbRequests"], 2.0);
+    assert_eq!(ok["Requests"], 1.0);
+    assert!(ok["Latency"].is_number());
+    assert_eq!(ok["tenant"], "acme", "the tenant is a property");
+    let dimensions = directive["Dimensions"].to_string();
+    assert!(!dimensions.contains("tenant"), "{dimensions}");
+
+    let refused = &metrics[1];
+    assert_eq!(refused["StatusClass"], "4xx");
+    assert_eq!(refused["Figure"], "none");
+    assert_eq!(refused["DynamoDbRequests"], 1.0, "only the session lookup");
+    assert_eq!(refused["tenant"], Value::Null);
+}
+
+#[tokio::test]
+async fn metrics_are_written_whatever_the_log_level() {
+    let (log, _guard) = capture("error");
+    let a = app(secret_store());
+    call(&a, OK_QUERY, &as_user(TOKEN, USER_ID)).await;
+    assert_eq!(log.request_logs().len(), 0, "info lines are filtered");
+    assert_eq!(log.metrics().len(), 1);
+}
