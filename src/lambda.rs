@@ -58,7 +58,11 @@ fn take_query_string(event: &mut Value) -> Option<String> {
             _ => None,
         };
     }
-    if !object.contains_key("httpMethod") {
+    // Payload 1.0 of API Gateway; an ALB event (same shape, values still encoded) is left alone.
+    let is_alb = object
+        .get("requestContext")
+        .is_some_and(|c| c.get("elb").is_some());
+    if !object.contains_key("httpMethod") || is_alb {
         return None;
     }
     let multi = object.insert("multiValueQueryStringParameters".into(), Value::Null);
