@@ -82,8 +82,12 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             }
         };
         // The request's one summary event: a log line, and (telemetry::emf) its metrics.
-        // Rollups: when FoldStats counts months answered from rollups, add
-        // `rollup_hit_ratio = <f64 in 0..=1>` here; it becomes the RollupHitRatio metric.
+        // The rollup hit ratio is the share of the range's days answered from rollups (the rest
+        // were partial days at the edges, read raw); it becomes the RollupHitRatio metric.
+        let rollup_hit_ratio = outcome
+            .range_days
+            .filter(|days| *days > 0 && outcome.stats.requests > 0)
+            .map(|days| (outcome.stats.rollup_days as f64 / days as f64).min(1.0));
         tracing::info!(
             target: REQUEST_TARGET,
             status = status.as_u16(),
@@ -96,6 +100,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             buckets = outcome.stats.buckets,
             rollup_items_read = outcome.stats.rollup_items_read,
             rollup_days = outcome.stats.rollup_days,
+            rollup_hit_ratio,
             duration_ms = started.elapsed().as_millis() as u64,
             "agent-overview"
         );

@@ -37,8 +37,8 @@ pub struct RequestRecord {
     pub identity_reads: u64,
     pub buckets: u64,
     pub duration_ms: u64,
-    /// Share (0..=1) of the range's months answered from precomputed rollups. The rollup path
-    /// reports it as a `rollup_hit_ratio` field of the summary event; absent, no metric.
+    /// Share (0..=1) of the range's days answered from precomputed rollups, reported by the
+    /// handler's summary event as `rollup_hit_ratio`; absent (no range read), no metric.
     pub rollup_hit_ratio: Option<f64>,
     /// The Lambda request id, from the invocation span.
     pub request_id: Option<String>,

@@ -213,3 +213,38 @@ async fn metrics_are_written_whatever_the_log_level() {
     assert_eq!(log.request_logs().len(), 0, "info lines are filtered");
     assert_eq!(log.metrics().len(), 1);
 }
+
+#[tokio::test]
+async fn the_rollup_hit_ratio_is_published_for_reads_through_dynamodb() {
+    use agent_overview::config::{Limits, QueryPlan};
+    use agent_overview::domain::identity::TenantSettings;
+
+    let (client, _) = crate::harness::ready().await;
+    let tenant = crate::harness::unique_tenant("hit");
+    let rooms = crate::contract::worked_example();
+    crate::dynamo::put_conversations(&client, &tenant, &rooms).await;
+    crate::dynamo::rebuild_rollups(&client, &tenant, &rooms).await;
+    let token = crate::dynamo::seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
+    let (log, _guard) = capture("info");
+    for plan in [QueryPlan::Rollups, QueryPlan::Raw] {
+        let app = crate::dynamo::dynamo_app(
+            client.clone(),
+            Limits {
+                query_plan: plan,
+                ..Limits::default()
+            },
+        );
+        // Two whole UTC days: both from rollups, none raw.
+        let (status, _) = crate::dynamo::get(
+            &app,
+            "name=Total_conversations&from=2024-03-01&to=2024-03-02",
+            &token,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let metrics = log.metrics();
+    assert_eq!(metrics[0]["RollupHitRatio"], 100.0, "rollup plan");
+    assert_eq!(metrics[1]["RollupHitRatio"], 0.0, "raw plan");
+    assert_eq!(log.request_logs()[0]["fields"]["rollup_days"], 2);
+}
