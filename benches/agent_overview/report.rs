@@ -1,0 +1,503 @@
+//! `bench/README.md` (tables), `bench/results.json` (everything measured) and the chart.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::chart;
+use crate::e2e::{percentile, Cell};
+use crate::load::label;
+use crate::Results;
+
+const CHART: &str = "latency-vs-range.svg";
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        percentile(v, 0.5)
+    }
+}
+
+/// The cells of one request (every figure) under one plan.
+fn cells<'a>(
+    r: &'a Results,
+    size: u32,
+    days: u32,
+    dept: bool,
+    plan: &str,
+) -> impl Iterator<Item = &'a Cell> + 'a {
+    let plan = plan.to_string();
+    r.cells.iter().filter(move |c| {
+        c.conversations == size && c.days == days && c.department == dept && c.plan == plan
+    })
+}
+
+fn find<'a>(
+    r: &'a Results,
+    size: u32,
+    figure: &str,
+    days: u32,
+    dept: bool,
+    plan: &str,
+) -> Option<&'a Cell> {
+    cells(r, size, days, dept, plan).find(|c| c.figure == figure)
+}
+
+/// Per figure: baseline p50 / raw p50.
+fn speedups(r: &Results, size: u32, days: u32, dept: bool) -> Vec<f64> {
+    cells(r, size, days, dept, "raw")
+        .filter_map(|raw| {
+            let base = find(r, size, raw.figure, days, dept, "baseline")?;
+            Some(base.p50_ms / raw.p50_ms)
+        })
+        .collect()
+}
+
+fn p50s(r: &Results, size: u32, days: u32, dept: bool, plan: &str) -> Vec<f64> {
+    cells(r, size, days, dept, plan).map(|c| c.p50_ms).collect()
+}
+
+fn largest(r: &Results) -> u32 {
+    r.sizes.iter().copied().max().unwrap_or(0)
+}
+
+fn all_ranges(r: &Results) -> Vec<u32> {
+    let mut v: Vec<u32> = r.ranges.iter().chain(&r.chart_ranges).copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+pub fn write(out: &Path, r: &Results) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(r)? + "\n",
+    )?;
+    let big = largest(r);
+    let series: Vec<chart::Series> = r
+        .plans
+        .iter()
+        .map(|&plan| chart::Series {
+            plan,
+            points: all_ranges(r)
+                .into_iter()
+                .map(|d| (d, median(&p50s(r, big, d, false, plan))))
+                .filter(|p| p.1.is_finite())
+                .collect(),
+        })
+        .collect();
+    chart::draw(
+        &out.join(CHART),
+        &format!(
+            "agent-overview against dynalite: {} conversations, median of the 7 figures",
+            label(big)
+        ),
+        &series,
+    )?;
+    std::fs::write(out.join("README.md"), markdown(r))?;
+    Ok(())
+}
+
+fn markdown(r: &Results) -> String {
+    let mut s = String::new();
+    let m = &r.machine;
+    let big = largest(r);
+    let _ = writeln!(s, "# Benchmark\n");
+    let _ = writeln!(
+        s,
+        "Latest run: **{}**, commit `{}`, `nproc` = {}, {}, {}, dynalite {} (in memory). \
+         The whole run took {:.0} s.\n",
+        m.date, m.commit, m.nproc, m.cpu, m.rustc, m.dynalite, r.total_seconds
+    );
+    let _ = writeln!(
+        s,
+        "Reproduce with one command: `./scripts/bench.sh` (it installs what it needs, starts its \
+         own dynalite on a free port, builds the release binary, runs `cargo bench --bench \
+         agent_overview` and rewrites this file, `results.json` and `{CHART}`). \
+         `RUNS=20 ./scripts/bench.sh` gives tighter percentiles; `./scripts/bench.sh --help` lists \
+         the options.\n"
+    );
+    let _ = writeln!(
+        s,
+        "**Caveat.** The machine has {} cores and was shared with other builds during the run: \
+         single timings are noisy. Read medians and the ratios between plans (their runs are \
+         interleaved, so noise falls on every plan alike), not single numbers. p95 is the \
+         nearest-rank percentile of {} runs per cell (after one warm-up), i.e. about their \
+         maximum. DynamoDB here is dynalite, a single-threaded Node.js process on the same \
+         machine: it is far slower per item than DynamoDB and it cannot serve concurrent \
+         queries in parallel, so latencies are not AWS latencies.\n",
+        m.nproc, r.runs
+    );
+    let _ = writeln!(
+        s,
+        "Data: per tenant, `generate-demo`'s conversations over {} days ending {}, {} agents, {} \
+         departments; `departmentId` filters on the busiest department. Plans: **baseline** = \
+         one sequential query chain over the month buckets, no ProjectionExpression (every \
+         attribute the index projects), no concurrency; **raw** = the function's DynamoStore \
+         (projection of the figure's attributes, bucket chains concurrently, \
+         `QUERY_CONCURRENCY` 16). Both answer through the same `App::handle` (same identity \
+         reads, same Aggregator, same formatting) and every request's answers are checked \
+         byte-identical across plans.\n",
+        r.data["days"],
+        r.data["last_day"].as_str().unwrap_or("?"),
+        r.data["agents"],
+        r.data["departments"]
+    );
+    let _ = writeln!(s, "![latency against range length]({CHART})\n");
+
+    headline(&mut s, r, big);
+    targets(&mut s, r, big);
+    summary(&mut s, r);
+    load(&mut s, r);
+    cpu(&mut s, r);
+    memory(&mut s, r, big);
+    cold(&mut s, r);
+    full(&mut s, r);
+    s
+}
+
+fn headline(s: &mut String, r: &Results, big: u32) {
+    let _ = writeln!(
+        s,
+        "## Headline: {} conversations, no `departmentId`\n\nMedians over the seven figures \
+         of each figure's p50.\n",
+        label(big)
+    );
+    let _ = writeln!(
+        s,
+        "| range | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    for days in all_ranges(r) {
+        let raw: Vec<&Cell> = cells(r, big, days, false, "raw").collect();
+        let Some(first) = raw.first() else { continue };
+        let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
+        let _ = writeln!(
+            s,
+            "| {days} d | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1}× |",
+            first.items_read,
+            first.queries,
+            median(&p50s(r, big, days, false, "baseline")),
+            median(&p50s(r, big, days, false, "raw")),
+            median(&p95),
+            median(&speedups(r, big, days, false)),
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn targets(s: &mut String, r: &Results, big: u32) {
+    let _ = writeln!(s, "## Targets\n");
+    let _ = writeln!(s, "| target | measured | met |");
+    let _ = writeln!(s, "|---|---|---|");
+    let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+    for days in [30, 365] {
+        let mut v = speedups(r, big, days, false);
+        v.extend(speedups(r, big, days, true));
+        if v.is_empty() {
+            continue;
+        }
+        let min = v.iter().copied().fold(f64::MAX, f64::min);
+        let _ = writeln!(
+            s,
+            "| raw ≥ 3× faster than baseline, {days} d, {} | median {:.1}×, lowest {:.1}× (7 figures × with/without department) | {} |",
+            label(big),
+            median(&v),
+            min,
+            yes(min >= 3.0)
+        );
+    }
+    let slowest = r
+        .cpu
+        .figures
+        .iter()
+        .map(|f| f.items_per_sec)
+        .fold(f64::MAX, f64::min);
+    let _ = writeln!(
+        s,
+        "| handler CPU ≥ 1 M items/s/core (decode + aggregate + format, no I/O) | slowest figure {:.2} M items/s | {} |",
+        slowest / 1e6,
+        yes(slowest >= 1e6)
+    );
+    let raw_mem: Vec<&crate::memory::Probe> = r.memory.iter().filter(|p| p.plan == "raw").collect();
+    if let (Some(short), Some(long)) = (raw_mem.first(), raw_mem.last()) {
+        let grow =
+            |p: &crate::memory::Probe| p.after_kb.saturating_sub(p.before_kb) as f64 / 1024.0;
+        let _ = writeln!(
+            s,
+            "| peak RSS flat as the range grows (raw, {}) | +{:.1} MB over INIT at {} d, +{:.1} MB at {} d (peak {:.0} / {:.0} MB) | see §4 |",
+            label(big),
+            grow(short),
+            short.days,
+            grow(long),
+            long.days,
+            short.after_kb as f64 / 1024.0,
+            long.after_kb as f64 / 1024.0
+        );
+    }
+    if let Some(c) = &r.cold {
+        for (what, bytes) in [("host (x86_64)", c.host_bytes), ("arm64", c.arm64_bytes)] {
+            match bytes {
+                Some(b) => {
+                    let _ = writeln!(
+                        s,
+                        "| release binary ≤ 8 MB, {what} | {} | {} |",
+                        mb(b),
+                        yes(b <= 8_000_000)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "| release binary ≤ 8 MB, {what} | not built: {} | – |",
+                        c.arm64_note.as_deref().unwrap_or("no binary given")
+                    );
+                }
+            }
+        }
+        let in_init = c.starts.iter().all(|c| c.connection_opened_in_init);
+        let _ = writeln!(
+            s,
+            "| DynamoDB connection opened during INIT | {} of {} cold starts logged it before ready | {} |",
+            c.starts.iter().filter(|c| c.connection_opened_in_init).count(),
+            c.starts.len(),
+            yes(in_init && !c.starts.is_empty())
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn summary(s: &mut String, r: &Results) {
+    let _ = writeln!(
+        s,
+        "## 1, 2. End to end through `App::handle`, every size\n\nPer row: medians over the seven \
+         figures (items read and query pages are the raw plan's; the baseline reads the same \
+         items in as many pages). Every request also makes 2 identity reads (GetItem, \
+         BatchGetItem). The full per-figure table is at the end.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| conversations | range | departmentId | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline (lowest figure) |"
+    );
+    let _ = writeln!(s, "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|");
+    for &size in &r.sizes {
+        for &days in &r.ranges {
+            for dept in [false, true] {
+                let raw: Vec<&Cell> = cells(r, size, days, dept, "raw").collect();
+                let Some(first) = raw.first() else { continue };
+                let sp = speedups(r, size, days, dept);
+                let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
+                let _ = writeln!(
+                    s,
+                    "| {} | {days} d | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}× ({:.1}×) |",
+                    label(size),
+                    if dept { "yes" } else { "–" },
+                    first.items_read,
+                    first.queries,
+                    median(&p50s(r, size, days, dept, "baseline")),
+                    median(&p50s(r, size, days, dept, "raw")),
+                    median(&p95),
+                    median(&sp),
+                    sp.iter().copied().fold(f64::MAX, f64::min),
+                );
+            }
+        }
+    }
+    let _ = writeln!(s);
+}
+
+fn load(s: &mut String, r: &Results) {
+    let _ = writeln!(
+        s,
+        "## Loading\n\n`write_demo` through the BatchWriter ({} BatchWriteItem calls of 25 in \
+         flight) into dynalite.\n",
+        r.data["writers_in_flight"]
+    );
+    let _ = writeln!(
+        s,
+        "| conversations | load time | items/s | busiest department's share |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|");
+    for l in &r.load {
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} s | {:.0} | {:.0}% |",
+            label(l.conversations),
+            l.seconds,
+            l.items_per_sec,
+            l.department_share * 100.0
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn cpu(s: &mut String, r: &Results) {
+    let c = &r.cpu;
+    let n = c.figures.first().map_or(0, |f| f.items);
+    let _ = writeln!(
+        s,
+        "## 3. Handler-side CPU, no I/O (one core)\n\n{n} generated conversations as query pages \
+         of 8,000 items shaped as the GSI returns them to the function (`pk`, `ts`, the agent \
+         attribute, the metric), folded by the function's `fold_page`, then formatted into the \
+         body. Median of 7 passes.\n"
+    );
+    let _ = writeln!(s, "| figure | items/s | ns/item |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    for f in &c.figures {
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} M | {:.0} |",
+            f.figure,
+            f.items_per_sec / 1e6,
+            f.ns_per_item
+        );
+    }
+    let b = &c.breakdown;
+    let _ = writeln!(
+        s,
+        "\nWhere the time goes ({}; ns per item): attribute lookups alone (4 `HashMap` gets, \
+         SipHash over the names) {:.0}; lookups and number parsing {:.0}; the Aggregator fed \
+         pre-decoded values {:.0}; the whole `fold_page` + format {:.0}.\n",
+        b.figure, b.lookups_ns, b.lookups_and_parse_ns, b.aggregate_only_ns, b.fold_page_ns
+    );
+    let d = &c.sdk;
+    let _ = writeln!(
+        s,
+        "The step before the pages exist: the SDK turning a Query response into them. One canned \
+         page ({} items, {:.0} kB of DynamoDB JSON) served by a local stand-in, `query().send()` \
+         + `fold_page` on one thread: **{:.2} M items/s** ({:.0} ns/item) — this, not the fold, \
+         is the handler's CPU cost per item.\n",
+        d.items_per_page,
+        d.page_bytes as f64 / 1024.0,
+        d.items_per_sec / 1e6,
+        d.ns_per_item
+    );
+}
+
+fn memory(s: &mut String, r: &Results, big: u32) {
+    let _ = writeln!(
+        s,
+        "## 4. Memory\n\nPeak RSS (`VmHWM`) of a fresh process that builds the client and App \
+         and answers one `Avg_chat_duration` request at {}, per range and plan.\n",
+        label(big)
+    );
+    let _ = writeln!(
+        s,
+        "| plan | range | items read | peak RSS before the request | peak RSS after | growth |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for p in &r.memory {
+        let _ = writeln!(
+            s,
+            "| {} | {} d | {} | {:.1} MB | {:.1} MB | +{:.1} MB |",
+            p.plan,
+            p.days,
+            p.items_read,
+            p.before_kb as f64 / 1024.0,
+            p.after_kb as f64 / 1024.0,
+            p.after_kb.saturating_sub(p.before_kb) as f64 / 1024.0
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn cold(s: &mut String, r: &Results) {
+    let Some(c) = &r.cold else {
+        let _ = writeln!(
+            s,
+            "## 5. Cold start\n\nNot measured (no release binary given).\n"
+        );
+        return;
+    };
+    let _ = writeln!(s, "## 5. Cold start\n");
+    let size = |b: Option<u64>| b.map_or_else(|| "–".to_string(), mb);
+    let _ = writeln!(
+        s,
+        "Release binary `agent-overview` (stripped): host x86_64 {}, arm64 {}{}.\n",
+        size(c.host_bytes),
+        size(c.arm64_bytes),
+        c.arm64_note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "The host binary started as Lambda starts it (`AWS_LAMBDA_RUNTIME_API` at a local \
+         stand-in of the Runtime API), {} times. Ready = process start to its first `GET \
+         /runtime/invocation/next` (INIT done: config, SDK client, the warm-up GetItem against \
+         dynalite). Then the HTTP API event `{}` twice.\n",
+        c.starts.len(),
+        c.query
+    );
+    let pick = |f: fn(&crate::cold::ColdStart) -> f64| {
+        let v: Vec<f64> = c.starts.iter().map(f).collect();
+        (median(&v), v.iter().copied().fold(f64::MIN, f64::max))
+    };
+    let _ = writeln!(s, "| | median | max |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    for (what, f) in [
+        (
+            "start → ready (INIT)",
+            (|c: &crate::cold::ColdStart| c.ready_ms) as fn(&_) -> f64,
+        ),
+        ("first invocation", |c| c.first_invocation_ms),
+        ("second (warm) invocation", |c| c.warm_invocation_ms),
+    ] {
+        let (med, max) = pick(f);
+        let _ = writeln!(s, "| {what} | {med:.0} ms | {max:.0} ms |");
+    }
+    let _ = writeln!(
+        s,
+        "\nConnection opened during INIT (the function's log line before ready): {} of {}.\n",
+        c.starts
+            .iter()
+            .filter(|c| c.connection_opened_in_init)
+            .count(),
+        c.starts.len()
+    );
+}
+
+fn full(s: &mut String, r: &Results) {
+    let _ = writeln!(
+        s,
+        "## All cells\n\n<details><summary>Every size × range × departmentId × figure</summary>\n"
+    );
+    let _ = writeln!(
+        s,
+        "| conversations | range | dept | figure | items read | pages | baseline p50 / p95 | raw p50 / p95 | raw vs baseline |"
+    );
+    let _ = writeln!(s, "|---:|---:|:---:|---|---:|---:|---:|---:|---:|");
+    for raw in r.cells.iter().filter(|c| c.plan == "raw") {
+        let base = find(
+            r,
+            raw.conversations,
+            raw.figure,
+            raw.days,
+            raw.department,
+            "baseline",
+        );
+        let (b50, b95) = base.map_or((f64::NAN, f64::NAN), |b| (b.p50_ms, b.p95_ms));
+        let _ = writeln!(
+            s,
+            "| {} | {} d | {} | {} | {} | {} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1}× |",
+            label(raw.conversations),
+            raw.days,
+            if raw.department { "yes" } else { "–" },
+            raw.figure,
+            raw.items_read,
+            raw.queries,
+            b50,
+            b95,
+            raw.p50_ms,
+            raw.p95_ms,
+            b50 / raw.p50_ms
+        );
+    }
+    let _ = writeln!(s, "\n</details>");
+}
