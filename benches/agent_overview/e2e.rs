@@ -31,6 +31,35 @@ pub struct Cell {
     /// Query pages requested; every request also makes 2 identity reads.
     pub queries: u64,
     pub buckets: u64,
+    /// CPU time per request (median of the timed runs) of this process (the function's side:
+    /// SDK, decode, fold, format) and of dynalite (DynamoDB's side): what the wall-clock time
+    /// is made of, and a measure that waiting for a shared core does not inflate.
+    pub client_cpu_ms: f64,
+    pub dynalite_cpu_ms: Option<f64>,
+}
+
+/// CPU time consumed so far by every thread of a process (`None`: this one), from
+/// /proc/PID/task/*/schedstat (nanoseconds on CPU).
+fn cpu_ns(pid: Option<u32>) -> Option<u64> {
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_string(),
+    };
+    let mut total = 0;
+    for task in std::fs::read_dir(dir).ok()?.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// dynalite's process id, when `scripts/bench.sh` passes it.
+fn dynalite_pid() -> Option<u32> {
+    std::env::var("BENCH_DYNALITE_PID").ok()?.parse().ok()
 }
 
 pub fn query_string(figure: Figure, days: u32, department: Option<&str>) -> String {
@@ -64,25 +93,42 @@ fn body_text(body: &Body) -> String {
     }
 }
 
-/// Handles `query` once under `server`: status 200 or the benchmark stops; the body and the
-/// request's FoldStats.
-async fn once(server: &Server, tenant: &Tenant, query: &str) -> (f64, String, [u64; 3]) {
+struct Run {
+    ms: f64,
+    client_cpu_ms: f64,
+    dynalite_cpu_ms: Option<f64>,
+    body: String,
+    /// items_read, dynamodb_requests, buckets.
+    stats: [u64; 3],
+}
+
+/// Handles `query` once under `server`: status 200 or the benchmark stops.
+async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
+    let dynalite = dynalite_pid();
+    let (client_before, dynalite_before) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
     let started = Instant::now();
     let res = server.handle(request(query, tenant)).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (client_after, dynalite_after) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
+    let delta_ms = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1e6);
     let body = body_text(res.body());
     assert_eq!(res.status(), 200, "{query}: {body}");
     let stats = capture::take().expect("the handler logged its request line");
     let get = |k: &str| stats.get(k).copied().unwrap_or(0);
-    (
+    Run {
         ms,
+        client_cpu_ms: delta_ms(client_before, client_after).unwrap_or(f64::NAN),
+        dynalite_cpu_ms: delta_ms(dynalite_before, dynalite_after),
         body,
-        [get("items_read"), get("dynamodb_requests"), get("buckets")],
-    )
+        stats: [get("items_read"), get("dynamodb_requests"), get("buckets")],
+    }
 }
 
 /// Nearest-rank percentile of unsorted samples.
 pub fn percentile(samples: &[f64], q: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
     let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
@@ -109,29 +155,33 @@ impl Grid<'_> {
         let mut stats = BTreeMap::new();
         let mut reference: Option<String> = None;
         for (plan, server) in self.servers {
-            let (_, body, s) = once(server, tenant, &query).await;
+            let run = once(server, tenant, &query).await;
             match &reference {
-                None => reference = Some(body),
+                None => reference = Some(run.body),
                 Some(r) => assert_eq!(
                     r,
-                    &body,
+                    &run.body,
                     "{} answers {query} differently from the first plan",
                     plan.name()
                 ),
             }
-            stats.insert(*plan, s);
+            stats.insert(*plan, run.stats);
         }
-        let mut times: BTreeMap<Plan, Vec<f64>> = BTreeMap::new();
+        let mut runs: BTreeMap<Plan, Vec<Run>> = BTreeMap::new();
         for _ in 0..self.runs {
             for (plan, server) in self.servers {
-                let (ms, _, _) = once(server, tenant, &query).await;
-                times.entry(*plan).or_default().push(ms);
+                let run = once(server, tenant, &query).await;
+                runs.entry(*plan).or_default().push(run);
             }
         }
         self.servers
             .iter()
             .map(|(plan, _)| {
-                let runs_ms = times.remove(plan).unwrap_or_default();
+                let plan_runs = runs.remove(plan).unwrap_or_default();
+                let runs_ms: Vec<f64> = plan_runs.iter().map(|r| r.ms).collect();
+                let client: Vec<f64> = plan_runs.iter().map(|r| r.client_cpu_ms).collect();
+                let dynalite: Option<Vec<f64>> =
+                    plan_runs.iter().map(|r| r.dynalite_cpu_ms).collect();
                 let [items_read, queries, buckets] = stats[plan];
                 Cell {
                     conversations: tenant.conversations,
@@ -145,6 +195,8 @@ impl Grid<'_> {
                     items_read,
                     queries,
                     buckets,
+                    client_cpu_ms: percentile(&client, 0.5),
+                    dynalite_cpu_ms: dynalite.map(|d| percentile(&d, 0.5)),
                 }
             })
             .collect()

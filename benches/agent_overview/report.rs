@@ -170,25 +170,47 @@ fn headline(s: &mut String, r: &Results, big: u32) {
     );
     let _ = writeln!(
         s,
-        "| range | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline |"
+        "| range | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline | CPU per request, baseline: function + dynalite | raw: function + dynalite |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for days in all_ranges(r) {
         let raw: Vec<&Cell> = cells(r, big, days, false, "raw").collect();
         let Some(first) = raw.first() else { continue };
         let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
         let _ = writeln!(
             s,
-            "| {days} d | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1}× |",
+            "| {days} d | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1}× | {} | {} |",
             first.items_read,
             first.queries,
             median(&p50s(r, big, days, false, "baseline")),
             median(&p50s(r, big, days, false, "raw")),
             median(&p95),
             median(&speedups(r, big, days, false)),
+            cpu_split(r, big, days, false, "baseline"),
+            cpu_split(r, big, days, false, "raw"),
         );
     }
-    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "\nCPU per request: CPU time (not waiting) of the benchmark process, i.e. the function's \
+         side (SDK, decode, fold, format), and of the dynalite process, from \
+         /proc/PID/task/*/schedstat, medians over the runs and the figures.\n"
+    );
+}
+
+/// "function ms + dynalite ms" of one request under one plan, medians over the figures.
+fn cpu_split(r: &Results, size: u32, days: u32, dept: bool, plan: &str) -> String {
+    let client: Vec<f64> = cells(r, size, days, dept, plan)
+        .map(|c| c.client_cpu_ms)
+        .collect();
+    let dynalite: Vec<f64> = cells(r, size, days, dept, plan)
+        .filter_map(|c| c.dynalite_cpu_ms)
+        .collect();
+    if dynalite.is_empty() {
+        format!("{:.0} ms + ?", median(&client))
+    } else {
+        format!("{:.0} + {:.0} ms", median(&client), median(&dynalite))
+    }
 }
 
 fn targets(s: &mut String, r: &Results, big: u32) {
@@ -282,9 +304,12 @@ fn summary(s: &mut String, r: &Results) {
     );
     let _ = writeln!(
         s,
-        "| conversations | range | departmentId | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline (lowest figure) |"
+        "| conversations | range | departmentId | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline (lowest figure) | CPU baseline: function + dynalite | CPU raw |"
     );
-    let _ = writeln!(s, "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for &size in &r.sizes {
         for &days in &r.ranges {
             for dept in [false, true] {
@@ -294,7 +319,7 @@ fn summary(s: &mut String, r: &Results) {
                 let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {days} d | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}× ({:.1}×) |",
+                    "| {} | {days} d | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}× ({:.1}×) | {} | {} |",
                     label(size),
                     if dept { "yes" } else { "–" },
                     first.items_read,
@@ -304,6 +329,8 @@ fn summary(s: &mut String, r: &Results) {
                     median(&p95),
                     median(&sp),
                     sp.iter().copied().fold(f64::MAX, f64::min),
+                    cpu_split(r, size, days, dept, "baseline"),
+                    cpu_split(r, size, days, dept, "raw"),
                 );
             }
         }
