@@ -17,6 +17,8 @@ pub struct TableNames {
     pub by_month_index: String,
     /// GSI on conversations: partition `{tenant}#{YYYY-MM}#{departmentId}`, sort `ts`.
     pub by_department_month_index: String,
+    /// Per-day, per-scope, per-figure tallies (see `docs/data-model.md`).
+    pub rollups: String,
 }
 
 impl TableNames {
@@ -32,7 +34,59 @@ impl TableNames {
                 .unwrap_or_else(|| Self::DEFAULT_BY_MONTH_INDEX.to_string()),
             by_department_month_index: optional("BY_DEPARTMENT_MONTH_INDEX")?
                 .unwrap_or_else(|| Self::DEFAULT_BY_DEPARTMENT_MONTH_INDEX.to_string()),
+            rollups: required("ROLLUPS_TABLE")?,
         })
+    }
+
+    /// The part the rollup maintenance uses.
+    pub fn rollup_tables(&self) -> RollupTables {
+        RollupTables {
+            conversations: self.conversations.clone(),
+            by_month_index: self.by_month_index.clone(),
+            rollups: self.rollups.clone(),
+        }
+    }
+}
+
+/// What the rollups function reads and writes: it never sees sessions or the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupTables {
+    pub conversations: String,
+    pub by_month_index: String,
+    pub rollups: String,
+}
+
+impl RollupTables {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            conversations: required("CONVERSATIONS_TABLE")?,
+            by_month_index: optional("BY_MONTH_INDEX")?
+                .unwrap_or_else(|| TableNames::DEFAULT_BY_MONTH_INDEX.to_string()),
+            rollups: required("ROLLUPS_TABLE")?,
+        })
+    }
+}
+
+/// How a request reads its range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueryPlan {
+    /// Every conversation of the range, from the month-bucketed GSIs.
+    Raw,
+    /// Daily rollups for the whole UTC days inside the range, raw conversations for the
+    /// partial days at its edges. Same answers, far fewer items for long ranges.
+    #[default]
+    Rollups,
+}
+
+impl std::str::FromStr for QueryPlan {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "raw" => Ok(QueryPlan::Raw),
+            "rollups" => Ok(QueryPlan::Rollups),
+            other => Err(format!("{other:?} is neither raw nor rollups")),
+        }
     }
 }
 
@@ -47,6 +101,8 @@ pub struct Limits {
     pub query_concurrency: usize,
     /// `Limit` per Query page; `None` lets DynamoDB fill 1 MB pages. Tests set it small.
     pub query_page_limit: Option<i32>,
+    /// Rollups for whole UTC days (the default), or every raw conversation.
+    pub query_plan: QueryPlan,
 }
 
 impl Default for Limits {
@@ -56,6 +112,7 @@ impl Default for Limits {
             query_budget: Duration::from_millis(20_000),
             query_concurrency: 16,
             query_page_limit: None,
+            query_plan: QueryPlan::default(),
         }
     }
 }
@@ -92,6 +149,7 @@ impl Limits {
             query_budget: Duration::from_millis(budget_ms),
             query_concurrency,
             query_page_limit,
+            query_plan: parsed("QUERY_PLAN")?.unwrap_or_default(),
         })
     }
 }
@@ -148,4 +206,37 @@ where
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_plans_parse_and_default_to_rollups() {
+        assert_eq!("raw".parse(), Ok(QueryPlan::Raw));
+        assert_eq!("rollups".parse(), Ok(QueryPlan::Rollups));
+        assert!("Raw".parse::<QueryPlan>().is_err());
+        assert_eq!(Limits::default().query_plan, QueryPlan::Rollups);
+    }
+
+    #[test]
+    fn the_rollup_tables_are_the_table_names_part() {
+        let names = TableNames {
+            sessions: "s".into(),
+            directory: "d".into(),
+            conversations: "c".into(),
+            by_month_index: "m".into(),
+            by_department_month_index: "dm".into(),
+            rollups: "r".into(),
+        };
+        assert_eq!(
+            names.rollup_tables(),
+            RollupTables {
+                conversations: "c".into(),
+                by_month_index: "m".into(),
+                rollups: "r".into(),
+            }
+        );
+    }
 }

@@ -15,7 +15,10 @@ use crate::domain::conversation::Conversation;
 use crate::domain::identity::{is_valid_tenant_id, TenantSettings};
 use crate::store::admin::{put_settings, AdminStoreError};
 use crate::store::items::{attr, conversation_item, MalformedItem};
+use crate::store::rebuild::{RebuildError, RebuildSummary};
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+
+use super::rollups::DaySpan;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoParams {
@@ -43,6 +46,8 @@ pub enum DemoError {
     Write(#[source] WriteError),
     #[error("writing the default settings failed")]
     Settings(#[source] AdminStoreError),
+    #[error("rebuilding the rollups of the demo days failed")]
+    Rollups(#[source] RebuildError),
 }
 
 impl DemoParams {
@@ -243,9 +248,12 @@ pub struct DemoSummary {
     pub conversations: u64,
     /// Whether default settings were written (the tenant had none).
     pub wrote_settings: bool,
+    /// The rollups of the demo's days, rebuilt after writing the conversations.
+    pub rollups: RebuildSummary,
 }
 
-/// Writes the demo conversations into `tenant`, and server-zone settings if it has none.
+/// Writes the demo conversations into `tenant`, and server-zone settings if it has none; then
+/// rebuilds the rollups of the days written.
 pub async fn write_demo(
     client: &Client,
     names: &TableNames,
@@ -267,14 +275,21 @@ pub async fn write_demo(
     .await
     .map_err(DemoError::Settings)?;
     let mut out = BatchWriter::new(client.clone(), &names.conversations, &[attr::PK], writer);
+    let mut span = DaySpan::default();
     for c in demo_conversations(params) {
         let item = conversation_item(tenant, &c).map_err(DemoError::Item)?;
+        span.include(c.ts_ms);
         out.put(item).await.map_err(DemoError::Write)?;
     }
     let conversations = out.finish().await.map_err(DemoError::Write)?;
+    let rollups = span
+        .rebuild(client, names, tenant)
+        .await
+        .map_err(DemoError::Rollups)?;
     Ok(DemoSummary {
         conversations,
         wrote_settings,
+        rollups,
     })
 }
 

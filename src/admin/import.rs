@@ -21,12 +21,14 @@ use super::rocketchat::room::{read_room, Room};
 use super::rocketchat::setting::{read_setting, Setting, SettingsDraft, SettingsError};
 use super::rocketchat::user::read_user;
 use super::rocketchat::{Doc, DocError};
+use super::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::{is_valid_tenant_id, TenantSettings};
 use crate::store::admin::{get_settings, AdminStoreError};
 use crate::store::items::{
     attr, conversation_item, permission_item, session_item, settings_item, user_item,
 };
+use crate::store::rebuild::{RebuildError, RebuildSummary};
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
 
 pub const ROOMS: &str = "rocketchat_room";
@@ -78,6 +80,8 @@ pub enum ImportError {
         #[source]
         source: WriteError,
     },
+    #[error("rebuilding the rollups of the imported days failed")]
+    Rollups(#[source] RebuildError),
 }
 
 /// What happened to one collection's file.
@@ -129,6 +133,8 @@ pub struct ImportSummary {
     pub tenant: String,
     pub settings: TenantSettings,
     pub collections: Vec<CollectionSummary>,
+    /// The rollups of the days the conversations fall on, rebuilt after writing them.
+    pub rollups: RebuildSummary,
 }
 
 impl ImportSummary {
@@ -168,7 +174,11 @@ impl fmt::Display for ImportSummary {
                 writeln!(f, "    … and {unquoted} more malformed lines")?;
             }
         }
-        Ok(())
+        writeln!(
+            f,
+            "  rollups: {} days rebuilt, {} items written",
+            self.rollups.days, self.rollups.items_written
+        )
     }
 }
 
@@ -254,15 +264,21 @@ pub async fn import_export(
     };
     let (mut counts, mut rooms_summary, malformed_lines) = run.rooms_pass_ids(&rooms)?;
     let messages_summary = run.messages_pass(&messages, &mut counts)?;
-    run.rooms_pass_write(
-        &rooms,
-        &counts,
-        &malformed_lines,
-        &mut conversations,
-        &mut rooms_summary,
-    )
-    .await?;
+    let span = run
+        .rooms_pass_write(
+            &rooms,
+            &counts,
+            &malformed_lines,
+            &mut conversations,
+            &mut rooms_summary,
+        )
+        .await?;
     finish(conversations, "conversations").await?;
+    // After every conversation is written, so the rebuild reads them all.
+    let rollups = span
+        .rebuild(client, names, tenant)
+        .await
+        .map_err(ImportError::Rollups)?;
 
     Ok(ImportSummary {
         tenant: tenant.to_string(),
@@ -274,6 +290,7 @@ pub async fn import_export(
             rooms_summary,
             messages_summary,
         ],
+        rollups,
     })
 }
 
@@ -509,7 +526,8 @@ impl Run<'_, ()> {
         Ok(summary)
     }
 
-    /// Pass 3: writes one conversation per livechat room, with its message count.
+    /// Pass 3: writes one conversation per livechat room, with its message count. Returns
+    /// the UTC days the conversations fall on.
     async fn rooms_pass_write(
         &self,
         file: &ExportFile,
@@ -517,7 +535,8 @@ impl Run<'_, ()> {
         malformed_lines: &[u64],
         writer: &mut BatchWriter,
         summary: &mut CollectionSummary,
-    ) -> Result<(), ImportError> {
+    ) -> Result<DaySpan, ImportError> {
+        let mut span = DaySpan::default();
         let changed = |line| ImportError::Changed {
             file: file.name.clone(),
             line,
@@ -536,6 +555,7 @@ impl Run<'_, ()> {
                 .get(&conversation.room_id)
                 .ok_or_else(|| changed(line))?;
             let item = conversation_item(self.tenant, &conversation).map_err(|_| changed(line))?;
+            span.include(conversation.ts_ms);
             writer
                 .put(item)
                 .await
@@ -546,6 +566,6 @@ impl Run<'_, ()> {
             summary.wrote("conversations");
         }
         lines.finish();
-        Ok(())
+        Ok(span)
     }
 }

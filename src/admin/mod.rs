@@ -1,6 +1,6 @@
 //! The operators' command-line tool (`agent-overview-admin`): creating local tables,
-//! importing Rocket.Chat exports, generating demo data, and managing users, settings and
-//! sessions. The binary only parses arguments and calls these functions.
+//! importing Rocket.Chat exports, generating demo data, rebuilding rollups, and managing users,
+//! settings and sessions. The binary only parses arguments and calls these functions.
 
 pub mod demo;
 pub mod directory;
@@ -8,6 +8,7 @@ pub mod extjson;
 pub mod import;
 pub mod lines;
 pub mod rocketchat;
+pub mod rollups;
 pub mod session;
 pub mod tables;
 

@@ -19,10 +19,11 @@ use serde_norway::Value;
 use crate::config::TableNames;
 use crate::store::succeeded_unless;
 
-/// The template's logical ids of the three tables.
+/// The template's logical ids of the four tables.
 pub const SESSIONS_TABLE: &str = "SessionsTable";
 pub const DIRECTORY_TABLE: &str = "DirectoryTable";
 pub const CONVERSATIONS_TABLE: &str = "ConversationsTable";
+pub const ROLLUPS_TABLE: &str = "RollupsTable";
 
 /// How long a new table may stay `CREATING` before we give up.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -83,14 +84,19 @@ pub struct TableSpec {
     pub indexes: Vec<IndexSpec>,
 }
 
-/// Reads the three tables out of a SAM template. Intrinsic functions (`!Ref`, `!Sub`) are
+/// Reads the four tables out of a SAM template. Intrinsic functions (`!Ref`, `!Sub`) are
 /// tagged values to serde_norway; they may appear anywhere we do not read.
 pub fn table_specs(template_yaml: &str) -> Result<Vec<TableSpec>, TablesError> {
     let template: Value = serde_norway::from_str(template_yaml).map_err(TablesError::Yaml)?;
-    [SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE]
-        .into_iter()
-        .map(|id| table_spec(&template, id))
-        .collect()
+    [
+        SESSIONS_TABLE,
+        DIRECTORY_TABLE,
+        CONVERSATIONS_TABLE,
+        ROLLUPS_TABLE,
+    ]
+    .into_iter()
+    .map(|id| table_spec(&template, id))
+    .collect()
 }
 
 fn table_spec(template: &Value, logical_id: &'static str) -> Result<TableSpec, TablesError> {
@@ -207,6 +213,7 @@ impl TableSpec {
         match self.logical_id {
             SESSIONS_TABLE => &names.sessions,
             DIRECTORY_TABLE => &names.directory,
+            ROLLUPS_TABLE => &names.rollups,
             _ => &names.conversations,
         }
     }
@@ -222,7 +229,7 @@ fn index_name(template_name: &str, names: &TableNames) -> String {
     }
 }
 
-/// Creates the template's three tables under the configured names, on demand billing, and
+/// Creates the template's four tables under the configured names, on demand billing, and
 /// waits until they are ACTIVE. A table that exists is left as it is. Returns one line per
 /// table, `"<name>: created"` or `"<name>: exists"`.
 pub async fn create_tables_from_template(
@@ -355,10 +362,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_three_tables_of_the_repository_template() {
+    fn reads_the_four_tables_of_the_repository_template() {
         let specs = table_specs(TEMPLATE).unwrap();
         let ids: Vec<_> = specs.iter().map(|s| s.logical_id).collect();
-        assert_eq!(ids, [SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE]);
+        assert_eq!(
+            ids,
+            [
+                SESSIONS_TABLE,
+                DIRECTORY_TABLE,
+                CONVERSATIONS_TABLE,
+                ROLLUPS_TABLE
+            ]
+        );
 
         let sessions = &specs[0];
         assert_eq!(sessions.key_schema, vec![key("tokenHash", KeyType::Hash)]);
@@ -398,9 +413,11 @@ mod tests {
             assert_eq!(index.projection_type, ProjectionType::Include);
             let mut projected = index.non_key_attributes.clone();
             projected.sort();
+            // departmentId: a rollup rebuild reads a whole day once and groups it by department.
             let mut expected = [
                 "agent",
                 "agentMessages",
+                "departmentId",
                 "avgResponse",
                 "chatDuration",
                 "firstReaction",
@@ -410,6 +427,12 @@ mod tests {
             expected.sort();
             assert_eq!(projected, expected);
         }
+        let rollups = &specs[3];
+        assert_eq!(
+            rollups.key_schema,
+            vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]
+        );
+        assert!(rollups.indexes.is_empty());
         // Every key attribute is defined, and nothing else (CreateTable refuses both).
         for spec in &specs {
             let mut keys: Vec<_> = spec
@@ -447,8 +470,14 @@ Resources:
     Properties:
       AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
       KeySchema: [{AttributeName: pk, KeyType: HASH}]
+  RollupsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      StreamSpecification: {StreamViewType: !Ref View}
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
 "#;
-        assert_eq!(table_specs(yaml).unwrap().len(), 3);
+        assert_eq!(table_specs(yaml).unwrap().len(), 4);
     }
 
     #[test]
@@ -476,6 +505,7 @@ Resources:
             conversations: "c".into(),
             by_month_index: "m2".into(),
             by_department_month_index: "dm2".into(),
+            rollups: "r".into(),
         };
         assert_eq!(index_name("byMonth", &names), "m2");
         assert_eq!(index_name("byDepartmentMonth", &names), "dm2");

@@ -15,6 +15,7 @@ use agent_overview::admin::directory::{
 use agent_overview::admin::error_chain;
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rocketchat::setting::Mode;
+use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
@@ -31,8 +32,9 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
     name = "agent-overview-admin",
     version,
     about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
-             generate demo data, manage users, settings and sessions",
-    after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE (table names), \
+             generate demo data, rebuild rollups, manage users, settings and sessions",
+    after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE, ROLLUPS_TABLE \
+                  (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
                   AWS_REGION and credentials as for any AWS SDK."
 )]
@@ -43,9 +45,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the three tables from the SAM template (existing tables are left alone)
+    /// Create the four tables from the SAM template (existing tables are left alone)
     CreateTables {
-        /// SAM template holding SessionsTable, DirectoryTable and ConversationsTable
+        /// SAM template holding SessionsTable, DirectoryTable, ConversationsTable and RollupsTable
         #[arg(long, default_value = "template.yaml")]
         template: PathBuf,
     },
@@ -85,6 +87,18 @@ enum Command {
         /// Last day (UTC), YYYY-MM-DD; default today
         #[arg(long)]
         end: Option<NaiveDate>,
+    },
+    /// Recompute a tenant's daily rollups from its conversations
+    RebuildRollups {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// First UTC day, YYYY-MM-DD (with --to); without both, every day of the tenant
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last UTC day, YYYY-MM-DD (with --from)
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
     },
     /// Put a user (replacing one with the same id)
     AddUser {
@@ -236,13 +250,24 @@ async fn run(command: Command) -> Result<(), AnyError> {
             let summary =
                 write_demo(&client, &names, &tenant, &params, WriterOptions::default()).await?;
             println!(
-                "tenant {tenant}: {} demo conversations written{}",
+                "tenant {tenant}: {} demo conversations written{}; rollups of {} days rebuilt",
                 summary.conversations,
                 if summary.wrote_settings {
                     "; default settings (server zone) written"
                 } else {
                     ""
-                }
+                },
+                summary.rollups.days
+            );
+        }
+        Command::RebuildRollups { tenant, from, to } => {
+            let days = from.zip(to);
+            let today = Utc::now().date_naive();
+            let s = rebuild_rollups(&client, &names, &tenant, days, today).await?;
+            println!(
+                "tenant {tenant}: rollups of {} days rebuilt ({} conversations read, {} items \
+                 written, {} superseded by a later rebuild)",
+                s.days, s.conversations_read, s.items_written, s.items_superseded
             );
         }
         Command::AddUser {

@@ -138,6 +138,16 @@ impl Aggregator {
         Ok(())
     }
 
+    /// The agents' tallies, in no particular order (a rollup stores them).
+    pub fn tallies(&self) -> impl Iterator<Item = (&str, &Tally)> {
+        self.tallies.iter().map(|(agent, t)| (agent.as_str(), t))
+    }
+
+    /// No agent has been counted.
+    pub fn is_empty(&self) -> bool {
+        self.tallies.is_empty()
+    }
+
     /// The one place tallies combine: a single hash lookup for an agent already met (the
     /// per-item path), and a key allocation only for a new one.
     fn merge_agent(&mut self, agent: &str, tally: &Tally) -> Result<(), SumOutOfRange> {

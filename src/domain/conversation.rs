@@ -1,6 +1,8 @@
 //! A livechat conversation as the figures see it: the fields of a Rocket.Chat room that any of
 //! the seven figures reads, and nothing else.
 
+use super::figure::{AgentField, Figure, MetricField};
+
 /// One livechat room (`t: "l"`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
@@ -41,6 +43,26 @@ impl Conversation {
             avg_response: None,
             first_reaction: None,
             agent_messages: 0,
+        }
+    }
+
+    /// The username a figure counts this conversation under, if any.
+    pub fn agent_for(&self, figure: Figure) -> Option<&str> {
+        match figure.agent_field() {
+            AgentField::ServedBy => self.agent.as_deref(),
+            AgentField::ResponseBy => self.responder.as_deref(),
+        }
+    }
+
+    /// The metric a figure reads from this conversation (`agentMessages` as a number).
+    pub fn metric_for(&self, figure: Figure) -> Option<f64> {
+        match figure.metric_field() {
+            MetricField::None => None,
+            MetricField::ChatDuration => self.chat_duration,
+            MetricField::FirstResponse => self.first_response,
+            MetricField::AvgResponse => self.avg_response,
+            MetricField::FirstReaction => self.first_reaction,
+            MetricField::AgentMessages => Some(f64::from(self.agent_messages)),
         }
     }
 }

@@ -7,3 +7,4 @@ pub mod figure;
 pub mod format;
 pub mod identity;
 pub mod range;
+pub mod rollup;

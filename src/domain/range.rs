@@ -123,6 +123,72 @@ impl UtcRange {
     pub fn contains(&self, ts_ms: i64) -> bool {
         self.start_ms <= ts_ms && ts_ms <= self.end_ms
     }
+
+    /// The whole UTC day `day`, 00:00:00.000 to 23:59:59.999.
+    pub fn utc_day(day: NaiveDate) -> Self {
+        let start_ms = naive_ms(day.and_hms_opt(0, 0, 0));
+        Self {
+            start_ms,
+            end_ms: start_ms + DAY_MS - 1,
+        }
+    }
+
+    /// Cuts the range into the whole UTC days inside it and the partial days at its edges,
+    /// which the reporting zone leaves wherever it puts local midnight.
+    pub fn split_utc_days(&self) -> UtcDaySplit {
+        if self.start_ms > self.end_ms {
+            return UtcDaySplit::default();
+        }
+        // First whole day: the day starting at or after `start_ms`; last whole day: the day
+        // ending at or before `end_ms` (days are numbered from the epoch).
+        let first =
+            self.start_ms.div_euclid(DAY_MS) + i64::from(self.start_ms.rem_euclid(DAY_MS) != 0);
+        let last = (self.end_ms + 1).div_euclid(DAY_MS) - 1;
+        let (Some(first_day), Some(last_day)) = (epoch_day(first), epoch_day(last)) else {
+            return UtcDaySplit::all_raw(*self);
+        };
+        if first > last {
+            return UtcDaySplit::all_raw(*self);
+        }
+        let edge = |start_ms: i64, end_ms: i64| {
+            (start_ms <= end_ms).then_some(UtcRange { start_ms, end_ms })
+        };
+        UtcDaySplit {
+            head: edge(self.start_ms, first * DAY_MS - 1),
+            whole_days: Some((first_day, last_day)),
+            tail: edge((last + 1) * DAY_MS, self.end_ms),
+        }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The UTC date `n` days after 1970-01-01, if chrono can represent it.
+fn epoch_day(n: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(Duration::try_days(n)?)
+}
+
+/// The UTC date of an instant in ms.
+pub fn utc_day_of(ts_ms: i64) -> Option<NaiveDate> {
+    epoch_day(ts_ms.div_euclid(DAY_MS))
+}
+
+/// A range cut at UTC midnights: `head` and `tail` are the partial days at its edges (read
+/// from raw conversations), `whole_days` the UTC days it covers entirely (read from rollups).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UtcDaySplit {
+    pub head: Option<UtcRange>,
+    pub whole_days: Option<(NaiveDate, NaiveDate)>,
+    pub tail: Option<UtcRange>,
+}
+
+impl UtcDaySplit {
+    fn all_raw(range: UtcRange) -> Self {
+        Self {
+            head: Some(range),
+            ..Self::default()
+        }
+    }
 }
 
 /// Number of calendar days in `from..=to`.
@@ -253,6 +319,135 @@ mod tests {
     fn unknown_custom_zone_is_an_error() {
         assert!(
             ReportingZone::resolve(&ReportingTimezone::Custom("Mars/Base".into()), None).is_err()
+        );
+    }
+
+    /// The raw edges (ISO instants) and the whole UTC days (dates) of a range.
+    type Split = (Vec<(String, String)>, Option<(String, String)>);
+
+    fn split(from: &str, to: &str, zone: ReportingZone) -> Split {
+        let s = UtcRange::from_days(d(from), d(to), &zone).split_utc_days();
+        let edges = [s.head, s.tail]
+            .into_iter()
+            .flatten()
+            .map(|r| (iso(r.start_ms), iso(r.end_ms)))
+            .collect();
+        (
+            edges,
+            s.whole_days.map(|(a, b)| (a.to_string(), b.to_string())),
+        )
+    }
+
+    #[test]
+    fn a_utc_range_is_whole_days_only() {
+        assert_eq!(
+            split("2024-03-01", "2024-03-31", ReportingZone::Utc),
+            (vec![], Some(("2024-03-01".into(), "2024-03-31".into())))
+        );
+        assert_eq!(
+            split("2024-03-01", "2024-03-01", ReportingZone::Utc),
+            (vec![], Some(("2024-03-01".into(), "2024-03-01".into())))
+        );
+    }
+
+    #[test]
+    fn zone_offsets_leave_partial_days_at_both_edges() {
+        // Kolkata: 2024-10-07T18:30Z .. 2024-10-10T18:29:59.999Z.
+        assert_eq!(
+            split("2024-10-08", "2024-10-10", named("Asia/Kolkata")),
+            (
+                vec![
+                    (
+                        "2024-10-07T18:30:00.000Z".into(),
+                        "2024-10-07T23:59:59.999Z".into()
+                    ),
+                    (
+                        "2024-10-10T00:00:00.000Z".into(),
+                        "2024-10-10T18:29:59.999Z".into()
+                    ),
+                ],
+                Some(("2024-10-08".into(), "2024-10-09".into()))
+            )
+        );
+        // Sao Paulo, one local day: no whole UTC day inside, all raw.
+        let (edges, whole) = split("2024-03-01", "2024-03-01", named("America/Sao_Paulo"));
+        assert_eq!(
+            edges,
+            vec![(
+                "2024-03-01T03:00:00.000Z".into(),
+                "2024-03-02T02:59:59.999Z".into()
+            )]
+        );
+        assert_eq!(whole, None);
+    }
+
+    #[test]
+    fn a_split_covers_the_range_exactly_once() {
+        for zone in [
+            ReportingZone::Utc,
+            named("Australia/Adelaide"),
+            named("America/Sao_Paulo"),
+            named("Asia/Kolkata"),
+            ReportingZone::Fixed(FixedOffset::east_opt(14 * 3600).unwrap()),
+        ] {
+            for (from, to) in [
+                ("2024-04-06", "2024-04-08"),
+                ("2024-10-05", "2024-10-07"),
+                ("2024-01-01", "2024-12-31"),
+            ] {
+                let range = UtcRange::from_days(d(from), d(to), &zone);
+                let s = range.split_utc_days();
+                let mut pieces: Vec<(i64, i64)> = [s.head, s.tail]
+                    .into_iter()
+                    .flatten()
+                    .map(|r| (r.start_ms, r.end_ms))
+                    .collect();
+                if let Some((a, b)) = s.whole_days {
+                    pieces.push((UtcRange::utc_day(a).start_ms, UtcRange::utc_day(b).end_ms));
+                }
+                pieces.sort();
+                assert_eq!(pieces.first().unwrap().0, range.start_ms, "{zone:?} {from}");
+                assert_eq!(pieces.last().unwrap().1, range.end_ms, "{zone:?} {from}");
+                for w in pieces.windows(2) {
+                    assert_eq!(w[0].1 + 1, w[1].0, "{zone:?} {from}: contiguous");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_before_the_epoch_split_too() {
+        let r = UtcRange {
+            start_ms: -86_400_000 - 5,
+            end_ms: 10,
+        };
+        let s = r.split_utc_days();
+        assert_eq!(
+            s.whole_days.map(|(a, b)| (a.to_string(), b.to_string())),
+            Some(("1969-12-31".into(), "1969-12-31".into()))
+        );
+        assert_eq!(
+            s.head,
+            Some(UtcRange {
+                start_ms: -86_400_005,
+                end_ms: -86_400_001
+            })
+        );
+        assert_eq!(
+            s.tail,
+            Some(UtcRange {
+                start_ms: 0,
+                end_ms: 10
+            })
+        );
+        assert_eq!(utc_day_of(-1).unwrap().to_string(), "1969-12-31");
+        assert_eq!(
+            UtcRange {
+                start_ms: 5,
+                end_ms: 4
+            }
+            .split_utc_days(),
+            UtcDaySplit::default()
         );
     }
 

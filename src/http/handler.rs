@@ -81,6 +81,8 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             items_read = outcome.stats.items_read,
             dynamodb_requests = outcome.stats.requests,
             buckets = outcome.stats.buckets,
+            rollup_items_read = outcome.stats.rollup_items_read,
+            rollup_days = outcome.stats.rollup_days,
             duration_ms = started.elapsed().as_millis() as u64,
             "agent-overview"
         );

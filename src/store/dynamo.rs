@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::items::{self, attr, sk, Item, Reader};
+use super::rollups::{self, Unit};
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
 use crate::config::{Limits, TableNames};
 use crate::domain::aggregate::Aggregator;
@@ -188,7 +189,7 @@ pub fn months_between(start_ms: i64, end_ms: i64) -> Vec<(i32, u32)> {
 
 /// Throttling and transport failures (after the SDK's own retries) are "unavailable";
 /// everything else is internal.
-fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -299,21 +300,49 @@ fn read_caller(
     Ok(ctx)
 }
 
+impl DynamoStore {
+    /// One read of the request's plan (see [`rollups::plan`]).
+    async fn fold_unit(
+        &self,
+        query: &RangeQuery,
+        unit: Unit,
+    ) -> Result<(Aggregator, FoldStats), StoreError> {
+        match unit {
+            Unit::Raw { range, month } => {
+                let narrowed = RangeQuery {
+                    range,
+                    ..query.clone()
+                };
+                self.fold_bucket(&narrowed, query.department_id.as_deref(), month)
+                    .await
+            }
+            Unit::Rollups { first, last } => {
+                rollups::fold_days(
+                    &self.client,
+                    &self.tables.rollups,
+                    query,
+                    first,
+                    last,
+                    self.limits.query_page_limit,
+                )
+                .await
+            }
+        }
+    }
+}
+
 impl ConversationStore for DynamoStore {
     async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
-        let department = query.department_id.as_deref();
-        let months = months_between(query.range.start_ms, query.range.end_ms);
-        let work = futures::stream::iter(months)
-            .map(|month| self.fold_bucket(query, department, month))
+        let units = rollups::plan(query.range, self.limits.query_plan);
+        let work = futures::stream::iter(units)
+            .map(|unit| self.fold_unit(query, unit))
             .buffer_unordered(self.limits.query_concurrency)
             .try_fold(
                 (Aggregator::new(query.figure), FoldStats::default()),
                 |(mut agg, mut stats), (part, part_stats)| async move {
                     agg.merge(part)
                         .map_err(|e| StoreError::Internal(Box::new(e)))?;
-                    stats.items_read += part_stats.items_read;
-                    stats.requests += part_stats.requests;
-                    stats.buckets += part_stats.buckets;
+                    stats.add(&part_stats);
                     Ok((agg, stats))
                 },
             );

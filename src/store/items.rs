@@ -4,10 +4,14 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
+use crate::domain::aggregate::{Aggregator, Tally};
 use crate::domain::conversation::Conversation;
+use crate::domain::exact_sum::ExactSum;
+use crate::domain::figure::Figure;
 use crate::domain::identity::{ReportingTimezone, Session, TenantSettings, User};
+use crate::domain::rollup::Scope;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -41,6 +45,10 @@ pub mod attr {
     pub const AVG_RESPONSE: &str = "avgResponse";
     pub const FIRST_REACTION: &str = "firstReaction";
     pub const AGENT_MESSAGES: &str = "agentMessages";
+
+    pub const TALLIES: &str = "tallies";
+    pub const AS_OF: &str = "asOf";
+    pub const DEPARTMENTS: &str = "departments";
 }
 
 /// Sort keys of the directory table.
@@ -212,6 +220,190 @@ pub fn permission_item(tenant: &str, permission: &str, roles: &[String]) -> Item
         (attr::SK.into(), s(sk::permission(permission))),
         (attr::ROLES.into(), string_list(roles)),
     ])
+}
+
+// --- Rollups table -------------------------------------------------------------------------
+//
+// One item per (tenant, scope, figure, UTC day): partition `pk` = `{tenant}#ALL` or
+// `{tenant}#D#{departmentId}`, sort `sk` = `{figure name}#{YYYY-MM-DD}`, so a request reads only
+// its figure's items (DynamoDB charges a Query for whole items, whatever the projection). The
+// `ALL` partition also holds `DEPARTMENTS#{YYYY-MM-DD}`: the departments that day's rollups
+// cover, so a rebuild finds the department rollups it must clear.
+
+/// Sort-key prefix of the per-day department lists.
+pub const DEPARTMENTS_SK_PREFIX: &str = "DEPARTMENTS#";
+
+pub fn rollup_pk(tenant: &str, scope: &Scope) -> String {
+    match scope {
+        Scope::All => format!("{tenant}#ALL"),
+        Scope::Department(d) => format!("{tenant}#D#{d}"),
+    }
+}
+
+pub fn rollup_sk(figure: Figure, day: NaiveDate) -> String {
+    format!("{}#{}", figure.name(), day.format("%Y-%m-%d"))
+}
+
+pub fn departments_sk(day: NaiveDate) -> String {
+    format!("{DEPARTMENTS_SK_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// One agent's tally as stored: `[count, exact sum (decimal), min (shortest round-trip text)
+/// or null, messages, first counted ts]`.
+type StoredTally = (u64, String, Option<String>, u64, i64);
+
+/// A figure's rollup for one scope and day. An empty aggregator gives an item with no agents:
+/// a tombstone that keeps an older, concurrent rebuild from writing stale tallies back.
+pub fn rollup_item(
+    tenant: &str,
+    scope: &Scope,
+    day: NaiveDate,
+    agg: &Aggregator,
+    as_of_ms: i64,
+) -> Item {
+    // serde_json's map is sorted, so the same tallies always make the same bytes.
+    let tallies: serde_json::Map<String, serde_json::Value> = agg
+        .tallies()
+        .map(|(agent, t)| {
+            let min = t.min().map(|m| format!("{m:?}"));
+            let stored = serde_json::json!([
+                t.count,
+                t.sum.to_decimal_string(),
+                min,
+                t.messages,
+                t.first_ts_ms
+            ]);
+            (agent.to_string(), stored)
+        })
+        .collect();
+    let json = serde_json::Value::Object(tallies).to_string();
+    Item::from([
+        (attr::PK.into(), s(rollup_pk(tenant, scope))),
+        (attr::SK.into(), s(rollup_sk(agg.figure(), day))),
+        (attr::TENANT.into(), s(tenant)),
+        (attr::AS_OF.into(), n(as_of_ms)),
+        (attr::TALLIES.into(), s(json)),
+    ])
+}
+
+/// The departments with rollups on `day`, kept in the tenant's `ALL` partition.
+pub fn departments_item(
+    tenant: &str,
+    day: NaiveDate,
+    departments: &[String],
+    as_of_ms: i64,
+) -> Item {
+    Item::from([
+        (attr::PK.into(), s(rollup_pk(tenant, &Scope::All))),
+        (attr::SK.into(), s(departments_sk(day))),
+        (attr::TENANT.into(), s(tenant)),
+        (attr::AS_OF.into(), n(as_of_ms)),
+        (attr::DEPARTMENTS.into(), string_list(departments)),
+    ])
+}
+
+/// `pk/sk` of a rollups-table item, for errors.
+pub fn rollup_key(item: &Item) -> String {
+    let part = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => v.as_str(),
+        _ => "?",
+    };
+    format!("{}/{}", part(attr::PK), part(attr::SK))
+}
+
+/// Merges a rollup item's tallies into `agg` (the item's figure must be `agg`'s).
+pub fn fold_rollup_item(agg: &mut Aggregator, item: &Item) -> Result<(), MalformedItem> {
+    let key = rollup_key(item);
+    let r = Reader::new(item, &key);
+    let json = r.str(attr::TALLIES)?;
+    let tallies: HashMap<String, StoredTally> = serde_json::from_str(json)
+        .map_err(|e| r.malformed(format!("tallies are not valid: {e}")))?;
+    for (agent, (count, sum, min, messages, first_ts_ms)) in tallies {
+        let sum = ExactSum::from_decimal_string(&sum)
+            .map_err(|e| r.malformed(format!("tallies of {agent:?}: {e}")))?;
+        let min_bits = match min {
+            None => None,
+            Some(text) => match text.parse::<f64>() {
+                Ok(m) if m.is_finite() => Some(m.to_bits()),
+                _ => {
+                    return Err(r.malformed(format!(
+                        "tallies of {agent:?}: minimum {text:?} is not a finite number"
+                    )))
+                }
+            },
+        };
+        let tally = Tally {
+            count,
+            sum,
+            min_bits,
+            messages,
+            first_ts_ms,
+        };
+        agg.merge_tally(&agent, &tally)
+            .map_err(|e| r.malformed(format!("tallies of {agent:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// A `DEPARTMENTS#` item: its day and departments.
+pub fn read_departments_item(item: &Item) -> Result<(NaiveDate, Vec<String>), MalformedItem> {
+    let key = rollup_key(item);
+    let r = Reader::new(item, &key);
+    let day = r
+        .str(attr::SK)?
+        .strip_prefix(DEPARTMENTS_SK_PREFIX)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| r.malformed("sk is not DEPARTMENTS#YYYY-MM-DD"))?;
+    Ok((day, r.string_list(attr::DEPARTMENTS)?))
+}
+
+/// A conversation as a GSI query returns it (keys and the projected figure attributes), its
+/// room id taken from `pk`.
+pub fn read_indexed_conversation(
+    item: &Item,
+    tenant: &str,
+) -> Result<(String, Conversation), MalformedItem> {
+    let key = match item.get(attr::PK) {
+        Some(AttributeValue::S(pk)) => pk.as_str(),
+        _ => "<item without pk>",
+    };
+    let r = Reader::new(item, key);
+    let pk = r.str(attr::PK)?;
+    let room_id = pk
+        .strip_prefix(tenant)
+        .and_then(|rest| rest.strip_prefix('#'))
+        .ok_or_else(|| r.malformed(format!("pk is not {tenant}#{{roomId}}")))?;
+    let c = Conversation {
+        room_id: room_id.to_string(),
+        ts_ms: r.number(attr::TS)?,
+        department_id: r.opt_str(attr::DEPARTMENT_ID)?.map(str::to_string),
+        open: None,
+        agent: r.opt_str(attr::AGENT)?.map(str::to_string),
+        responder: r.opt_str(attr::RESPONDER)?.map(str::to_string),
+        chat_duration: r.opt_metric(attr::CHAT_DURATION)?,
+        first_response: r.opt_metric(attr::FIRST_RESPONSE)?,
+        avg_response: r.opt_metric(attr::AVG_RESPONSE)?,
+        first_reaction: r.opt_metric(attr::FIRST_REACTION)?,
+        agent_messages: r.opt_number(attr::AGENT_MESSAGES)?.unwrap_or(0),
+    };
+    Ok((pk.to_string(), c))
+}
+
+/// A whole conversation item (a stream image): its tenant, its `pk` and the conversation.
+pub fn read_conversation_image(
+    item: &Item,
+) -> Result<(String, String, Conversation), MalformedItem> {
+    let key = match item.get(attr::PK) {
+        Some(AttributeValue::S(pk)) => pk.as_str(),
+        _ => "<item without pk>",
+    };
+    let r = Reader::new(item, key);
+    let pk = r.str(attr::PK)?.to_string();
+    let tenant = r.str(attr::TENANT)?.to_string();
+    if !pk.starts_with(&format!("{tenant}#")) {
+        return Err(r.malformed(format!("pk is not {tenant}#{{roomId}}")));
+    }
+    Ok((tenant, pk, read_conversation(item, key)?))
 }
 
 /// Typed reads of one item's attributes; every failure names the item's key.
@@ -394,6 +586,109 @@ mod tests {
         let err = read_conversation(&item, "acme#R1").unwrap_err();
         assert_eq!(err.key, "acme#R1");
         assert!(err.to_string().contains("chatDuration"));
+    }
+
+    #[test]
+    fn rollup_items_round_trip_every_tally_field() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        for figure in Figure::ALL {
+            let mut agg = Aggregator::new(figure);
+            agg.add(20, Some("kim"), Some(0.1)).unwrap();
+            agg.add(10, Some("o\"neil"), Some(1585.352)).unwrap();
+            agg.add(30, Some("kim"), Some(0.2)).unwrap();
+            let item = rollup_item("acme", &Scope::Department("D#1".into()), day, &agg, 99);
+            assert_eq!(item[attr::PK], AttributeValue::S("acme#D#D#1".into()));
+            assert_eq!(
+                item[attr::SK],
+                AttributeValue::S(format!("{}#2024-03-01", figure.name()))
+            );
+            let mut back = Aggregator::new(figure);
+            fold_rollup_item(&mut back, &item).unwrap();
+            let mut expected: Vec<_> = agg.tallies().map(|(a, t)| (a.to_string(), *t)).collect();
+            let mut got: Vec<_> = back.tallies().map(|(a, t)| (a.to_string(), *t)).collect();
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(got, expected, "{figure:?}");
+            assert_eq!(back.into_rows(), agg.into_rows());
+        }
+    }
+
+    #[test]
+    fn an_empty_rollup_is_a_tombstone_that_folds_to_nothing() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let item = rollup_item(
+            "t",
+            &Scope::All,
+            day,
+            &Aggregator::new(Figure::TotalMessages),
+            1,
+        );
+        assert_eq!(item[attr::TALLIES], AttributeValue::S("{}".into()));
+        let mut agg = Aggregator::new(Figure::TotalMessages);
+        fold_rollup_item(&mut agg, &item).unwrap();
+        assert!(agg.is_empty());
+    }
+
+    #[test]
+    fn malformed_rollups_name_their_key() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let mut agg = Aggregator::new(Figure::BestFirstResponseTime);
+        agg.add(1, Some("kim"), Some(3.0)).unwrap();
+        let good = rollup_item("t", &Scope::All, day, &agg, 1);
+        for (tallies, problem) in [
+            ("[1,2]", "tallies are not valid"),
+            (r#"{"kim":[0,"x",null,0,1]}"#, "invalid stored exact sum"),
+            (r#"{"kim":[0,"0","NaN",0,1]}"#, "not a finite number"),
+            (r#"{"kim":[0,"0","abc",0,1]}"#, "not a finite number"),
+            (r#"{"kim":[-1,"0",null,0,1]}"#, "tallies are not valid"),
+        ] {
+            let mut bad = good.clone();
+            bad.insert(attr::TALLIES.into(), AttributeValue::S(tallies.into()));
+            let err = fold_rollup_item(&mut Aggregator::new(Figure::BestFirstResponseTime), &bad)
+                .unwrap_err();
+            assert_eq!(
+                err.key, "t#ALL/Best_first_response_time#2024-03-01",
+                "{tallies}"
+            );
+            assert!(err.to_string().contains(problem), "{tallies}: {err}");
+        }
+        let mut missing = good.clone();
+        missing.remove(attr::TALLIES);
+        assert!(fold_rollup_item(&mut Aggregator::new(Figure::TotalMessages), &missing).is_err());
+    }
+
+    #[test]
+    fn department_lists_round_trip() {
+        let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let item = departments_item("t", day, &["a".into(), "b".into()], 5);
+        assert_eq!(
+            item[attr::SK],
+            AttributeValue::S("DEPARTMENTS#2024-02-29".into())
+        );
+        assert_eq!(
+            read_departments_item(&item).unwrap(),
+            (day, vec!["a".to_string(), "b".to_string()])
+        );
+    }
+
+    #[test]
+    fn indexed_conversations_take_their_room_from_pk() {
+        let item = conversation_item("acme", &sample()).unwrap();
+        let (pk, c) = read_indexed_conversation(&item, "acme").unwrap();
+        assert_eq!(pk, "acme#R1");
+        assert_eq!(
+            c,
+            Conversation {
+                open: None,
+                ..sample()
+            }
+        );
+        assert!(read_indexed_conversation(&item, "globex").is_err());
+        let (tenant, pk, c) = read_conversation_image(&item).unwrap();
+        assert_eq!(
+            (tenant.as_str(), pk.as_str(), c),
+            ("acme", "acme#R1", sample())
+        );
     }
 
     #[test]

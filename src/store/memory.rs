@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
-use crate::domain::figure::{AgentField, Figure, MetricField};
+use crate::domain::figure::Figure;
 use crate::domain::identity::{CallerContext, Session, TenantSettings, User};
 
 #[derive(Debug, Default)]
@@ -26,22 +26,12 @@ pub struct MemoryStore {
 
 /// The agent a figure counts a conversation under.
 pub fn agent_of(figure: Figure, c: &Conversation) -> Option<&str> {
-    match figure.agent_field() {
-        AgentField::ServedBy => c.agent.as_deref(),
-        AgentField::ResponseBy => c.responder.as_deref(),
-    }
+    c.agent_for(figure)
 }
 
 /// The metric a figure reads from a conversation.
 pub fn metric_of(figure: Figure, c: &Conversation) -> Option<f64> {
-    match figure.metric_field() {
-        MetricField::None => None,
-        MetricField::ChatDuration => c.chat_duration,
-        MetricField::FirstResponse => c.first_response,
-        MetricField::AvgResponse => c.avg_response,
-        MetricField::FirstReaction => c.first_reaction,
-        MetricField::AgentMessages => Some(f64::from(c.agent_messages)),
-    }
+    c.metric_for(figure)
 }
 
 impl MemoryStore {

@@ -11,6 +11,8 @@ pub mod admin;
 pub mod dynamo;
 pub mod items;
 pub mod memory;
+pub mod rebuild;
+pub mod rollups;
 pub mod writer;
 
 /// `Ok(true)` when a call succeeded, `Ok(false)` when DynamoDB refused it for the reason the
@@ -73,9 +75,26 @@ pub struct RangeQuery {
 /// Work a fold did, for logs and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FoldStats {
+    /// Raw conversation items read.
     pub items_read: u64,
+    /// DynamoDB requests (query pages), raw and rollup.
     pub requests: u64,
+    /// Raw month-bucket query chains.
     pub buckets: u64,
+    /// Rollup items read (one per figure, scope and UTC day, tombstones included).
+    pub rollup_items_read: u64,
+    /// Whole UTC days answered from rollups.
+    pub rollup_days: u64,
+}
+
+impl FoldStats {
+    pub fn add(&mut self, other: &FoldStats) {
+        self.items_read += other.items_read;
+        self.requests += other.requests;
+        self.buckets += other.buckets;
+        self.rollup_items_read += other.rollup_items_read;
+        self.rollup_days += other.rollup_days;
+    }
 }
 
 /// Conversations of a tenant, folded into a figure's tallies as they are read.

@@ -14,10 +14,11 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "create-tables",
     "import",
     "generate-demo",
+    "rebuild-rollups",
     "add-user",
     "set-settings",
     "mint-session",
@@ -31,6 +32,7 @@ fn admin(names: &TableNames, args: &[&str]) -> Output {
         .env("SESSIONS_TABLE", &names.sessions)
         .env("DIRECTORY_TABLE", &names.directory)
         .env("CONVERSATIONS_TABLE", &names.conversations)
+        .env("ROLLUPS_TABLE", &names.rollups)
         .env("BY_MONTH_INDEX", &names.by_month_index)
         .env(
             "BY_DEPARTMENT_MONTH_INDEX",
@@ -495,4 +497,125 @@ async fn import_prints_a_summary_and_fails_on_a_malformed_line() {
         "{text}"
     );
     assert!(text.contains("rocketchat_message.json line 19"), "{text}");
+}
+
+#[tokio::test]
+async fn rebuild_rollups_recomputes_a_tenant_from_its_conversations() {
+    use agent_overview::domain::conversation::Conversation;
+    use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+    use agent_overview::store::memory::MemoryStore;
+
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("cli-rollups");
+    let start = 1_709_251_200_000; // 2024-03-01
+    let mut rooms = crate::dynamo::random_rooms(5, 80, start, 10 * 86_400_000);
+    // Written straight into the table: no stream, no rollups yet.
+    crate::dynamo::put_conversations(&client, &tenant, &rooms).await;
+    let range = UtcRange::from_days(
+        ReportDate::parse("2024-02-28").unwrap(),
+        ReportDate::parse("2024-03-12").unwrap(),
+        &ReportingZone::Named("Asia/Kolkata".parse().unwrap()),
+    );
+    let check = |rooms: Vec<Conversation>, dept: Option<&'static str>| {
+        let (client, tenant) = (client.clone(), tenant.clone());
+        async move {
+            let memory = MemoryStore::new();
+            rooms
+                .into_iter()
+                .for_each(|c| memory.put_conversation(&tenant, c));
+            crate::rollups::assert_plans_agree(
+                &client,
+                &memory,
+                &tenant,
+                range,
+                dept.map(str::to_string),
+                "after rebuild-rollups",
+            )
+            .await
+        }
+    };
+
+    // Every day of the tenant.
+    let text = ok(&admin(&names, &["rebuild-rollups", "--tenant", &tenant]));
+    assert!(
+        text.contains("rollups of 10 days rebuilt (80 conversations read"),
+        "{text}"
+    );
+    for dept in [None, Some("D1"), Some("D2"), Some("D3")] {
+        assert!(check(rooms.clone(), dept).await > 0);
+    }
+
+    // A conversation moved to another department behind the stream's back: a rebuild of its
+    // day clears it from the old department's rollups.
+    let i = rooms
+        .iter()
+        .position(|c| c.department_id.as_deref() == Some("D1"))
+        .expect("a D1 conversation");
+    rooms[i].department_id = Some("D9".into());
+    crate::dynamo::put_conversations(&client, &tenant, &rooms[i..=i]).await;
+    let day = agent_overview::domain::range::utc_day_of(rooms[i].ts_ms)
+        .unwrap()
+        .to_string();
+    let text = ok(&admin(
+        &names,
+        &[
+            "rebuild-rollups",
+            "--tenant",
+            &tenant,
+            "--from",
+            &day,
+            "--to",
+            &day,
+        ],
+    ));
+    assert!(text.contains("rollups of 1 days rebuilt"), "{text}");
+    for dept in [None, Some("D1"), Some("D9")] {
+        check(rooms.clone(), dept).await;
+    }
+
+    // Misuse.
+    let err = failed(&admin(
+        &names,
+        &[
+            "rebuild-rollups",
+            "--tenant",
+            &tenant,
+            "--from",
+            "2024-03-05",
+            "--to",
+            "2024-03-01",
+        ],
+    ));
+    assert!(
+        err.contains("--from 2024-03-05 is after --to 2024-03-01"),
+        "{err}"
+    );
+    let out = admin(
+        &names,
+        &[
+            "rebuild-rollups",
+            "--tenant",
+            &tenant,
+            "--from",
+            "2024-03-05",
+        ],
+    );
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn generate_demo_rebuilds_the_rollups_of_its_days() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("demo-rollups");
+    let text = ok(&admin_line(
+        &names,
+        &format!(
+            "generate-demo --tenant {tenant} --conversations 40 --days 3 --agents 3 \
+             --departments 2 --seed 9 --end 2024-03-31"
+        ),
+    ));
+    assert!(text.contains("rollups of 3 days rebuilt"), "{text}");
+    let rollups = tenant_items(&client, &names.rollups, &tenant).await;
+    // Per day: 7 figures for every department and for all, and the department list.
+    assert_eq!(rollups.len(), 3 * (7 * 3 + 1), "{}", rollups.len());
 }

@@ -1,10 +1,12 @@
 //! The handler and the DynamoDB adapter against dynalite: tenancy, warm-up, day edges in every
 //! reporting-zone mode, DST, many buckets with many pages, and a property test against the
-//! in-memory computation.
+//! in-memory computation. Tests of the raw path's own mechanics pin `QueryPlan::Raw`; the
+//! others run under both plans, with the rollups rebuilt after the conversations are written.
 
 use std::sync::Arc;
 
-use agent_overview::config::Limits;
+use agent_overview::admin::rollups::DaySpan;
+use agent_overview::config::{Limits, QueryPlan};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::{
@@ -25,7 +27,7 @@ use crate::harness;
 
 const MANAGER_TOKEN: &str = "tok-manager";
 
-async fn put_conversations(client: &Client, tenant: &str, rooms: &[Conversation]) {
+pub async fn put_conversations(client: &Client, tenant: &str, rooms: &[Conversation]) {
     let table = harness::table_names().conversations;
     let puts = rooms.iter().map(|c| {
         client
@@ -36,6 +38,24 @@ async fn put_conversations(client: &Client, tenant: &str, rooms: &[Conversation]
     });
     for r in futures::future::join_all(puts).await {
         r.unwrap();
+    }
+}
+
+/// Rebuilds the rollups of the days `rooms` fall on, as the stream or the admin tool would.
+pub async fn rebuild_rollups(client: &Client, tenant: &str, rooms: &[Conversation]) {
+    let mut span = DaySpan::default();
+    rooms.iter().for_each(|c| span.include(c.ts_ms));
+    span.rebuild(client, &harness::table_names(), tenant)
+        .await
+        .expect("rollups rebuilt");
+}
+
+const PLANS: [QueryPlan; 2] = [QueryPlan::Raw, QueryPlan::Rollups];
+
+fn plan(query_plan: QueryPlan) -> Limits {
+    Limits {
+        query_plan,
+        ..Limits::default()
     }
 }
 
@@ -126,10 +146,15 @@ async fn tenants_sharing_agents_and_departments_never_see_each_other() {
         })
         .collect();
     put_conversations(&client, &globex, &other).await;
+    rebuild_rollups(&client, &acme, &worked_example()).await;
+    rebuild_rollups(&client, &globex, &other).await;
     let acme_token = seed_tenant(&client, &acme, TenantSettings::default(), None).await;
     let globex_token = seed_tenant(&client, &globex, TenantSettings::default(), None).await;
-    let app = dynamo_app(client, Limits::default());
-    for dept in ["", "&departmentId=D1"] {
+    for (query_plan, dept) in PLANS
+        .into_iter()
+        .flat_map(|p| ["", "&departmentId=D1"].map(|d| (p, d)))
+    {
+        let app = dynamo_app(client.clone(), plan(query_plan));
         let q = format!("name=Total_messages&from=2024-03-01&to=2024-03-01{dept}");
         assert_eq!(
             get(&app, &q, &acme_token).await,
@@ -137,9 +162,11 @@ async fn tenants_sharing_agents_and_departments_never_see_each_other() {
         );
         assert_eq!(
             get(&app, &q, &globex_token).await,
-            (200, r#"{"head":[{"name":"Agent"},{"name":"Total_messages"}],"data":[{"name":"kim","value":"200"},{"name":"jane","value":"100"}],"success":true}"#.into())
+            (200, r#"{"head":[{"name":"Agent"},{"name":"Total_messages"}],"data":[{"name":"kim","value":"200"},{"name":"jane","value":"100"}],"success":true}"#.into()),
+            "{query_plan:?}"
         );
     }
+    let app = dynamo_app(client, Limits::default());
     // A token is bound to its tenant: acme's token with globex's user id is someone else.
     assert_eq!(
         get(
@@ -229,17 +256,25 @@ async fn day_edges_are_cut_to_the_millisecond_in_every_zone_mode() {
     for (settings, offset, day, label) in cases {
         let tenant = harness::unique_tenant("edges");
         let zone = ReportingZone::resolve(&settings.reporting_timezone, offset).unwrap();
-        put_conversations(&client, &tenant, &edge_rooms(day, &zone)).await;
+        let rooms = edge_rooms(day, &zone);
+        put_conversations(&client, &tenant, &rooms).await;
+        rebuild_rollups(&client, &tenant, &rooms).await;
         let token = seed_tenant(&client, &tenant, settings, offset).await;
-        let app = dynamo_app(client.clone(), Limits::default());
-        let (status, body) = get(
-            &app,
-            &format!("name=Total_conversations&from={day}&to={day}T23:59:59Z"),
-            &token,
-        )
-        .await;
-        assert_eq!(status, 200, "{label}");
-        assert_eq!(names(&body), ["at-start", "at-end"], "{label}: {body}");
+        for query_plan in PLANS {
+            let app = dynamo_app(client.clone(), plan(query_plan));
+            let (status, body) = get(
+                &app,
+                &format!("name=Total_conversations&from={day}&to={day}T23:59:59Z"),
+                &token,
+            )
+            .await;
+            assert_eq!(status, 200, "{label} {query_plan:?}");
+            assert_eq!(
+                names(&body),
+                ["at-start", "at-end"],
+                "{label} {query_plan:?}: {body}"
+            );
+        }
     }
 }
 
@@ -257,7 +292,7 @@ fn user_mode() -> TenantSettings {
     }
 }
 
-fn random_rooms(seed: u64, n: usize, start_ms: i64, span_ms: i64) -> Vec<Conversation> {
+pub fn random_rooms(seed: u64, n: usize, start_ms: i64, span_ms: i64) -> Vec<Conversation> {
     // A small LCG: deterministic rooms without pulling randomness into the test's outcome.
     let mut x = seed
         .wrapping_mul(6364136223846793005)
@@ -311,6 +346,7 @@ async fn a_multi_year_range_reads_every_bucket_and_every_page() {
     let limits = Limits {
         query_page_limit: Some(3),
         query_concurrency: 8,
+        query_plan: QueryPlan::Raw,
         ..Limits::default()
     };
     let store = DynamoStore::new(client, harness::table_names(), limits);
@@ -390,9 +426,38 @@ async fn a_malformed_stored_item_fails_the_request_instead_of_skipping_it() {
         .await
         .unwrap();
     let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
-    let app = dynamo_app(client, Limits::default());
+    let app = dynamo_app(client, plan(QueryPlan::Raw));
     assert_eq!(
         get(&app, "name=Total_conversations&from=2024-03-01&to=2024-03-01", &token).await,
+        (500, r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#.into())
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_rollup_item_fails_the_request_too() {
+    let client = harness::ready().await.0;
+    let tenant = harness::unique_tenant("badrollup");
+    put_conversations(&client, &tenant, &worked_example()).await;
+    rebuild_rollups(&client, &tenant, &worked_example()).await;
+    let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
+    let app = dynamo_app(client.clone(), plan(QueryPlan::Rollups));
+    let query = "name=Total_conversations&from=2024-03-01&to=2024-03-01";
+    assert_eq!(get(&app, query, &token).await.0, 200);
+    client
+        .update_item()
+        .table_name(harness::table_names().rollups)
+        .key(items::attr::PK, harness::s(&format!("{tenant}#ALL")))
+        .key(
+            items::attr::SK,
+            harness::s("Total_conversations#2024-03-01"),
+        )
+        .update_expression("SET tallies = :bad")
+        .expression_attribute_values(":bad", harness::s(r#"{"kim":[1]}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&app, query, &token).await,
         (500, r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#.into())
     );
 }
@@ -430,7 +495,7 @@ proptest! {
             ][zone_pick];
             let from = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(from_day);
             let range = UtcRange::from_days(ReportDate(from), ReportDate(from + chrono::Duration::days(len)), &zone);
-            let store = DynamoStore::new(client, harness::table_names(), Limits { query_page_limit: Some(4), ..Limits::default() });
+            let store = DynamoStore::new(client, harness::table_names(), Limits { query_page_limit: Some(4), query_plan: QueryPlan::Raw, ..Limits::default() });
             for figure in Figure::ALL {
                 let q = RangeQuery {
                     tenant: tenant.clone(),

@@ -45,6 +45,7 @@ pub fn table_names() -> TableNames {
             "BY_DEPARTMENT_MONTH_INDEX",
             TableNames::DEFAULT_BY_DEPARTMENT_MONTH_INDEX,
         ),
+        rollups: env_or("ROLLUPS_TABLE", "agent-overview-rollups"),
     }
 }
 

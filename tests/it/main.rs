@@ -7,3 +7,4 @@ mod events;
 mod harness;
 mod import;
 mod rocketchat_export;
+mod rollups;

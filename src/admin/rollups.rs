@@ -1,0 +1,117 @@
+//! `rebuild-rollups`, and the rebuild that `import` and `generate-demo` run over the days they
+//! wrote: a local stack has no stream, so the tools keep the rollups in step themselves (in AWS
+//! the stream does it too; a second rebuild writes the same items).
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use chrono::NaiveDate;
+
+use crate::config::TableNames;
+use crate::domain::identity::is_valid_tenant_id;
+use crate::domain::range::utc_day_of;
+use crate::store::rebuild::{RebuildError, RebuildSummary, Rebuilder};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollupsError {
+    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
+    InvalidTenant(String),
+    #[error("--from {from} is after --to {to}")]
+    Order { from: NaiveDate, to: NaiveDate },
+    #[error("rebuilding the rollups of tenant {tenant} failed")]
+    Rebuild {
+        tenant: String,
+        #[source]
+        source: RebuildError,
+    },
+}
+
+/// A rebuilder whose `asOf` is the wall clock: the rebuild that reads last wins.
+pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
+    Rebuilder::new(
+        client.clone(),
+        names.rollup_tables(),
+        Arc::new(|| chrono::Utc::now().timestamp_millis()),
+    )
+}
+
+/// Recomputes a tenant's rollups from its conversations: the UTC days `from..=to`, or without
+/// them every day (each month from 1970-01 to a year after `today`, and every day that already
+/// has rollups).
+pub async fn rebuild_rollups(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    days: Option<(NaiveDate, NaiveDate)>,
+    today: NaiveDate,
+) -> Result<RebuildSummary, RollupsError> {
+    if !is_valid_tenant_id(tenant) {
+        return Err(RollupsError::InvalidTenant(tenant.to_string()));
+    }
+    let rebuilder = rebuilder(client, names);
+    let result = match days {
+        Some((from, to)) if from > to => return Err(RollupsError::Order { from, to }),
+        Some((from, to)) => rebuilder.rebuild_days(tenant, from, to).await,
+        None => rebuilder.rebuild_tenant(tenant, today).await,
+    };
+    result.map_err(|source| RollupsError::Rebuild {
+        tenant: tenant.to_string(),
+        source,
+    })
+}
+
+/// The first and last UTC day of the conversations a tool wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaySpan(Option<(NaiveDate, NaiveDate)>);
+
+impl DaySpan {
+    pub fn include(&mut self, ts_ms: i64) {
+        let Some(day) = utc_day_of(ts_ms) else {
+            return;
+        };
+        self.0 = Some(match self.0 {
+            None => (day, day),
+            Some((first, last)) => (first.min(day), last.max(day)),
+        });
+    }
+
+    pub fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.0
+    }
+
+    /// Rebuilds the span's days (nothing when no conversation was written).
+    pub async fn rebuild(
+        &self,
+        client: &Client,
+        names: &TableNames,
+        tenant: &str,
+    ) -> Result<RebuildSummary, RebuildError> {
+        match self.0 {
+            None => Ok(RebuildSummary::default()),
+            Some((from, to)) => {
+                rebuilder(client, names)
+                    .rebuild_days(tenant, from, to)
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_grows_to_the_first_and_last_day() {
+        let mut span = DaySpan::default();
+        assert_eq!(span.days(), None);
+        span.include(1_709_251_200_000 + 5); // 2024-03-01
+        span.include(1_709_251_200_000 - 5); // 2024-02-29
+        span.include(1_709_251_200_000 + 86_400_000 * 3); // 2024-03-04
+        let (first, last) = span.days().unwrap();
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("2024-02-29".into(), "2024-03-04".into())
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! The rollups function: a batch of the conversations table's stream (`NEW_AND_OLD_IMAGES`)
+//! becomes the set of (tenant, UTC day) rebuilds it calls for, each rebuilding `All` and the
+//! departments of the old and new images, deduplicated per batch.
+//!
+//! Failures are reported per record (`ReportBatchItemFailures`): the answer names the first
+//! record whose change was not applied, and Lambda retries the batch from there. Rebuilds are
+//! idempotent, so records after it that did succeed are simply rebuilt again. A record whose
+//! image cannot be read is such a failure too (never skipped): the event source's bisection,
+//! retry limit and on-failure queue isolate it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use crate::admin::error_chain;
+use crate::domain::conversation::Conversation;
+use crate::domain::range::utc_day_of;
+use crate::domain::rollup::Scope;
+use crate::store::items::{attr, read_conversation_image, Item, MalformedItem};
+use crate::store::rebuild::{Overlay, RebuildSummary, Rebuilder};
+
+/// Day rebuilds of one batch in flight at once.
+const REBUILDS_IN_FLIGHT: usize = 4;
+
+/// One (tenant, day) to rebuild: its scopes, and the first record that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayWork {
+    pub scopes: BTreeSet<Scope>,
+    pub first_record: usize,
+}
+
+/// What a batch calls for.
+#[derive(Debug, Default)]
+pub struct BatchWork {
+    /// Latest image per conversation key, laid over the GSI's answer.
+    pub overlay: Overlay,
+    pub days: BTreeMap<(String, NaiveDate), DayWork>,
+    /// The first record that could not be read; records from it on are not in the work.
+    pub unreadable: Option<(usize, MalformedItem)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream record {index} failed and has no SequenceNumber to report")]
+    NoSequenceNumber { index: usize },
+}
+
+/// Reads a batch's records in order. Stops at the first unreadable record: the records before
+/// it are applied, it and the rest are reported as failed.
+pub fn plan_batch(records: &[EventRecord]) -> BatchWork {
+    let mut work = BatchWork::default();
+    for (index, record) in records.iter().enumerate() {
+        let change = match read_change(record) {
+            Ok(change) => change,
+            Err(e) => {
+                work.unreadable = Some((index, e));
+                break;
+            }
+        };
+        work.overlay.insert(change.pk.clone(), change.new.clone());
+        if figures_unchanged(change.old.as_ref(), change.new.as_ref()) {
+            continue;
+        }
+        for c in change.old.iter().chain(change.new.iter()) {
+            let Some(day) = utc_day_of(c.ts_ms) else {
+                work.unreadable = Some((
+                    index,
+                    MalformedItem {
+                        key: change.pk.clone(),
+                        problem: format!("ts {} is out of range", c.ts_ms),
+                    },
+                ));
+                return work;
+            };
+            let entry = work
+                .days
+                .entry((change.tenant.clone(), day))
+                .or_insert_with(|| DayWork {
+                    scopes: BTreeSet::from([Scope::All]),
+                    first_record: index,
+                });
+            if let Some(d) = &c.department_id {
+                entry.scopes.insert(Scope::Department(d.clone()));
+            }
+        }
+    }
+    work
+}
+
+/// One record's conversation before and after.
+struct Change {
+    tenant: String,
+    pk: String,
+    old: Option<Conversation>,
+    new: Option<Conversation>,
+}
+
+fn read_change(record: &EventRecord) -> Result<Change, MalformedItem> {
+    let keys: Item = HashMap::from(record.change.keys.clone());
+    let key = match keys.get(attr::PK) {
+        Some(AttributeValue::S(pk)) => pk.clone(),
+        _ => format!("<stream record {}>", record.event_id),
+    };
+    let image = |image: &serde_dynamo::Item| {
+        if image.inner().is_empty() {
+            return Ok(None);
+        }
+        let item: Item = HashMap::from(image.clone());
+        read_conversation_image(&item).map(Some)
+    };
+    let old = image(&record.change.old_image)?;
+    let new = image(&record.change.new_image)?;
+    let (tenant, pk) = match (&old, &new) {
+        (Some((t, pk, _)), None) | (_, Some((t, pk, _))) => (t.clone(), pk.clone()),
+        (None, None) => {
+            return Err(MalformedItem {
+                key,
+                problem: "the stream record has no image (the stream must be NEW_AND_OLD_IMAGES)"
+                    .into(),
+            })
+        }
+    };
+    if let (Some((old_tenant, old_pk, _)), Some(_)) = (&old, &new) {
+        if *old_tenant != tenant || *old_pk != pk {
+            return Err(MalformedItem {
+                key,
+                problem: "the old and new images name different conversations".into(),
+            });
+        }
+    }
+    Ok(Change {
+        tenant,
+        pk,
+        old: old.map(|(_, _, c)| c),
+        new: new.map(|(_, _, c)| c),
+    })
+}
+
+/// A change that touches nothing a figure reads (e.g. only `open`) needs no rebuild.
+fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> bool {
+    match (old, new) {
+        (Some(a), Some(b)) => {
+            let figures_of = |c: &Conversation| Conversation {
+                open: None,
+                ..c.clone()
+            };
+            figures_of(a) == figures_of(b)
+        }
+        _ => false,
+    }
+}
+
+/// Applies a batch and answers which record to retry from, if any.
+pub async fn handle_batch(
+    rebuilder: &Rebuilder,
+    event: Event,
+) -> Result<DynamoDbEventResponse, StreamError> {
+    let started = Instant::now();
+    let records = event.records;
+    let work = plan_batch(&records);
+    let mut first_failed = work.unreadable.as_ref().map(|(index, e)| {
+        tracing::error!(record = index, error = %error_chain(e), "unreadable stream record");
+        *index
+    });
+    let overlay = &work.overlay;
+    let results: Vec<_> = futures::stream::iter(&work.days)
+        .map(|((tenant, day), w)| async move {
+            let result = rebuilder
+                .rebuild_day(tenant, *day, &w.scopes, overlay)
+                .await;
+            (tenant, day, w.first_record, result)
+        })
+        .buffer_unordered(REBUILDS_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut total = RebuildSummary::default();
+    let mut failed_days = 0;
+    for (tenant, day, first_record, result) in results {
+        match result {
+            Ok(summary) => total.add(&summary),
+            Err(e) => {
+                failed_days += 1;
+                tracing::error!(tenant = %tenant, day = %day, error = %error_chain(&e), "rollup rebuild failed");
+                first_failed = Some(first_failed.map_or(first_record, |f| f.min(first_record)));
+            }
+        }
+    }
+    tracing::info!(
+        records = records.len(),
+        days = work.days.len(),
+        failed_days,
+        conversations_read = total.conversations_read,
+        items_written = total.items_written,
+        items_superseded = total.items_superseded,
+        retry_from_record = first_failed,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "rollups batch"
+    );
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(index) = first_failed {
+        let sequence_number = records
+            .get(index)
+            .and_then(|r| r.change.sequence_number.clone())
+            .ok_or(StreamError::NoSequenceNumber { index })?;
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(sequence_number);
+        response.batch_item_failures.push(failure);
+    }
+    Ok(response)
+}
+
+/// The Lambda invocation: one span per request id around [`handle_batch`]. An error fails the
+/// whole batch (it happens only when a failed record cannot be named).
+pub async fn handle_event(
+    rebuilder: &Rebuilder,
+    event: lambda_runtime::LambdaEvent<Event>,
+) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+    let (payload, context) = event.into_parts();
+    let span = tracing::info_span!("invocation", request_id = %context.request_id);
+    Ok(handle_batch(rebuilder, payload).instrument(span).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::items::conversation_item;
+    use serde_json::{json, Value};
+
+    fn image(tenant: &str, c: &Conversation) -> Value {
+        let item = conversation_item(tenant, c).unwrap();
+        let as_json: serde_dynamo::Item = item.into();
+        serde_json::to_value(as_json).unwrap()
+    }
+
+    fn record(seq: u32, old: Option<Value>, new: Option<Value>, pk: &str) -> Value {
+        let name = match (&old, &new) {
+            (None, Some(_)) => "INSERT",
+            (Some(_), Some(_)) => "MODIFY",
+            _ => "REMOVE",
+        };
+        let mut change = json!({
+            "ApproximateCreationDateTime": 1_709_290_000.0,
+            "Keys": {"pk": {"S": pk}},
+            "SequenceNumber": format!("{seq:021}"),
+            "SizeBytes": 200,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        });
+        if let Some(o) = old {
+            change["OldImage"] = o;
+        }
+        if let Some(n) = new {
+            change["NewImage"] = n;
+        }
+        json!({
+            "eventID": format!("e{seq}"),
+            "eventName": name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": change,
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/c/stream/2024-01-01T00:00:00.000"
+        })
+    }
+
+    fn records(values: Vec<Value>) -> Vec<EventRecord> {
+        let event: Event = serde_json::from_value(json!({ "Records": values })).unwrap();
+        event.records
+    }
+
+    const DAY1: i64 = 1_709_251_200_000; // 2024-03-01T00:00Z
+
+    fn conv(room: &str, ts: i64, dept: Option<&str>, agent: &str) -> Conversation {
+        Conversation {
+            department_id: dept.map(str::to_string),
+            agent: Some(agent.into()),
+            open: Some(true),
+            ..Conversation::new(room, ts)
+        }
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_transfer_rebuilds_both_days_and_departments_once_per_batch() {
+        let before = conv("R1", DAY1 + 1000, Some("D1"), "kim");
+        let after = conv("R1", DAY1 + 86_400_000, Some("D2"), "jane");
+        let other = conv("R2", DAY1 + 5, None, "kim");
+        let work = plan_batch(&records(vec![
+            record(1, None, Some(image("acme", &other)), "acme#R2"),
+            record(
+                2,
+                Some(image("acme", &before)),
+                Some(image("acme", &after)),
+                "acme#R1",
+            ),
+            record(3, None, Some(image("acme", &other)), "acme#R2"),
+        ]));
+        assert!(work.unreadable.is_none());
+        let days: Vec<_> = work
+            .days
+            .iter()
+            .map(|((t, d), w)| (t.as_str(), *d, w.scopes.clone(), w.first_record))
+            .collect();
+        let d = |s: &str| Scope::Department(s.into());
+        assert_eq!(
+            days,
+            vec![
+                (
+                    "acme",
+                    day("2024-03-01"),
+                    BTreeSet::from([Scope::All, d("D1")]),
+                    0
+                ),
+                (
+                    "acme",
+                    day("2024-03-02"),
+                    BTreeSet::from([Scope::All, d("D2")]),
+                    1
+                ),
+            ]
+        );
+        assert_eq!(work.overlay["acme#R1"], Some(after));
+    }
+
+    #[test]
+    fn a_change_no_figure_reads_needs_no_rebuild_but_joins_the_overlay() {
+        let open = conv("R1", DAY1, Some("D1"), "kim");
+        let closed = Conversation {
+            open: Some(false),
+            ..open.clone()
+        };
+        let work = plan_batch(&records(vec![record(
+            1,
+            Some(image("acme", &open)),
+            Some(image("acme", &closed)),
+            "acme#R1",
+        )]));
+        assert!(work.days.is_empty());
+        assert_eq!(work.overlay["acme#R1"], Some(closed));
+    }
+
+    #[test]
+    fn a_removal_drops_the_conversation_from_the_overlay() {
+        let c = conv("R1", DAY1, None, "kim");
+        let work = plan_batch(&records(vec![record(
+            1,
+            Some(image("t", &c)),
+            None,
+            "t#R1",
+        )]));
+        assert_eq!(work.overlay["t#R1"], None);
+        assert_eq!(work.days.len(), 1);
+    }
+
+    #[test]
+    fn an_unreadable_record_stops_the_plan_with_its_key() {
+        let c = conv("R1", DAY1, None, "kim");
+        let mut bad = image("t", &conv("R2", DAY1, None, "kim"));
+        bad["agent"] = json!({"N": "7"});
+        let work = plan_batch(&records(vec![
+            record(1, None, Some(image("t", &c)), "t#R1"),
+            record(2, None, Some(bad), "t#R2"),
+            record(
+                3,
+                None,
+                Some(image("t", &conv("R3", DAY1, None, "x"))),
+                "t#R3",
+            ),
+        ]));
+        let (index, err) = work.unreadable.unwrap();
+        assert_eq!(index, 1);
+        assert_eq!(err.key, "t#R2");
+        assert!(!work.overlay.contains_key("t#R3"));
+        let keys_only = records(vec![record(4, None, None, "t#R4")]);
+        let (_, err) = plan_batch(&keys_only).unreadable.unwrap();
+        assert_eq!(err.key, "t#R4");
+        assert!(err.problem.contains("NEW_AND_OLD_IMAGES"));
+    }
+}
