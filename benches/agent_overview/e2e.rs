@@ -28,9 +28,13 @@ pub struct Cell {
     pub runs_ms: Vec<f64>,
     /// Conversations read (the handler's log line: FoldStats).
     pub items_read: u64,
-    /// Query pages requested; every request also makes 2 identity reads.
+    /// Query pages requested (conversations and rollups); every request also makes 2
+    /// identity reads.
     pub queries: u64,
     pub buckets: u64,
+    /// Rollup items read (rollups plan), and the whole UTC days they answered.
+    pub rollup_items_read: u64,
+    pub rollup_days: u64,
     /// CPU time per request (median of the timed runs) of this process (the function's side:
     /// SDK, decode, fold, format) and of dynalite (DynamoDB's side): what the wall-clock time
     /// is made of, and a measure that waiting for a shared core does not inflate.
@@ -98,8 +102,8 @@ struct Run {
     client_cpu_ms: f64,
     dynalite_cpu_ms: Option<f64>,
     body: String,
-    /// items_read, dynamodb_requests, buckets.
-    stats: [u64; 3],
+    /// items_read, dynamodb_requests, buckets, rollup_items_read, rollup_days.
+    stats: [u64; 5],
 }
 
 /// Handles `query` once under `server`: status 200 or the benchmark stops.
@@ -120,7 +124,13 @@ async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
         client_cpu_ms: delta_ms(client_before, client_after).unwrap_or(f64::NAN),
         dynalite_cpu_ms: delta_ms(dynalite_before, dynalite_after),
         body,
-        stats: [get("items_read"), get("dynamodb_requests"), get("buckets")],
+        stats: [
+            get("items_read"),
+            get("dynamodb_requests"),
+            get("buckets"),
+            get("rollup_items_read"),
+            get("rollup_days"),
+        ],
     }
 }
 
@@ -182,7 +192,7 @@ impl Grid<'_> {
                 let client: Vec<f64> = plan_runs.iter().map(|r| r.client_cpu_ms).collect();
                 let dynalite: Option<Vec<f64>> =
                     plan_runs.iter().map(|r| r.dynalite_cpu_ms).collect();
-                let [items_read, queries, buckets] = stats[plan];
+                let [items_read, queries, buckets, rollup_items_read, rollup_days] = stats[plan];
                 Cell {
                     conversations: tenant.conversations,
                     figure: figure.name(),
@@ -195,6 +205,8 @@ impl Grid<'_> {
                     items_read,
                     queries,
                     buckets,
+                    rollup_items_read,
+                    rollup_days,
                     client_cpu_ms: percentile(&client, 0.5),
                     dynalite_cpu_ms: dynalite.map(|d| percentile(&d, 0.5)),
                 }

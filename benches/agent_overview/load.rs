@@ -1,18 +1,21 @@
 //! The data: tables from `template.yaml`, and one tenant per size with demo conversations over
-//! 365 days (written concurrently with the BatchWriter, timed), a livechat-manager and a session.
+//! 365 days (written concurrently with the BatchWriter, timed), their rollups (rebuilt as
+//! `generate-demo` rebuilds them, timed), a livechat-manager and a session.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use agent_overview::admin::demo::{demo_conversations, write_demo, DemoParams};
+use agent_overview::admin::demo::{demo_conversations, DemoParams};
+use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::User;
 use agent_overview::store::admin::put_user;
-use agent_overview::store::writer::WriterOptions;
+use agent_overview::store::items::{attr, conversation_item};
+use agent_overview::store::writer::{BatchWriter, WriterOptions};
 use aws_sdk_dynamodb::Client;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeDelta};
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
 
@@ -36,6 +39,8 @@ pub struct Tenant {
     pub department: String,
     pub department_share: f64,
     pub load_secs: f64,
+    pub rollups_secs: f64,
+    pub rollup_items: u64,
 }
 
 pub fn label(conversations: u32) -> String {
@@ -71,11 +76,21 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         max_in_flight: WRITERS_IN_FLIGHT,
         ..WriterOptions::default()
     };
-    let summary = write_demo(client, names, &id, &params, writer)
-        .await
-        .expect("writing the demo conversations");
+    let mut out = BatchWriter::new(client.clone(), &names.conversations, &[attr::PK], writer);
+    for c in demo_conversations(&params) {
+        let item = conversation_item(&id, &c).expect("a storable conversation");
+        out.put(item).await.expect("writing the demo conversations");
+    }
+    let written = out.finish().await.expect("writing the demo conversations");
     let load_secs = started.elapsed().as_secs_f64();
-    assert_eq!(summary.conversations, u64::from(conversations));
+    assert_eq!(written, u64::from(conversations));
+
+    let started = Instant::now();
+    let first_day = end_day() - TimeDelta::days(i64::from(DATA_DAYS) - 1);
+    let rebuilt = rebuild_rollups(client, names, &id, Some((first_day, end_day())), end_day())
+        .await
+        .expect("rebuilding the rollups");
+    let rollups_secs = started.elapsed().as_secs_f64();
 
     let mut by_department: HashMap<String, u32> = HashMap::new();
     for c in demo_conversations(&params) {
@@ -115,5 +130,7 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         department,
         department_share: f64::from(in_department) / f64::from(conversations),
         load_secs,
+        rollups_secs,
+        rollup_items: rebuilt.items_written,
     }
 }

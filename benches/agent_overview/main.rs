@@ -104,6 +104,8 @@ pub struct Load {
     pub conversations: u32,
     pub seconds: f64,
     pub items_per_sec: f64,
+    pub rollups_seconds: f64,
+    pub rollup_items: u64,
     pub department: String,
     pub department_share: f64,
 }
@@ -195,10 +197,7 @@ fn main() {
             token,
             figure,
         }) => {
-            let plan = match plan.as_str() {
-                "baseline" => Plan::Baseline,
-                _ => Plan::Raw,
-            };
+            let plan = Plan::parse(&plan).expect("a plan name");
             let figure = Figure::parse(&figure).expect("a figure name");
             let tenant = load::Tenant {
                 id: tenant,
@@ -207,6 +206,8 @@ fn main() {
                 department: String::new(),
                 department_share: 0.0,
                 load_secs: 0.0,
+                rollups_secs: 0.0,
+                rollup_items: 0,
             };
             runtime.block_on(memory::probe_child(plan, days, tenant, figure));
         }
@@ -231,22 +232,25 @@ async fn bench(args: &Args) -> Results {
     for &size in &args.sizes {
         let tenant = load::load_tenant(&client, &tables, size).await;
         eprintln!(
-            "  {:>5}: loaded in {:.1} s ({:.0} items/s)",
+            "  {:>5}: loaded in {:.1} s ({:.0} items/s), rollups rebuilt in {:.1} s",
             load::label(size),
             tenant.load_secs,
-            f64::from(size) / tenant.load_secs
+            f64::from(size) / tenant.load_secs,
+            tenant.rollups_secs
         );
         loads.push(Load {
             conversations: size,
             seconds: tenant.load_secs,
             items_per_sec: f64::from(size) / tenant.load_secs,
+            rollups_seconds: tenant.rollups_secs,
+            rollup_items: tenant.rollup_items,
             department: tenant.department.clone(),
             department_share: tenant.department_share,
         });
         tenants.push(tenant);
     }
 
-    let plans = vec![Plan::Baseline, Plan::Raw];
+    let plans = vec![Plan::Baseline, Plan::Raw, Plan::Rollups];
     let servers: Vec<(Plan, Server)> = plans
         .iter()
         .map(|&p| (p, Server::new(p, &client, &tables)))

@@ -21,6 +21,7 @@ pub struct Probe {
     /// Peak RSS after the request (kB).
     pub after_kb: u64,
     pub items_read: u64,
+    pub rollup_items_read: u64,
 }
 
 fn status_kb(field: &str) -> u64 {
@@ -43,15 +44,15 @@ pub async fn probe_child(plan: Plan, days: u32, tenant: Tenant, figure: Figure) 
     let res = server.handle(request(&query, &tenant)).await;
     assert_eq!(res.status(), 200);
     let after_kb = status_kb("VmHWM:");
-    let items_read = crate::capture::take()
-        .and_then(|s| s.get("items_read").copied())
-        .unwrap_or(0);
+    let stats = crate::capture::take().unwrap_or_default();
+    let get = |k: &str| stats.get(k).copied().unwrap_or(0);
     let probe = Probe {
         plan: plan.name().into(),
         days,
         before_kb,
         after_kb,
-        items_read,
+        items_read: get("items_read"),
+        rollup_items_read: get("rollup_items_read"),
     };
     println!("{}", serde_json::to_string(&probe).expect("json"));
 }

@@ -4,10 +4,12 @@
 //!
 //! - **baseline**: the simplest correct plan. One sequential query chain over the month
 //!   buckets, no `ProjectionExpression` (every attribute the index projects), no concurrency.
-//! - **raw**: the function's `DynamoStore` with its default limits (projection of the figure's
+//! - **raw**: the function's `DynamoStore` with `QUERY_PLAN=raw` (projection of the figure's
 //!   attributes only, bucket chains read concurrently).
+//! - **rollups**: the function's `DynamoStore` with `QUERY_PLAN=rollups`, the default (daily
+//!   rollups for the whole UTC days, raw conversations for the partial days at the edges).
 
-use agent_overview::config::{Limits, TableNames};
+use agent_overview::config::{Limits, QueryPlan, TableNames};
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::identity::{CallerContext, Session};
 use agent_overview::http::handler::system_clock;
@@ -23,6 +25,7 @@ use lambda_http::{Body, Request, Response};
 pub enum Plan {
     Baseline,
     Raw,
+    Rollups,
 }
 
 impl Plan {
@@ -30,7 +33,14 @@ impl Plan {
         match self {
             Plan::Baseline => "baseline",
             Plan::Raw => "raw",
+            Plan::Rollups => "rollups",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Plan> {
+        [Plan::Baseline, Plan::Raw, Plan::Rollups]
+            .into_iter()
+            .find(|p| p.name() == name)
     }
 }
 
@@ -42,10 +52,16 @@ pub enum Server {
 
 impl Server {
     pub fn new(plan: Plan, client: &Client, tables: &TableNames) -> Self {
-        let limits = Limits::default();
+        let limits = Limits {
+            query_plan: match plan {
+                Plan::Rollups => QueryPlan::Rollups,
+                Plan::Baseline | Plan::Raw => QueryPlan::Raw,
+            },
+            ..Limits::default()
+        };
         let store = DynamoStore::new(client.clone(), tables.clone(), limits.clone());
         match plan {
-            Plan::Raw => Server::Dynamo(App {
+            Plan::Raw | Plan::Rollups => Server::Dynamo(App {
                 store,
                 limits,
                 clock: system_clock(),

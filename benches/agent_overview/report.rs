@@ -43,14 +43,46 @@ fn find<'a>(
     cells(r, size, days, dept, plan).find(|c| c.figure == figure)
 }
 
-/// Per figure: baseline p50 / raw p50.
-fn speedups(r: &Results, size: u32, days: u32, dept: bool) -> Vec<f64> {
-    cells(r, size, days, dept, "raw")
-        .filter_map(|raw| {
-            let base = find(r, size, raw.figure, days, dept, "baseline")?;
-            Some(base.p50_ms / raw.p50_ms)
+/// Per figure: `slow` p50 / `fast` p50.
+fn ratios(r: &Results, size: u32, days: u32, dept: bool, slow: &str, fast: &str) -> Vec<f64> {
+    cells(r, size, days, dept, fast)
+        .filter_map(|f| {
+            let s = find(r, size, f.figure, days, dept, slow)?;
+            Some(s.p50_ms / f.p50_ms)
         })
         .collect()
+}
+
+/// Per figure: baseline p50 / raw p50.
+fn speedups(r: &Results, size: u32, days: u32, dept: bool) -> Vec<f64> {
+    ratios(r, size, days, dept, "baseline", "raw")
+}
+
+/// Items a request read: raw conversations plus rollup items.
+fn items(c: &Cell) -> u64 {
+    c.items_read + c.rollup_items_read
+}
+
+/// Per figure: rollups' items / raw's items.
+fn item_fractions(r: &Results, size: u32, days: u32, dept: bool) -> Vec<f64> {
+    cells(r, size, days, dept, "rollups")
+        .filter_map(|ro| {
+            let raw = find(r, size, ro.figure, days, dept, "raw")?;
+            Some(items(ro) as f64 / raw.items_read.max(1) as f64)
+        })
+        .collect()
+}
+
+fn has(r: &Results, plan: &str) -> bool {
+    r.plans.contains(&plan)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::min)
 }
 
 fn p50s(r: &Results, size: u32, days: u32, dept: bool, plan: &str) -> Vec<f64> {
@@ -139,10 +171,12 @@ fn markdown(r: &Results) -> String {
          departments; `departmentId` filters on the busiest department. Plans: **baseline** = \
          one sequential query chain over the month buckets, no ProjectionExpression (every \
          attribute the index projects), no concurrency; **raw** = the function's DynamoStore \
-         (projection of the figure's attributes, bucket chains concurrently, \
-         `QUERY_CONCURRENCY` 16). Both answer through the same `App::handle` (same identity \
-         reads, same Aggregator, same formatting) and every request's answers are checked \
-         byte-identical across plans.\n",
+         with `QUERY_PLAN=raw` (projection of the figure's attributes, \
+         bucket chains concurrently, `QUERY_CONCURRENCY` 16); **rollups** = the same store with \
+         `QUERY_PLAN=rollups`, the default (daily rollup items for the whole UTC days of the \
+         range, raw conversations for partial edge days). All answer through the same \
+         `App::handle` (same identity reads, same Aggregator, same formatting) and every \
+         request's answers are checked byte-identical across plans.\n",
         r.data["days"],
         r.data["last_day"].as_str().unwrap_or("?"),
         r.data["agents"],
@@ -165,37 +199,98 @@ fn headline(s: &mut String, r: &Results, big: u32) {
     let _ = writeln!(
         s,
         "## Headline: {} conversations, no `departmentId`\n\nMedians over the seven figures \
-         of each figure's p50.\n",
+         of each figure's p50 (p95: median of the figures' p95).\n",
         label(big)
     );
+    let rollups = has(r, "rollups");
+    let _ = write!(
+        s,
+        "| range | baseline p50 | raw p50 (p95) | raw vs baseline |"
+    );
+    if rollups {
+        let _ = write!(s, " rollups p50 (p95) | rollups vs raw |");
+    }
+    let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "| range | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline | CPU per request, baseline: function + dynalite | raw: function + dynalite |"
+        "|---:|---:|---:|---:|{}",
+        if rollups { "---:|---:|" } else { "" }
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for days in all_ranges(r) {
-        let raw: Vec<&Cell> = cells(r, big, days, false, "raw").collect();
-        let Some(first) = raw.first() else { continue };
-        let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
-        let _ = writeln!(
+        let p95 = |plan: &str| {
+            let v: Vec<f64> = cells(r, big, days, false, plan).map(|c| c.p95_ms).collect();
+            median(&v)
+        };
+        if cells(r, big, days, false, "raw").next().is_none() {
+            continue;
+        }
+        let _ = write!(
             s,
-            "| {days} d | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1}× | {} | {} |",
-            first.items_read,
-            first.queries,
+            "| {days} d | {:.0} ms | {:.0} ms ({:.0}) | {:.1}× |",
             median(&p50s(r, big, days, false, "baseline")),
             median(&p50s(r, big, days, false, "raw")),
-            median(&p95),
+            p95("raw"),
             median(&speedups(r, big, days, false)),
-            cpu_split(r, big, days, false, "baseline"),
-            cpu_split(r, big, days, false, "raw"),
         );
+        if rollups {
+            let _ = write!(
+                s,
+                " {:.0} ms ({:.0}) | {:.1}× |",
+                median(&p50s(r, big, days, false, "rollups")),
+                p95("rollups"),
+                median(&ratios(r, big, days, false, "raw", "rollups")),
+            );
+        }
+        let _ = writeln!(s);
     }
     let _ = writeln!(
         s,
-        "\nCPU per request: CPU time (not waiting) of the benchmark process, i.e. the function's \
-         side (SDK, decode, fold, format), and of the dynalite process, from \
-         /proc/PID/task/*/schedstat, medians over the runs and the figures.\n"
+        "\nThe work behind it: DynamoDB items and query pages per request, and CPU time per \
+         request (time on a core, not waiting for one) of the function's side (this process: \
+         SDK, decode, fold, format) + dynalite's (DynamoDB's side), from \
+         /proc/PID/task/*/schedstat; medians over the runs and figures.\n"
     );
+    let _ = write!(s, "| range | raw: items, pages | baseline CPU | raw CPU |");
+    if rollups {
+        let _ = write!(
+            s,
+            " rollups: raw items + rollup items, pages | rollups / raw items | rollups CPU |"
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "|---:|---:|---:|---:|{}",
+        if rollups { "---:|---:|---:|" } else { "" }
+    );
+    for days in all_ranges(r) {
+        let Some(raw) = cells(r, big, days, false, "raw").next() else {
+            continue;
+        };
+        let _ = write!(
+            s,
+            "| {days} d | {}, {} | {} | {} |",
+            raw.items_read,
+            raw.queries,
+            cpu_split(r, big, days, false, "baseline"),
+            cpu_split(r, big, days, false, "raw"),
+        );
+        if rollups {
+            if let Some(ro) = cells(r, big, days, false, "rollups").next() {
+                let _ = write!(
+                    s,
+                    " {} + {}, {} | 1/{:.0} | {} |",
+                    ro.items_read,
+                    ro.rollup_items_read,
+                    ro.queries,
+                    1.0 / median(&item_fractions(r, big, days, false)),
+                    cpu_split(r, big, days, false, "rollups"),
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s);
 }
 
 /// "function ms + dynalite ms" of one request under one plan, medians over the figures.
@@ -224,15 +319,43 @@ fn targets(s: &mut String, r: &Results, big: u32) {
         if v.is_empty() {
             continue;
         }
-        let min = v.iter().copied().fold(f64::MAX, f64::min);
         let _ = writeln!(
             s,
             "| raw ≥ 3× faster than baseline, {days} d, {} | median {:.1}×, lowest {:.1}× (7 figures × with/without department) | {} |",
             label(big),
             median(&v),
-            min,
-            yes(min >= 3.0)
+            min(&v),
+            yes(min(&v) >= 3.0)
         );
+    }
+    if has(r, "rollups") {
+        let mut f = item_fractions(r, big, 365, false);
+        f.extend(item_fractions(r, big, 365, true));
+        if !f.is_empty() {
+            let _ = writeln!(
+                s,
+                "| rollups read ≤ 1/20 of raw's items, 365 d, {} | at most 1/{:.0} (7 figures × with/without department) | {} |",
+                label(big),
+                1.0 / max(&f),
+                yes(max(&f) <= 0.05)
+            );
+        }
+        let mut p50 = p50s(r, big, 365, false, "rollups");
+        p50.extend(p50s(r, big, 365, true, "rollups"));
+        let p95: Vec<f64> = cells(r, big, 365, false, "rollups")
+            .chain(cells(r, big, 365, true, "rollups"))
+            .map(|c| c.p95_ms)
+            .collect();
+        if !p50.is_empty() {
+            let _ = writeln!(
+                s,
+                "| rollups answer a 365 d request in < 1 s, {} | p50 at most {:.0} ms, p95 at most {:.0} ms | {} |",
+                label(big),
+                max(&p50),
+                max(&p95),
+                yes(max(&p95) < 1000.0)
+            );
+        }
     }
     let slowest = r
         .cpu
@@ -298,17 +421,24 @@ fn summary(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "## 1, 2. End to end through `App::handle`, every size\n\nPer row: medians over the seven \
-         figures (items read and query pages are the raw plan's; the baseline reads the same \
-         items in as many pages). Every request also makes 2 identity reads (GetItem, \
-         BatchGetItem). The full per-figure table is at the end.\n"
+         figures. Items: raw conversations read by the raw plan (the baseline reads the same \
+         items, in as many pages); for rollups, raw edge items + rollup items. Every request \
+         also makes 2 identity reads (GetItem, BatchGetItem). The full per-figure table is at \
+         the end.\n"
     );
+    let rollups = has(r, "rollups");
+    let _ = write!(
+        s,
+        "| conversations | range | departmentId | items (raw plan) | baseline p50 | raw p50 | raw p95 | raw vs baseline (lowest figure) |"
+    );
+    if rollups {
+        let _ = write!(s, " rollups items | rollups p50 | rollups p95 |");
+    }
+    let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "| conversations | range | departmentId | items read | query pages | baseline p50 | raw p50 | raw p95 | raw vs baseline (lowest figure) | CPU baseline: function + dynalite | CPU raw |"
-    );
-    let _ = writeln!(
-        s,
-        "|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|:---:|---:|---:|---:|---:|---:|{}",
+        if rollups { "---:|---:|---:|" } else { "" }
     );
     for &size in &r.sizes {
         for &days in &r.ranges {
@@ -317,21 +447,30 @@ fn summary(s: &mut String, r: &Results) {
                 let Some(first) = raw.first() else { continue };
                 let sp = speedups(r, size, days, dept);
                 let p95: Vec<f64> = raw.iter().map(|c| c.p95_ms).collect();
-                let _ = writeln!(
+                let _ = write!(
                     s,
-                    "| {} | {days} d | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}× ({:.1}×) | {} | {} |",
+                    "| {} | {days} d | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}× ({:.1}×) |",
                     label(size),
                     if dept { "yes" } else { "–" },
                     first.items_read,
-                    first.queries,
                     median(&p50s(r, size, days, dept, "baseline")),
                     median(&p50s(r, size, days, dept, "raw")),
                     median(&p95),
                     median(&sp),
-                    sp.iter().copied().fold(f64::MAX, f64::min),
-                    cpu_split(r, size, days, dept, "baseline"),
-                    cpu_split(r, size, days, dept, "raw"),
+                    min(&sp),
                 );
+                if rollups {
+                    let ro: Vec<&Cell> = cells(r, size, days, dept, "rollups").collect();
+                    let ro95: Vec<f64> = ro.iter().map(|c| c.p95_ms).collect();
+                    let _ = write!(
+                        s,
+                        " {} | {:.1} ms | {:.1} ms |",
+                        ro.first().map_or(0, |c| items(c)),
+                        median(&p50s(r, size, days, dept, "rollups")),
+                        median(&ro95),
+                    );
+                }
+                let _ = writeln!(s);
             }
         }
     }
@@ -341,22 +480,25 @@ fn summary(s: &mut String, r: &Results) {
 fn load(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
-        "## Loading\n\n`write_demo` through the BatchWriter ({} BatchWriteItem calls of 25 in \
-         flight) into dynalite.\n",
+        "## Loading\n\nThe demo generator's conversations written through the BatchWriter ({} \
+         BatchWriteItem calls of 25 in flight) into dynalite, then the rollups of the 365 days \
+         rebuilt from them (`rebuild_rollups`, as `generate-demo` and `import` do).\n",
         r.data["writers_in_flight"]
     );
     let _ = writeln!(
         s,
-        "| conversations | load time | items/s | busiest department's share |"
+        "| conversations | load time | items/s | rollup rebuild | rollup items written | busiest department's share |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|");
     for l in &r.load {
         let _ = writeln!(
             s,
-            "| {} | {:.1} s | {:.0} | {:.0}% |",
+            "| {} | {:.1} s | {:.0} | {:.1} s | {} | {:.0}% |",
             label(l.conversations),
             l.seconds,
             l.items_per_sec,
+            l.rollups_seconds,
+            l.rollup_items,
             l.department_share * 100.0
         );
     }
@@ -415,16 +557,17 @@ fn memory(s: &mut String, r: &Results, big: u32) {
     );
     let _ = writeln!(
         s,
-        "| plan | range | items read | peak RSS before the request | peak RSS after | growth |"
+        "| plan | range | items read (raw + rollup) | peak RSS before the request | peak RSS after | growth |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
     for p in &r.memory {
         let _ = writeln!(
             s,
-            "| {} | {} d | {} | {:.1} MB | {:.1} MB | +{:.1} MB |",
+            "| {} | {} d | {} + {} | {:.1} MB | {:.1} MB | +{:.1} MB |",
             p.plan,
             p.days,
             p.items_read,
+            p.rollup_items_read,
             p.before_kb as f64 / 1024.0,
             p.after_kb as f64 / 1024.0,
             p.after_kb.saturating_sub(p.before_kb) as f64 / 1024.0
@@ -497,33 +640,44 @@ fn full(s: &mut String, r: &Results) {
     );
     let _ = writeln!(
         s,
-        "| conversations | range | dept | figure | items read | pages | baseline p50 / p95 | raw p50 / p95 | raw vs baseline |"
+        "| conversations | range | dept | figure | raw items, pages | baseline p50 / p95 | raw p50 / p95 | raw vs baseline | rollups items, pages | rollups p50 / p95 |"
     );
-    let _ = writeln!(s, "|---:|---:|:---:|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|:---:|---|---:|---:|---:|---:|---:|---:|");
+    let fmt = |c: Option<&Cell>| {
+        c.map_or("–".to_string(), |c| {
+            format!("{:.1} / {:.1} ms", c.p50_ms, c.p95_ms)
+        })
+    };
     for raw in r.cells.iter().filter(|c| c.plan == "raw") {
-        let base = find(
-            r,
-            raw.conversations,
-            raw.figure,
-            raw.days,
-            raw.department,
-            "baseline",
-        );
-        let (b50, b95) = base.map_or((f64::NAN, f64::NAN), |b| (b.p50_ms, b.p95_ms));
+        let other = |plan| {
+            find(
+                r,
+                raw.conversations,
+                raw.figure,
+                raw.days,
+                raw.department,
+                plan,
+            )
+        };
+        let base = other("baseline");
+        let ro = other("rollups");
         let _ = writeln!(
             s,
-            "| {} | {} d | {} | {} | {} | {} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1}× |",
+            "| {} | {} d | {} | {} | {}, {} | {} | {} | {:.1}× | {} | {} |",
             label(raw.conversations),
             raw.days,
             if raw.department { "yes" } else { "–" },
             raw.figure,
             raw.items_read,
             raw.queries,
-            b50,
-            b95,
-            raw.p50_ms,
-            raw.p95_ms,
-            b50 / raw.p50_ms
+            fmt(base),
+            fmt(Some(raw)),
+            base.map_or(f64::NAN, |b| b.p50_ms / raw.p50_ms),
+            ro.map_or("–".to_string(), |c| format!(
+                "{} + {}, {}",
+                c.items_read, c.rollup_items_read, c.queries
+            )),
+            fmt(ro),
         );
     }
     let _ = writeln!(s, "\n</details>");
