@@ -1,0 +1,187 @@
+//! Cold start: the release binary started as Lambda starts it, against a local stand-in of the
+//! Runtime API. "Ready" is its first `GET /runtime/invocation/next`: INIT is over (config read,
+//! SDK client built, warm-up GetItem against dynalite done). Then two invocations of the same
+//! API Gateway event: the first after INIT and a warm one, to show what INIT left undone.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::http1::{read_request, write_response};
+use crate::load::{Tenant, USER_ID};
+
+const HTTP_API_EVENT: &str = include_str!("../../events/http-api-agent-overview.json");
+/// The function's log line when the warm-up GetItem of INIT succeeded.
+const INIT_CONNECTED: &str = "DynamoDB connection opened during INIT";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStart {
+    /// Process start to the first `GET /runtime/invocation/next`.
+    pub ready_ms: f64,
+    /// The first invocation (from handing out the event to its response).
+    pub first_invocation_ms: f64,
+    /// The same event again, warm.
+    pub warm_invocation_ms: f64,
+    /// The function logged that its warm-up GetItem succeeded before it was ready.
+    pub connection_opened_in_init: bool,
+}
+
+enum Seen {
+    Next(Instant),
+    Response(Instant, String),
+}
+
+/// The API Gateway (HTTP API, payload 2.0) event of `query` for `tenant`'s manager.
+pub fn event(tenant: &Tenant, query: &str) -> Value {
+    let mut event: Value = serde_json::from_str(HTTP_API_EVENT).expect("the event fixture");
+    event["rawQueryString"] = Value::from(query);
+    let params: serde_json::Map<String, Value> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+        .collect();
+    event["queryStringParameters"] = Value::Object(params);
+    event["headers"]["x-auth-token"] = Value::from(tenant.token.as_str());
+    event["headers"]["x-user-id"] = Value::from(USER_ID);
+    event
+}
+
+/// Serves the Runtime API on one connection: hands out `event` twice, then holds the third
+/// `next` (the benchmark stops the process then).
+fn serve(stream: TcpStream, event: Arc<Vec<u8>>, handed: Arc<AtomicU32>, seen: Sender<Seen>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    while let Some(req) = read_request(&mut reader) {
+        let now = Instant::now();
+        if req.method == "GET" && req.path.ends_with("/invocation/next") {
+            let _ = seen.send(Seen::Next(now));
+            let n = handed.fetch_add(1, Ordering::SeqCst) + 1;
+            if n > 2 {
+                return;
+            }
+            let id = format!("bench-request-{n}");
+            let deadline = (chrono::Utc::now().timestamp_millis() + 60_000).to_string();
+            let headers = [
+                ("content-type", "application/json"),
+                ("lambda-runtime-aws-request-id", id.as_str()),
+                ("lambda-runtime-deadline-ms", deadline.as_str()),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:000000000000:function:agent-overview",
+                ),
+                (
+                    "lambda-runtime-trace-id",
+                    "Root=1-00000000-000000000000000000000000",
+                ),
+            ];
+            if write_response(&mut writer, "200 OK", &headers, &event).is_err() {
+                return;
+            }
+        } else {
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            let _ = seen.send(Seen::Response(now, format!("{} {body}", req.path)));
+            let ok = write_response(&mut writer, "202 Accepted", &[], br#"{"status":"OK"}"#);
+            if ok.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn next_seen(rx: &Receiver<Seen>) -> Seen {
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the function talks to the Runtime API within 120 s")
+}
+
+/// One cold start of `binary` (its environment: this process's, plus the Lambda variables).
+pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let addr = listener.local_addr().expect("its address");
+    let (tx, rx) = mpsc::channel();
+    let body = Arc::new(serde_json::to_vec(event).expect("json"));
+    let handed = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let acceptor = {
+        let done = done.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (body, handed, tx) = (body.clone(), handed.clone(), tx.clone());
+                thread::spawn(move || serve(stream, body, handed, tx));
+            }
+        })
+    };
+
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "agent-overview")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the function");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let log = thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+
+    let mut times = Vec::new();
+    let mut responses = Vec::new();
+    while times.len() < 3 {
+        match next_seen(&rx) {
+            Seen::Next(t) => times.push(t),
+            Seen::Response(t, body) => {
+                responses.push((t, body));
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    done.store(true, Ordering::SeqCst);
+    let _ = TcpStream::connect(addr);
+    let _ = acceptor.join();
+    let log = log.join().unwrap_or_default();
+
+    assert_eq!(
+        responses.len(),
+        2,
+        "two invocations answered: {responses:?}"
+    );
+    for (_, body) in &responses {
+        assert!(
+            body.contains("/response ") && body.contains(r#""statusCode":200"#),
+            "the invocation failed: {body}"
+        );
+    }
+    let ms = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64() * 1000.0;
+    ColdStart {
+        ready_ms: ms(started, times[0]),
+        first_invocation_ms: ms(times[0], responses[0].0),
+        warm_invocation_ms: ms(times[1], responses[1].0),
+        connection_opened_in_init: log.iter().any(|l| l.contains(INIT_CONNECTED)),
+    }
+}
+
+pub fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The benchmark (issue 5), one command: builds the function's release binary (and the arm64 one
+# when cargo-lambda and zig are there), starts its own in-memory dynalite on a free port, runs
+# `cargo bench --bench agent_overview`, which loads the tenants, measures and rewrites
+# bench/README.md, bench/results.json and bench/latency-vs-range.svg. Stops what it started.
+#
+#   ./scripts/bench.sh                     # defaults: RUNS=5, 1k/10k/100k conversations
+#   RUNS=20 ./scripts/bench.sh             # tighter percentiles, longer run
+#   ARM64=0 ./scripts/bench.sh             # skip the arm64 build (its size only)
+#   ./scripts/bench.sh --sizes 1000,10000  # any option of the bench binary (--help lists them)
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+  exec cargo bench --locked --bench agent_overview -- --help
+fi
+RUNS="${RUNS:-5}"
+ARM64="${ARM64:-1}"
+
+step "Tools"
+ensure_tools
+
+step "Release build of the function (size, cold start)"
+cargo build --release --locked --bin agent-overview
+bench_args=(--runs "$RUNS" --lambda-binary target/release/agent-overview)
+
+if [[ "$ARM64" == 1 ]]; then
+  step "arm64 build (cargo lambda build --release --arm64), for its size"
+  if ! command -v zig >/dev/null && ! "$VENV_DIR/bin/python" -c 'import ziglang' 2>/dev/null; then
+    info "installing zig from PyPI (ziglang) into .venv"
+    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check ziglang ||
+      info "could not install ziglang"
+  fi
+  if cargo lambda build --release --arm64 --bin agent-overview >"$LOG_DIR/bench-arm64.log" 2>&1; then
+    bench_args+=(--arm64-binary target/lambda/agent-overview/bootstrap)
+  else
+    info "arm64 build failed (log: .local/logs/bench-arm64.log); reporting the host size only"
+    bench_args+=(--arm64-note "cargo lambda build --arm64 failed here: see .local/logs/bench-arm64.log")
+  fi
+else
+  bench_args+=(--arm64-note "skipped (ARM64=0)")
+fi
+
+step "dynalite (in memory, free port)"
+DYNALITE_PORT="$(free_port)"
+start_dynalite
+# The bench reads dynalite's CPU time per request from /proc.
+export BENCH_DYNALITE_PID="$DYNALITE_PID"
+
+step "Benchmark (cargo bench --bench agent_overview)"
+cargo bench --locked --bench agent_overview -- "${bench_args[@]}" "$@"
+
+step "Done: bench/README.md, bench/results.json, bench/latency-vs-range.svg"
