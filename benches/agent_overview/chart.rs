@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 pub struct Series {
-    pub plan: &'static str,
+    pub plan: String,
     /// (range in days, latency in ms), by range.
     pub points: Vec<(u32, f64)>,
 }
@@ -49,11 +49,11 @@ pub fn draw(path: &Path, title: &str, series: &[Series]) -> Result<(), Box<dyn s
         .y_label_formatter(&|ms| format!("{ms}"))
         .draw()?;
     for s in series {
-        let c = colour(s.plan);
+        let c = colour(&s.plan);
         let points: Vec<(f64, f64)> = s.points.iter().map(|&(d, ms)| (f64::from(d), ms)).collect();
         chart
             .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
-            .label(s.plan)
+            .label(s.plan.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         chart.draw_series(points.iter().map(|&(d, ms)| {

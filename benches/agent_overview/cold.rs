@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::http1::{read_request, write_response};
@@ -23,7 +23,7 @@ const HTTP_API_EVENT: &str = include_str!("../../events/http-api-agent-overview.
 /// The function's log line when the warm-up GetItem of INIT succeeded.
 const INIT_CONNECTED: &str = "DynamoDB connection opened during INIT";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColdStart {
     /// Process start to the first `GET /runtime/invocation/next`.
     pub ready_ms: f64,

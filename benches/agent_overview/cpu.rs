@@ -20,7 +20,7 @@ use agent_overview::domain::figure::Figure;
 use agent_overview::store::dynamo::{agent_attribute, fold_page, metric_attribute};
 use agent_overview::store::items::{attr, conversation_item, Item};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::e2e::percentile;
 use crate::http1::{read_request, write_response};
@@ -30,18 +30,18 @@ use crate::load::demo_params;
 const PAGE_ITEMS: usize = 8_000;
 const REPEATS: usize = 7;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FigureCpu {
-    pub figure: &'static str,
+    pub figure: String,
     pub items: usize,
     /// Median over the repeats.
     pub items_per_sec: f64,
     pub ns_per_item: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Breakdown {
-    pub figure: &'static str,
+    pub figure: String,
     /// ns per item of each stage (medians), cumulative except `aggregate_only`.
     pub lookups_ns: f64,
     pub lookups_and_parse_ns: f64,
@@ -49,9 +49,9 @@ pub struct Breakdown {
     pub fold_page_ns: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SdkDecode {
-    pub figure: &'static str,
+    pub figure: String,
     pub items_per_page: usize,
     pub page_bytes: usize,
     /// Query calls through the SDK against the canned page, decoded and folded (one thread).
@@ -59,7 +59,7 @@ pub struct SdkDecode {
     pub ns_per_item: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cpu {
     pub figures: Vec<FigureCpu>,
     pub breakdown: Breakdown,
@@ -121,7 +121,7 @@ pub fn run(conversations: u32) -> Cpu {
         });
         eprintln!("  {:<26} {:>6.0} ns/item", figure.name(), ns);
         figures.push(FigureCpu {
-            figure: figure.name(),
+            figure: figure.name().to_string(),
             items: n,
             items_per_sec: 1e9 / ns,
             ns_per_item: ns,
@@ -195,7 +195,7 @@ fn breakdown(figure: Figure, items: &[Item]) -> Breakdown {
         black_box(decode_fold_format(figure, &pages));
     });
     Breakdown {
-        figure: figure.name(),
+        figure: figure.name().to_string(),
         lookups_ns,
         lookups_and_parse_ns,
         aggregate_only_ns,
@@ -290,7 +290,7 @@ fn sdk_decode(figure: Figure, items: &[Item]) -> SdkDecode {
         percentile(&runs, 0.5)
     });
     SdkDecode {
-        figure: figure.name(),
+        figure: figure.name().to_string(),
         items_per_page: page.len(),
         page_bytes,
         items_per_sec: 1e9 / ns,

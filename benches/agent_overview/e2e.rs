@@ -9,20 +9,20 @@ use agent_overview::domain::figure::Figure;
 use chrono::TimeDelta;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture;
 use crate::load::{end_day, label, Tenant, USER_ID};
 use crate::plans::{Plan, Server};
 
 /// One measured request under one plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     pub conversations: u32,
-    pub figure: &'static str,
+    pub figure: String,
     pub days: u32,
     pub department: bool,
-    pub plan: &'static str,
+    pub plan: String,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub runs_ms: Vec<f64>,
@@ -195,10 +195,10 @@ impl Grid<'_> {
                 let [items_read, queries, buckets, rollup_items_read, rollup_days] = stats[plan];
                 Cell {
                     conversations: tenant.conversations,
-                    figure: figure.name(),
+                    figure: figure.name().to_string(),
                     days,
                     department,
-                    plan: plan.name(),
+                    plan: plan.name().to_string(),
                     p50_ms: percentile(&runs_ms, 0.5),
                     p95_ms: percentile(&runs_ms, 0.95),
                     runs_ms,

@@ -27,7 +27,7 @@ use std::time::Instant;
 use agent_overview::config::TableNames;
 use agent_overview::domain::figure::Figure;
 use clap::{Parser, Subcommand};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plans::{Plan, Server};
 
@@ -64,6 +64,9 @@ struct Args {
     /// Conversations in the generated pages of the CPU measurement.
     #[arg(long, default_value_t = 200_000)]
     cpu_items: u32,
+    /// Measure nothing: render the report and chart again from a results.json of an earlier run.
+    #[arg(long)]
+    report_from: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -89,7 +92,7 @@ enum Probe {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     pub nproc: usize,
     pub cpu: String,
@@ -99,7 +102,7 @@ pub struct Machine {
     pub dynalite: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Load {
     pub conversations: u32,
     pub seconds: f64,
@@ -110,7 +113,7 @@ pub struct Load {
     pub department_share: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColdReport {
     pub host_bytes: Option<u64>,
     pub arm64_bytes: Option<u64>,
@@ -119,14 +122,14 @@ pub struct ColdReport {
     pub starts: Vec<cold::ColdStart>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub machine: Machine,
     pub runs: usize,
     pub sizes: Vec<u32>,
     pub ranges: Vec<u32>,
     pub chart_ranges: Vec<u32>,
-    pub plans: Vec<&'static str>,
+    pub plans: Vec<String>,
     pub data: serde_json::Value,
     pub load: Vec<Load>,
     pub cells: Vec<e2e::Cell>,
@@ -210,6 +213,13 @@ fn main() {
                 rollup_items: 0,
             };
             runtime.block_on(memory::probe_child(plan, days, tenant, figure));
+        }
+        None if args.report_from.is_some() => {
+            let path = args.report_from.as_deref().expect("checked");
+            let text = std::fs::read_to_string(path).expect("reading the results");
+            let results: Results = serde_json::from_str(&text).expect("a results.json");
+            report::write(&args.out, &results).expect("writing the report");
+            eprintln!("wrote {}", args.out.display());
         }
         None => {
             let results = runtime.block_on(bench(&args));
@@ -326,7 +336,7 @@ async fn bench(args: &Args) -> Results {
         sizes: args.sizes.clone(),
         ranges: args.ranges.clone(),
         chart_ranges: args.chart_ranges.clone(),
-        plans: plans.iter().map(|p| p.name()).collect(),
+        plans: plans.iter().map(|p| p.name().to_string()).collect(),
         data: serde_json::json!({
             "days": load::DATA_DAYS,
             "last_day": load::end_day().to_string(),
