@@ -8,18 +8,13 @@ use super::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
     string_list, user_item, Item, MalformedItem,
 };
-use super::succeeded_unless;
+use super::{succeeded_unless, CallFailed};
 use crate::domain::identity::{Session, TenantSettings, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminStoreError {
-    #[error("{operation} on {table} failed")]
-    Call {
-        operation: &'static str,
-        table: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Call(#[from] CallFailed),
     #[error(transparent)]
     Malformed(#[from] MalformedItem),
 }
@@ -28,11 +23,7 @@ fn call_error<E>(operation: &'static str, table: &str, source: E) -> AdminStoreE
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    AdminStoreError::Call {
-        operation,
-        table: table.to_string(),
-        source: Box::new(source),
-    }
+    CallFailed::new(operation, table, source).into()
 }
 
 async fn get_directory_item(

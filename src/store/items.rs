@@ -384,20 +384,8 @@ pub fn read_indexed_conversation(
         .strip_prefix(tenant)
         .and_then(|rest| rest.strip_prefix('#'))
         .ok_or_else(|| r.malformed(format!("pk is not {tenant}#{{roomId}}")))?;
-    let c = Conversation {
-        room_id: room_id.to_string(),
-        ts_ms: r.number(attr::TS)?,
-        department_id: r.opt_str(attr::DEPARTMENT_ID)?.map(str::to_string),
-        open: None,
-        agent: r.opt_str(attr::AGENT)?.map(str::to_string),
-        responder: r.opt_str(attr::RESPONDER)?.map(str::to_string),
-        chat_duration: r.opt_metric(attr::CHAT_DURATION)?,
-        first_response: r.opt_metric(attr::FIRST_RESPONSE)?,
-        avg_response: r.opt_metric(attr::AVG_RESPONSE)?,
-        first_reaction: r.opt_metric(attr::FIRST_REACTION)?,
-        agent_messages: r.opt_number(attr::AGENT_MESSAGES)?.unwrap_or(0),
-    };
-    Ok((pk.to_string(), c))
+    // `open` is not projected into the GSIs: no figure reads it.
+    Ok((pk.to_string(), read_figure_fields(&r, room_id, None)?))
 }
 
 /// A whole conversation item (a stream image): its tenant, its `pk` and the conversation.
@@ -535,11 +523,21 @@ pub fn read_settings(item: &Item, key: &str) -> Result<TenantSettings, Malformed
 
 pub fn read_conversation(item: &Item, key: &str) -> Result<Conversation, MalformedItem> {
     let r = Reader::new(item, key);
+    read_figure_fields(&r, r.str(attr::ROOM_ID)?, r.opt_bool(attr::OPEN)?)
+}
+
+/// The attributes every reader of a conversation shares: its start, department, agents,
+/// metrics and agent-message count.
+fn read_figure_fields(
+    r: &Reader<'_>,
+    room_id: &str,
+    open: Option<bool>,
+) -> Result<Conversation, MalformedItem> {
     Ok(Conversation {
-        room_id: r.str(attr::ROOM_ID)?.to_string(),
+        room_id: room_id.to_string(),
         ts_ms: r.number(attr::TS)?,
         department_id: r.opt_str(attr::DEPARTMENT_ID)?.map(str::to_string),
-        open: r.opt_bool(attr::OPEN)?,
+        open,
         agent: r.opt_str(attr::AGENT)?.map(str::to_string),
         responder: r.opt_str(attr::RESPONDER)?.map(str::to_string),
         chat_duration: r.opt_metric(attr::CHAT_DURATION)?,

@@ -28,6 +28,30 @@ pub fn succeeded_unless<O, E, R>(
     }
 }
 
+/// A DynamoDB call of the operators' paths (admin store, rollup rebuilds) that failed, naming
+/// the operation and table; the SDK's error is kept as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on {table} failed")]
+pub struct CallFailed {
+    pub operation: &'static str,
+    pub table: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl CallFailed {
+    pub fn new<E>(operation: &'static str, table: &str, source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self {
+            operation,
+            table: table.to_string(),
+            source: Box::new(source),
+        }
+    }
+}
+
 /// Why a read failed. Each variant maps to one documented HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -24,7 +24,7 @@ use super::items::{
     rollup_item, rollup_pk, Item, MalformedItem, DEPARTMENTS_SK_PREFIX,
 };
 use super::rollups::month_spans;
-use super::succeeded_unless;
+use super::{succeeded_unless, CallFailed};
 use crate::config::RollupTables;
 use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
@@ -50,13 +50,8 @@ fn first_day() -> NaiveDate {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
-    #[error("{operation} on {table} failed")]
-    Call {
-        operation: &'static str,
-        table: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Call(#[from] CallFailed),
     #[error(transparent)]
     Malformed(#[from] MalformedItem),
     #[error("the conversations of tenant {tenant} on {day} overflow a metric sum")]
@@ -74,11 +69,7 @@ fn call_error<E>(operation: &'static str, table: &str, source: E) -> RebuildErro
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    RebuildError::Call {
-        operation,
-        table: table.to_string(),
-        source: Box::new(source),
-    }
+    CallFailed::new(operation, table, source).into()
 }
 
 /// What a rebuild did.
