@@ -5,9 +5,8 @@ use aws_sdk_dynamodb::Client;
 use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
 use crate::config::TableNames;
 use crate::domain::identity::{is_valid_tenant_id, ReportingTimezone, TenantSettings, User};
-use crate::store::admin::{
-    get_settings, get_user, put_settings, put_user, set_roles, AdminStoreError,
-};
+use crate::store::admin::{get_settings, get_user, put_settings, put_user, set_roles};
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -30,7 +29,7 @@ pub enum DirectoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("the directory store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 fn check_tenant(tenant: &str) -> Result<(), DirectoryError> {

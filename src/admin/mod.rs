@@ -11,35 +11,3 @@ pub mod rocketchat;
 pub mod rollups;
 pub mod session;
 pub mod tables;
-
-use std::error::Error;
-
-/// An error with its causes, `outer: cause: root`, for one-line reports.
-pub fn error_chain(error: &(dyn Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some SDK errors repeat their source's text; say it once.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chains_name_every_cause() {
-        let e = lines::LinesError::Io {
-            file: "users.json".into(),
-            source: std::io::Error::other("disk on fire"),
-        };
-        assert_eq!(error_chain(&e), "cannot read users.json: disk on fire");
-    }
-}

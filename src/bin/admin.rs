@@ -12,7 +12,6 @@ use agent_overview::admin::demo::{write_demo, DemoParams};
 use agent_overview::admin::directory::{
     add_user, grant_role, revoke_role, set_settings, SettingsChange,
 };
-use agent_overview::admin::error_chain;
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
@@ -20,8 +19,9 @@ use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessio
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
+use agent_overview::errors::error_chain;
+use agent_overview::store::dynamo::sdk_config;
 use agent_overview::store::writer::WriterOptions;
-use aws_config::BehaviorVersion;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -219,8 +219,7 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), AnyError> {
     let names = TableNames::from_env()?;
-    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     match command {
         Command::CreateTables { template } => {
             let yaml = std::fs::read_to_string(&template)
