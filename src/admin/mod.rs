@@ -11,3 +11,13 @@ pub mod rocketchat;
 pub mod rollups;
 pub mod session;
 pub mod tables;
+
+use std::fmt;
+
+/// What a command prints: `Display` is its result, for stdout (scripts read it); `note` is
+/// what only the operator needs to see, for stderr.
+pub trait Report: fmt::Display {
+    fn note(&self) -> Option<String> {
+        None
+    }
+}

@@ -156,7 +156,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
 }
 
 /// The request's query string as the client sent it, when the Lambda entry point carried it
-/// beside the request (see `lambda::http_request`).
+/// beside the request (see `functions::api::http_request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawQueryString(pub String);
 
