@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod reconcile;
 pub mod rollup_stream;
 pub mod store;
 pub mod telemetry;
