@@ -11,6 +11,7 @@ pub mod rocketchat;
 pub mod rollups;
 pub mod session;
 pub mod tables;
+pub mod verify_rollups;
 
 use std::error::Error;
 

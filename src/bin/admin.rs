@@ -18,6 +18,7 @@ use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables_from_template;
+use agent_overview::admin::verify_rollups::verify_rollups;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
 use agent_overview::store::writer::WriterOptions;
@@ -32,7 +33,7 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
     name = "agent-overview-admin",
     version,
     about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
-             generate demo data, rebuild rollups, manage users, settings and sessions",
+             generate demo data, rebuild and verify rollups, manage users, settings and sessions",
     after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE, ROLLUPS_TABLE \
                   (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
@@ -99,6 +100,26 @@ enum Command {
         /// Last UTC day, YYYY-MM-DD (with --from)
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
+    },
+    /// Recompute a tenant's daily rollups from its conversations and report each day, scope
+    /// and figure whose stored rollups differ (exit status 1); --repair rebuilds those days
+    VerifyRollups {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// First UTC day, YYYY-MM-DD (with --to); without both, every day of the tenant
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last UTC day, YYYY-MM-DD (with --from)
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+        /// Rebuild every day that differs and verify it again (exit status 0 when all are
+        /// repaired)
+        #[arg(long)]
+        repair: bool,
+        /// Print a JSON summary on stdout instead of the report
+        #[arg(long)]
+        json: bool,
     },
     /// Put a user (replacing one with the same id)
     AddUser {
@@ -209,7 +230,8 @@ fn tenant_id(s: &str) -> Result<String, String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Drift) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {}", error_chain(e.as_ref()));
             ExitCode::FAILURE
@@ -217,7 +239,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), AnyError> {
+/// How a command that ran ends: `verify-rollups` exits 1 when the rollups still differ.
+enum Outcome {
+    Done,
+    Drift,
+}
+
+async fn run(command: Command) -> Result<Outcome, AnyError> {
     let names = TableNames::from_env()?;
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
@@ -281,6 +309,34 @@ async fn run(command: Command) -> Result<(), AnyError> {
                  written, {} superseded by a later rebuild)",
                 s.days, s.conversations_read, s.items_written, s.items_superseded
             );
+        }
+        Command::VerifyRollups {
+            tenant,
+            from,
+            to,
+            repair,
+            json,
+        } => {
+            let today = Utc::now().date_naive();
+            let progress = !json && std::io::stderr().is_terminal();
+            let report = verify_rollups(
+                &client,
+                &names,
+                &tenant,
+                from.zip(to),
+                today,
+                repair,
+                progress,
+            )
+            .await?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
+            if report.has_drift() {
+                return Ok(Outcome::Drift);
+            }
         }
         Command::AddUser {
             tenant,
@@ -366,7 +422,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
             print_roles(&c, &roles);
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn print_roles(change: &RoleChange, roles: &[String]) {

@@ -28,7 +28,7 @@ pub struct StoredDay {
 
 impl StoredDay {
     /// The departments this day's stored items mention, listed or with figure items.
-    fn departments_seen(&self) -> BTreeSet<String> {
+    pub fn departments_seen(&self) -> BTreeSet<String> {
         let listed = self.departments.iter().flatten().cloned();
         let with_items = self.figures.keys().filter_map(|(scope, _)| match scope {
             Scope::Department(d) => Some(d.clone()),
@@ -57,8 +57,9 @@ pub fn scope_label(scope: &Scope) -> String {
     }
 }
 
-/// Every difference between `stored` and the rollups `expected` from the day's conversations.
-pub fn diff_day(day: NaiveDate, expected: &DayRollup, stored: &StoredDay) -> Vec<Drift> {
+/// The scopes a day's comparison covers (and its repair rebuilds): `ALL`, and every department
+/// either side knows.
+pub fn scopes_of(expected: &DayRollup, stored: &StoredDay) -> BTreeSet<Scope> {
     let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::All]);
     scopes.extend(
         expected
@@ -67,8 +68,13 @@ pub fn diff_day(day: NaiveDate, expected: &DayRollup, stored: &StoredDay) -> Vec
             .chain(stored.departments_seen())
             .map(Scope::Department),
     );
+    scopes
+}
+
+/// Every difference between `stored` and the rollups `expected` from the day's conversations.
+pub fn diff_day(day: NaiveDate, expected: &DayRollup, stored: &StoredDay) -> Vec<Drift> {
     let mut drifts = Vec::new();
-    for scope in &scopes {
+    for scope in &scopes_of(expected, stored) {
         for figure in Figure::ALL {
             let want: Tallies = expected
                 .scope(scope)
@@ -81,10 +87,7 @@ pub fn diff_day(day: NaiveDate, expected: &DayRollup, stored: &StoredDay) -> Vec
                 .unwrap_or_default();
             let differences = match stored.figures.get(&(scope.clone(), figure)) {
                 None if want.is_empty() => Vec::new(),
-                None => vec![format!(
-                    "no rollup item (expected {} agent(s))",
-                    want.len()
-                )],
+                None => vec![format!("no rollup item (expected {} agent(s))", want.len())],
                 Some(have) => diff_tallies(have, &want),
             };
             if !differences.is_empty() {
@@ -126,7 +129,7 @@ fn diff_tallies(have: &Tallies, want: &Tallies) -> Vec<String> {
             (Some(h), Some(w)) => {
                 let fields = [
                     ("count", h.count.to_string(), w.count.to_string()),
-                    ("sum", sum_text(h), sum_text(w)),
+                    ("sum", sum_text(h, w), sum_text(w, h)),
                     ("min", min_text(h), min_text(w)),
                     ("messages", h.messages.to_string(), w.messages.to_string()),
                     (
@@ -140,21 +143,39 @@ fn diff_tallies(have: &Tallies, want: &Tallies) -> Vec<String> {
                 }
             }
             (Some(h), None) => out.push(format!(
-                "{agent}: stored (count {}) but not expected",
-                h.count
+                "{agent}: stored ({}) but not expected",
+                tally_text(h)
             )),
-            (None, Some(w)) => out.push(format!(
-                "{agent}: missing (expected count {})",
-                w.count
-            )),
+            (None, Some(w)) => out.push(format!("{agent}: missing (expected {})", tally_text(w))),
             (None, None) => {}
         }
     }
     out
 }
 
-fn sum_text(t: &Tally) -> String {
-    t.sum.to_decimal_string()
+/// A tally's numbers that are set, for an agent only one side has.
+fn tally_text(t: &Tally) -> String {
+    let mut parts = vec![format!("count {}", t.count)];
+    if t.sum != Default::default() {
+        parts.push(format!("sum {:?}", t.sum.to_f64()));
+    }
+    if t.min_bits.is_some() {
+        parts.push(format!("min {}", min_text(t)));
+    }
+    if t.messages != 0 {
+        parts.push(format!("messages {}", t.messages));
+    }
+    parts.join(", ")
+}
+
+/// The sum as a number people read, or exactly (units of 2^-80) when `other`'s differs only
+/// beyond a double's precision.
+fn sum_text(t: &Tally, other: &Tally) -> String {
+    if t.sum.to_f64() == other.sum.to_f64() {
+        format!("{} (x 2^-80)", t.sum.to_decimal_string())
+    } else {
+        format!("{:?}", t.sum.to_f64())
+    }
 }
 
 fn min_text(t: &Tally) -> String {
@@ -226,7 +247,10 @@ mod tests {
 
     #[test]
     fn an_empty_day_without_items_has_no_drift() {
-        assert_eq!(diff_day(day(), &DayRollup::new(), &StoredDay::default()), []);
+        assert_eq!(
+            diff_day(day(), &DayRollup::new(), &StoredDay::default()),
+            []
+        );
     }
 
     #[test]

@@ -13,3 +13,4 @@ mod rocketchat_export;
 mod rollups;
 mod telemetry;
 mod throttling;
+mod verify_rollups;
