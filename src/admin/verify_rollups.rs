@@ -11,14 +11,12 @@ use serde_json::{json, Value};
 
 use super::rollups::rebuilder;
 use crate::config::TableNames;
-use crate::domain::identity::is_valid_tenant_id;
+use crate::domain::identity::TenantId;
 use crate::reconcile::verify::{Verifier, VerifyReport};
 use crate::reconcile::ReconcileError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyRollupsError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("--from {from} is after --to {to}")]
     Order { from: NaiveDate, to: NaiveDate },
     #[error("verifying the rollups of tenant {tenant} failed")]
@@ -29,10 +27,18 @@ pub enum VerifyRollupsError {
     },
 }
 
+/// The exit status of a verification that found days still differing (the report is printed).
+#[derive(Debug, thiserror::Error)]
+#[error("the rollups of {days} day(s) of tenant {tenant} differ from its conversations")]
+pub struct RollupsDiffer {
+    pub tenant: TenantId,
+    pub days: usize,
+}
+
 /// What `verify-rollups` found, for the operator (`Display`) or a script (`to_json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyRollupsReport {
-    pub tenant: String,
+    pub tenant: TenantId,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub repair: bool,
@@ -43,6 +49,17 @@ impl VerifyRollupsReport {
     /// Some day still differs (exit status 1).
     pub fn has_drift(&self) -> bool {
         self.report.unrepaired() > 0
+    }
+
+    /// `Err` when some day still differs: the command's exit status.
+    pub fn outcome(&self) -> Result<(), RollupsDiffer> {
+        match self.report.unrepaired() {
+            0 => Ok(()),
+            days => Err(RollupsDiffer {
+                tenant: self.tenant.clone(),
+                days,
+            }),
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -62,7 +79,7 @@ impl VerifyRollupsReport {
             })
             .collect();
         json!({
-            "tenant": self.tenant,
+            "tenant": self.tenant.as_str(),
             "from": self.from.to_string(),
             "to": self.to.to_string(),
             "repair": self.repair,
@@ -105,20 +122,20 @@ impl fmt::Display for VerifyRollupsReport {
     }
 }
 
+impl super::Report for VerifyRollupsReport {}
+
 /// Verifies the UTC days `from..=to` of a tenant, or without them every day (as
 /// `rebuild-rollups` without dates covers); a progress bar on stderr when `show_progress`.
 pub async fn verify_rollups(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant_id: &TenantId,
     days: Option<(NaiveDate, NaiveDate)>,
     today: NaiveDate,
     repair: bool,
     show_progress: bool,
 ) -> Result<VerifyRollupsReport, VerifyRollupsError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(VerifyRollupsError::InvalidTenant(tenant.to_string()));
-    }
+    let tenant = tenant_id.as_str();
     if let Some((from, to)) = days.filter(|(from, to)| from > to) {
         return Err(VerifyRollupsError::Order { from, to });
     }
@@ -142,7 +159,7 @@ pub async fn verify_rollups(
         .map_err(failed)?;
     bar.finish_and_clear();
     Ok(VerifyRollupsReport {
-        tenant: tenant.to_string(),
+        tenant: tenant_id.clone(),
         from,
         to,
         repair,

@@ -185,6 +185,12 @@ async fn verify_rollups_names_injected_drift_and_repair_removes_it() {
     // The report for people names the same, and nothing was changed by looking.
     let report = verify(&tenant, &[]);
     assert_eq!(report.status.code(), Some(1), "{report:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&report.stderr),
+        format!(
+            "error: the rollups of 4 day(s) of tenant {tenant} differ from its conversations\n"
+        )
+    );
     let report = text(&report);
     assert!(report.contains("2024-03-02: differs\n"), "{report}");
     assert!(
