@@ -13,7 +13,7 @@ use super::rollups::rebuilder;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
 use crate::reconcile::verify::{Verifier, VerifyReport};
-use crate::reconcile::ReconcileError;
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyRollupsError {
@@ -23,7 +23,7 @@ pub enum VerifyRollupsError {
     Verify {
         tenant: String,
         #[source]
-        source: ReconcileError,
+        source: StoreOpError,
     },
 }
 

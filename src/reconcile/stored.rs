@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
 use super::diff::{StoredDay, Tallies};
-use super::ReconcileError;
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
@@ -18,7 +17,7 @@ use crate::store::items::{
     attr, departments_sk, fold_rollup_item, read_departments_item, rollup_key, rollup_pk,
     rollup_sk, Item, MalformedItem,
 };
-use crate::store::CallFailed;
+use crate::store::StoreOpError;
 
 /// Figure queries in flight at once.
 const QUERIES_IN_FLIGHT: usize = 8;
@@ -30,7 +29,7 @@ pub async fn department_lists(
     tenant: &str,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<BTreeMap<NaiveDate, Vec<String>>, ReconcileError> {
+) -> Result<BTreeMap<NaiveDate, Vec<String>>, StoreOpError> {
     let items = query_between(
         client,
         table,
@@ -57,7 +56,7 @@ pub async fn stored_days(
     first: NaiveDate,
     last: NaiveDate,
     lists: BTreeMap<NaiveDate, Vec<String>>,
-) -> Result<BTreeMap<NaiveDate, StoredDay>, ReconcileError> {
+) -> Result<BTreeMap<NaiveDate, StoredDay>, StoreOpError> {
     let mut days: BTreeMap<NaiveDate, StoredDay> = lists
         .into_iter()
         .map(|(day, departments)| {
@@ -81,7 +80,7 @@ pub async fn stored_days(
                 rollup_sk(figure, last),
             )
             .await?;
-            Ok::<_, ReconcileError>((scope, figure, items))
+            Ok::<_, StoreOpError>((scope, figure, items))
         })
         .buffer_unordered(QUERIES_IN_FLIGHT)
         .try_collect()
@@ -124,7 +123,7 @@ async fn query_between(
     pk: String,
     from: String,
     to: String,
-) -> Result<Vec<Item>, ReconcileError> {
+) -> Result<Vec<Item>, StoreOpError> {
     let mut pages = client
         .query()
         .table_name(table)
@@ -139,7 +138,7 @@ async fn query_between(
         .send();
     let mut items = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| CallFailed::new("Query", table, e))?;
+        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
         items.extend(page.items().iter().cloned());
     }
     Ok(items)

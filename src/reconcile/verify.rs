@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use super::diff::{diff_day, scopes_of, Drift, StoredDay};
 use super::stored::{department_lists, stored_days};
-use super::ReconcileError;
 use crate::config::RollupTables;
 use crate::domain::rollup::{DayRollup, Scope};
+use crate::store::plan::month_spans;
 use crate::store::rebuild::{Overlay, Rebuilder};
-use crate::store::rollups::month_spans;
+use crate::store::RollupMaintenance;
+use crate::store::StoreOpError;
 
 /// Days that differ: what differs, and the scopes compared.
 type DriftedDays = BTreeMap<NaiveDate, (Vec<Drift>, BTreeSet<Scope>)>;
@@ -82,15 +83,15 @@ impl Verifier {
         to: NaiveDate,
         repair: bool,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<VerifyReport, ReconcileError> {
+    ) -> Result<VerifyReport, StoreOpError> {
         if from > to {
-            return Err(ReconcileError::Days { from, to });
+            return Err(StoreOpError::Days { from, to });
         }
         futures::stream::iter(month_spans(from, to))
             .map(|(first, last)| async move {
                 let report = self.verify_span(tenant, first, last, repair).await?;
                 progress(report.days_checked);
-                Ok::<_, ReconcileError>(report)
+                Ok::<_, StoreOpError>(report)
             })
             .buffered(MONTHS_IN_FLIGHT)
             .try_fold(VerifyReport::default(), |mut total, part| async move {
@@ -106,7 +107,7 @@ impl Verifier {
         &self,
         tenant: &str,
         today: NaiveDate,
-    ) -> Result<(NaiveDate, NaiveDate), ReconcileError> {
+    ) -> Result<(NaiveDate, NaiveDate), StoreOpError> {
         let (Some(min), Some(max)) = (
             NaiveDate::from_ymd_opt(0, 1, 1),
             NaiveDate::from_ymd_opt(9999, 12, 31),
@@ -132,7 +133,7 @@ impl Verifier {
         tenant: &str,
         day: NaiveDate,
         repair: bool,
-    ) -> Result<VerifyReport, ReconcileError> {
+    ) -> Result<VerifyReport, StoreOpError> {
         self.verify_span(tenant, day, day, repair).await
     }
 
@@ -143,7 +144,7 @@ impl Verifier {
         first: NaiveDate,
         last: NaiveDate,
         repair: bool,
-    ) -> Result<VerifyReport, ReconcileError> {
+    ) -> Result<VerifyReport, StoreOpError> {
         let (read, drifts) = self.compare_span(tenant, first, last).await?;
         let mut report = VerifyReport {
             days_checked: (last - first).num_days() as u64 + 1,
@@ -170,7 +171,7 @@ impl Verifier {
         tenant: &str,
         day: NaiveDate,
         scopes: &BTreeSet<Scope>,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<bool, StoreOpError> {
         self.rebuilder
             .rebuild_day(tenant, day, scopes, &Overlay::new())
             .await?;
@@ -185,7 +186,7 @@ impl Verifier {
         tenant: &str,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<(u64, DriftedDays), ReconcileError> {
+    ) -> Result<(u64, DriftedDays), StoreOpError> {
         let table = &self.tables.rollups;
         let (expected, read) = self.rebuilder.fold_span(tenant, first, last).await?;
         let lists = department_lists(&self.client, table, tenant, first, last).await?;
