@@ -7,6 +7,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::http::error::failure_body;
 use crate::http::handler::json_response;
 use crate::http::{App, RawQueryString};
 use crate::store::dynamo::DynamoStore;
@@ -137,8 +138,7 @@ async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambd
             tracing::warn!("event is neither an API Gateway request nor a scheduled warm-up");
             let res = json_response(
                 StatusCode::BAD_REQUEST,
-                json!({"success": false, "error": "Unsupported event [error-unsupported-event]"})
-                    .to_string(),
+                failure_body("Unsupported event [error-unsupported-event]", None),
             );
             (Origin::HttpApi, res)
         }

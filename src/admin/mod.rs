@@ -19,6 +19,15 @@ pub mod session;
 pub mod tables;
 
 use std::error::Error;
+use std::fmt;
+
+/// What a command prints: `Display` is its result, for stdout (scripts read it); `note` is
+/// what only the operator needs to see, for stderr.
+pub trait Report: fmt::Display {
+    fn note(&self) -> Option<String> {
+        None
+    }
+}
 
 /// An error with its causes, `outer: cause: root`, for one-line reports.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {

@@ -8,14 +8,12 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use crate::config::TableNames;
-use crate::domain::identity::is_valid_tenant_id;
+use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
 use crate::store::rebuild::{RebuildError, RebuildSummary, Rebuilder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollupsError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("--from {from} is after --to {to}")]
     Order { from: NaiveDate, to: NaiveDate },
     #[error("rebuilding the rollups of tenant {tenant} failed")]
@@ -25,6 +23,27 @@ pub enum RollupsError {
         source: RebuildError,
     },
 }
+
+/// What `rebuild-rollups` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupsRebuilt {
+    pub tenant: TenantId,
+    pub summary: RebuildSummary,
+}
+
+impl std::fmt::Display for RollupsRebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.summary;
+        writeln!(
+            f,
+            "tenant {}: rollups of {} days rebuilt ({} conversations read, {} items written, \
+             {} superseded by a later rebuild)",
+            self.tenant, s.days, s.conversations_read, s.items_written, s.items_superseded
+        )
+    }
+}
+
+impl super::Report for RollupsRebuilt {}
 
 /// A rebuilder whose `asOf` is the wall clock: the rebuild that reads last wins.
 pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
@@ -41,22 +60,25 @@ pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
 pub async fn rebuild_rollups(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     days: Option<(NaiveDate, NaiveDate)>,
     today: NaiveDate,
-) -> Result<RebuildSummary, RollupsError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(RollupsError::InvalidTenant(tenant.to_string()));
-    }
+) -> Result<RollupsRebuilt, RollupsError> {
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     let rebuilder = rebuilder(client, names);
     let result = match days {
         Some((from, to)) if from > to => return Err(RollupsError::Order { from, to }),
         Some((from, to)) => rebuilder.rebuild_days(tenant, from, to).await,
         None => rebuilder.rebuild_tenant(tenant, today).await,
     };
-    result.map_err(|source| RollupsError::Rebuild {
+    let summary = result.map_err(|source| RollupsError::Rebuild {
         tenant: tenant.to_string(),
         source,
+    })?;
+    Ok(RollupsRebuilt {
+        tenant: tenant_id.clone(),
+        summary,
     })
 }
 

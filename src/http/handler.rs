@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
@@ -78,7 +78,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
                         "request failed"
                     );
                 }
-                (status, body.to_string())
+                (status, body)
             }
         };
         // The request's one summary event: a log line, and (telemetry::emf) its metrics.
@@ -104,12 +104,22 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             duration_ms = started.elapsed().as_millis() as u64,
             "agent-overview"
         );
-        json_response(status, body)
+        let mut response = json_response(status, body);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
+        response
     }
 
     async fn answer(&self, req: &Request, outcome: &mut Outcome) -> Result<String, ApiError> {
-        if req.method() != Method::GET || !is_route(request_path(req)) {
+        // Routing before authentication, as a router in front of the function would do it.
+        if !is_route(request_path(req)) {
             return Err(ApiError::NotFound);
+        }
+        if req.method() != Method::GET {
+            return Err(ApiError::MethodNotAllowed);
         }
         let (token, user_id) = credentials(req.headers()).ok_or(ApiError::Unauthorized)?;
         outcome.identity_reads += 1;
@@ -216,13 +226,17 @@ fn credentials(headers: &HeaderMap) -> Option<(&str, &str)> {
     Some((get("x-auth-token")?, get("x-user-id")?))
 }
 
+/// Every answer: JSON, and never stored by a cache (the URL does not name the tenant, so a
+/// shared cache keyed on it would hand one tenant's answer to another).
 pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut res = Response::new(Body::Text(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        lambda_http::http::header::CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static("application/json"),
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

@@ -400,7 +400,7 @@ async fn a_range_past_the_time_budget_fails_whole() {
     let app = dynamo_app(client, limits);
     assert_eq!(
         get(&app, "name=Total_messages&from=2024-01-01&to=2024-12-31", &token).await,
-        (503, r#"{"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout","success":false}"#.into())
+        (503, r#"{"success":false,"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout"}"#.into())
     );
 }
 
@@ -448,7 +448,7 @@ async fn a_malformed_stored_item_fails_the_request_instead_of_skipping_it() {
 }
 
 const INTERNAL: &str =
-    r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#;
+    r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#;
 
 /// The `cause` of the one "request failed" line in a captured log.
 fn failure_cause(log: &crate::telemetry::Captured) -> String {
@@ -575,7 +575,7 @@ async fn a_malformed_rollup_item_fails_the_request_too() {
         .unwrap();
     assert_eq!(
         get(&app, query, &token).await,
-        (500, r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#.into())
+        (500, r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#.into())
     );
 }
 

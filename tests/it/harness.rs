@@ -109,6 +109,11 @@ pub fn unique_tenant(prefix: &str) -> String {
     format!("{prefix}-{}-{started}-{n}", std::process::id())
 }
 
+/// A tenant id the admin functions take (the tests' ids are always valid).
+pub fn tid(tenant: &str) -> agent_overview::domain::identity::TenantId {
+    tenant.parse().expect("a valid tenant id")
+}
+
 pub fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }

@@ -12,4 +12,5 @@ mod openapi;
 mod rocketchat_export;
 mod rollups;
 mod telemetry;
+mod template;
 mod throttling;

@@ -41,9 +41,15 @@ async fn replay(folder: &str) {
         show_progress: false,
         writer: Default::default(),
     };
-    import_export(&client, &names, &tenant, &fixture_dir(folder), &options)
-        .await
-        .expect("the export imports cleanly");
+    import_export(
+        &client,
+        &names,
+        &harness::tid(&tenant),
+        &fixture_dir(folder),
+        &options,
+    )
+    .await
+    .expect("the export imports cleanly");
 
     // Small pages: the replay also walks pagination.
     let limits = Limits {
