@@ -127,7 +127,10 @@ pub async fn mark(
             )
             .expression_attribute_values(":at", AttributeValue::N(now_ms.to_string()));
         let set = "SET #tenant = :tenant, #attention = :attention, #at = :at";
-        if listed && !pks.is_empty() {
+        if pks.is_empty() {
+            // A bump alone: the day is dirty until rebuilt (an operator's repair).
+            u = u.update_expression(format!("{set} ADD #changed :one"));
+        } else if listed {
             u = u
                 .update_expression(format!("{set} ADD #changed :one, #pending :pks"))
                 .condition_expression("attribute_not_exists(#pending) OR size(#pending) < :cap")

@@ -265,6 +265,19 @@ pub fn day_state_sk(day: NaiveDate) -> String {
     format!("{DAY_SK_PREFIX}{}", day.format("%Y-%m-%d"))
 }
 
+/// The sort key of the item holding a day's department list: its state item.
+pub fn departments_sk(day: NaiveDate) -> String {
+    day_state_sk(day)
+}
+
+/// A day's department list, from its state item: its day and departments.
+pub fn read_departments_item(item: &Item) -> Result<(NaiveDate, Vec<String>), MalformedItem> {
+    let key = rollup_key(item);
+    let r = Reader::new(item, &key);
+    let day = day_of_sk(r.str(attr::SK)?).ok_or_else(|| r.malformed("sk is not DAY#YYYY-MM-DD"))?;
+    Ok((day, r.string_list(attr::DEPARTMENTS)?))
+}
+
 /// The day of a `DAY#YYYY-MM-DD` or `{figure}#YYYY-MM-DD` sort key.
 pub fn day_of_sk(sk: &str) -> Option<NaiveDate> {
     let (_, day) = sk.rsplit_once('#')?;

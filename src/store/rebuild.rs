@@ -143,6 +143,17 @@ impl Rebuilder {
         tenant: &str,
         day: NaiveDate,
     ) -> Result<DayRebuild, StoreOpError> {
+        self.rebuild_day_with(tenant, day, &BTreeSet::new()).await
+    }
+
+    /// [`Self::rebuild_day`], also writing `extra` scopes (tombstones where they have nothing):
+    /// the repair of a left-over item of a department the day does not list.
+    pub async fn rebuild_day_with(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        extra: &BTreeSet<Scope>,
+    ) -> Result<DayRebuild, StoreOpError> {
         let now = (self.clock)();
         let table = &self.tables.rollups;
         let stored = get_state(&self.client, table, tenant, day).await?;
@@ -159,6 +170,7 @@ impl Rebuilder {
                     .chain(&state.departments)
                     .map(|d| Scope::Department(d.clone())),
             )
+            .chain(extra.iter().cloned())
             .collect();
         let mut summary = self
             .write_rollups(tenant, day, &rollup, &scopes, version)
@@ -304,6 +316,40 @@ impl Rebuilder {
             rollups.insert((scope, figure), (agg, items::rollup_version(&item)?));
         }
         Ok(StoredDay { state, rollups })
+    }
+
+    /// The rollups of a month's days (`first..=last` lie in one month bucket) as the GSI gives
+    /// them, by day (days without conversations are absent), and how many conversations were
+    /// read. (`verify-rollups` reads a month at once; [`Self::expected_day`] also reads a day's
+    /// pending conversations from the table.)
+    pub async fn fold_span(
+        &self,
+        tenant: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(BTreeMap<NaiveDate, DayRollup>, u64), StoreOpError> {
+        let range = UtcRange {
+            start_ms: UtcRange::utc_day(first).start_ms,
+            end_ms: UtcRange::utc_day(last).end_ms,
+        };
+        let mut days: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
+        let read = self
+            .read_raw(tenant, range, |pk, c| {
+                let day = utc_day_of(c.ts_ms).ok_or_else(|| MalformedItem {
+                    key: pk.clone(),
+                    problem: format!("ts {} is out of range", c.ts_ms),
+                })?;
+                days.entry(day)
+                    .or_default()
+                    .add(&c)
+                    .map_err(|source| StoreOpError::Sum {
+                        tenant: tenant.to_string(),
+                        day,
+                        source,
+                    })
+            })
+            .await?;
+        Ok((days, read))
     }
 
     /// The days of a tenant that have a state item.

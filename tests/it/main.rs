@@ -15,3 +15,4 @@ mod rollups;
 mod telemetry;
 mod template;
 mod throttling;
+mod verify_rollups;

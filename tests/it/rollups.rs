@@ -177,7 +177,7 @@ async fn the_rollup_plan_answers_exactly_what_the_raw_plan_answers() {
 // --- The stream function ---------------------------------------------------------------------
 
 /// A DynamoDB stream event of the conversations table, as Lambda delivers it.
-fn stream_event(records: &[Value]) -> Event {
+pub fn stream_event(records: &[Value]) -> Event {
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }
 
