@@ -8,9 +8,8 @@ use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
-use crate::store::admin::{
-    get_settings, get_user, put_settings, put_user, set_roles, AdminStoreError,
-};
+use crate::store::admin::{get_settings, get_user, put_settings, put_user, set_roles};
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -31,7 +30,7 @@ pub enum DirectoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("the directory store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 /// What `add-user` stored.

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::Client;
 
-use super::error_chain;
 use super::lines::{ExportFile, Lines, LinesError};
 use super::rocketchat::message::{read_message, Kind};
 use super::rocketchat::permission::read_permission;
@@ -24,12 +23,14 @@ use super::rocketchat::{Doc, DocError};
 use super::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::{TenantId, TenantSettings};
-use crate::store::admin::{get_settings, AdminStoreError};
+use crate::errors::error_chain;
+use crate::store::admin::get_settings;
 use crate::store::items::{
     attr, conversation_item, permission_item, session_item, settings_item, user_item,
 };
-use crate::store::rebuild::{RebuildError, RebuildSummary};
+use crate::store::rebuild::RebuildSummary;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
 pub const ROOMS: &str = "rocketchat_room";
 pub const MESSAGES: &str = "rocketchat_message";
@@ -71,7 +72,7 @@ pub enum ImportError {
     #[error("{file} line {line} changed while it was being imported")]
     Changed { file: String, line: u64 },
     #[error("reading the tenant's current settings failed")]
-    ReadSettings(#[source] AdminStoreError),
+    ReadSettings(#[source] StoreOpError),
     #[error("writing {what} failed")]
     Write {
         what: &'static str,
@@ -79,7 +80,7 @@ pub enum ImportError {
         source: WriteError,
     },
     #[error("rebuilding the rollups of the imported days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
 }
 
 /// What happened to one collection's file.

@@ -11,9 +11,8 @@ use rand::Rng;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{hash_token, Session, TenantId};
-use crate::store::admin::{
-    delete_session, get_settings, get_user, put_session, session_hashes_of, AdminStoreError,
-};
+use crate::store::admin::{delete_session, get_settings, get_user, put_session, session_hashes_of};
+use crate::store::StoreOpError;
 
 /// Meteor's `Random.secret()` length.
 pub const TOKEN_LENGTH: usize = 43;
@@ -27,7 +26,7 @@ pub enum SessionError {
     #[error("that token is already a session of another user")]
     TokenTaken,
     #[error("the session store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 /// A new session. `Debug` is deliberately not derived: the token must not reach a log.

@@ -17,11 +17,12 @@ use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables;
-use agent_overview::admin::{error_chain, Report};
+use agent_overview::admin::Report;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{TenantId, User};
+use agent_overview::errors::error_chain;
+use agent_overview::store::dynamo::sdk_config;
 use agent_overview::store::writer::WriterOptions;
-use aws_config::BehaviorVersion;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -258,8 +259,7 @@ async fn main() -> ExitCode {
 /// Runs one command and shows its report: the result on stdout, a note on stderr.
 async fn run(command: Command) -> Result<(), AnyError> {
     let names = TableNames::from_env()?;
-    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let client = &client;
     let names = &names;
     match command {

@@ -1,7 +1,6 @@
 //! One request, in Rocket.Chat's order of checks: authentication (401), parameters (400),
 //! permission (403), then the figure.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -12,23 +11,18 @@ use super::error::ApiError;
 use super::query::{parse_query, validate};
 use crate::config::Limits;
 use crate::domain::aggregate::Row;
+use crate::domain::clock::Clock;
 use crate::domain::identity::hash_token;
 use crate::domain::range::{ReportingZone, UtcRange};
+use crate::errors::error_chain;
 use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
 use crate::telemetry::REQUEST_TARGET;
 
-pub const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
+const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
 
 /// Longest header value that can be a real token or user id; longer ones are refused
 /// without a lookup.
 const MAX_CREDENTIAL_BYTES: usize = 256;
-
-/// Milliseconds since the epoch; injected so expiry is testable.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
 
 /// What a request needs: the store, the limits, the clock.
 pub struct App<S> {
@@ -73,7 +67,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
                 if status.is_server_error() {
                     tracing::error!(
                         error = %e,
-                        cause = causes(&e).as_deref(),
+                        cause = std::error::Error::source(&e).map(error_chain),
                         tenant = outcome.tenant.as_deref(),
                         "request failed"
                     );
@@ -171,19 +165,8 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
     }
 }
 
-/// The chain of an error's causes, outermost first, for the log (`None` without a cause).
-fn causes(e: &ApiError) -> Option<String> {
-    let mut next = std::error::Error::source(e);
-    let mut parts = Vec::new();
-    while let Some(cause) = next {
-        parts.push(cause.to_string());
-        next = cause.source();
-    }
-    (!parts.is_empty()).then(|| parts.join(": "))
-}
-
 /// The request's query string as the client sent it, when the Lambda entry point carried it
-/// beside the request (see `lambda::http_request`).
+/// beside the request (see `functions::api::http_request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawQueryString(pub String);
 

@@ -17,7 +17,7 @@ use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items;
 use agent_overview::store::memory::MemoryStore;
-use agent_overview::store::{ConversationStore, RangeQuery};
+use agent_overview::store::{ConversationStore, RangeQuery, WarmUp};
 use aws_sdk_dynamodb::Client;
 use lambda_http::Body;
 use proptest::prelude::*;
@@ -186,7 +186,7 @@ async fn warm_up_event_reads_dynamodb_and_is_not_http() {
     let app = dynamo_app(client, Limits::default());
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/warmup.json")).unwrap();
-    let out = agent_overview::lambda::handle_event(
+    let out = agent_overview::functions::api::handle_event(
         &app,
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
     )
