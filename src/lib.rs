@@ -10,5 +10,6 @@ pub mod domain;
 pub mod errors;
 pub mod functions;
 pub mod http;
+pub mod reconcile;
 pub mod store;
 pub mod telemetry;

@@ -14,3 +14,4 @@ mod rollups;
 mod telemetry;
 mod template;
 mod throttling;
+mod verify_rollups;
