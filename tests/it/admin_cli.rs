@@ -28,7 +28,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "revoke-role",
 ];
 
-fn admin(names: &TableNames, args: &[&str]) -> Output {
+pub fn admin(names: &TableNames, args: &[&str]) -> Output {
     admin_command(names, args)
         .output()
         .expect("the admin binary runs")
