@@ -111,6 +111,7 @@ fn secret_store() -> MemoryStore {
             username: "ops".into(),
             roles: vec!["livechat-manager".into()],
             utc_offset: None,
+            generation: None,
         },
     );
     s.put_session(
@@ -119,6 +120,7 @@ fn secret_store() -> MemoryStore {
             tenant: "acme".into(),
             user_id: USER_ID.into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
     );
     s
