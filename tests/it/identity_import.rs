@@ -64,6 +64,13 @@ fn manager(id: &str, tokens: &[&str]) -> UserLine<'static> {
     }
 }
 
+fn agent(id: &str) -> UserLine<'static> {
+    UserLine {
+        roles: &["livechat-agent"],
+        ..manager(id, &[])
+    }
+}
+
 fn room(id: &str, agent: &str) -> String {
     format!(
         r#"{{"_id":"{id}","t":"l","ts":{{"$date":"2024-03-05T10:00:00.000Z"}},"open":false,"departmentId":"D1","servedBy":{{"_id":"u-{agent}","username":"{agent}"}},"metrics":{{"chatDuration":60}}}}"#
@@ -294,12 +301,18 @@ async fn a_failure_at_every_validation_stage_leaves_the_tables_as_before() {
         ),
         (
             "truncated rooms",
-            with("rocketchat_room.json", format!("{rooms}{{\"_id\":\"R9\",\"t\":\"l\"")),
+            with(
+                "rocketchat_room.json",
+                format!("{rooms}{{\"_id\":\"R9\",\"t\":\"l\""),
+            ),
             "rocketchat_room.json line 3",
         ),
         (
             "messages",
-            with("rocketchat_message.json", "{\"_id\":\"m1\",\"rid\":\n".into()),
+            with(
+                "rocketchat_message.json",
+                "{\"_id\":\"m1\",\"rid\":\n".into(),
+            ),
             "rocketchat_message.json line 1",
         ),
         (
@@ -317,7 +330,10 @@ async fn a_failure_at_every_validation_stage_leaves_the_tables_as_before() {
             "a 3000-character departmentId",
             with(
                 "rocketchat_room.json",
-                format!("{rooms}{}\n", room("R3", "kim").replace("D1", &"d".repeat(3000))),
+                format!(
+                    "{rooms}{}\n",
+                    room("R3", "kim").replace("D1", &"d".repeat(3000))
+                ),
             ),
             "rocketchat_room.json line 3",
         ),
@@ -353,7 +369,7 @@ async fn identity_follows_the_export_and_deleted_users_stay_out() {
     assert_ok(&import_cli(
         &names,
         &tenant,
-        &export_with(&[manager("boss", &[&a, &b]), manager("kim", &[])]),
+        &export_with(&[manager("boss", &[&a, &b]), agent("kim")]),
         &[],
     ));
     let app = app(&client, &names, Utc::now());
@@ -364,7 +380,7 @@ async fn identity_follows_the_export_and_deleted_users_stay_out() {
     assert_ok(&import_cli(
         &names,
         &tenant,
-        &export_with(&[manager("boss", &[&b]), manager("kim", &[])]),
+        &export_with(&[manager("boss", &[&b]), agent("kim")]),
         &[],
     ));
     assert_eq!(status(&app, &a, "boss").await.0, 401, "logged out");
@@ -418,7 +434,11 @@ async fn identity_follows_the_export_and_deleted_users_stay_out() {
     );
     assert_ok(&out);
     let minted = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert_eq!(status(&app, &minted, "kim").await.0, 403, "kim is no manager");
+    assert_eq!(
+        status(&app, &minted, "kim").await.0,
+        403,
+        "kim is no manager"
+    );
     let out = admin(
         &names,
         &["delete-user", "--tenant", &tenant, "--user-id", "kim"],
@@ -448,7 +468,11 @@ async fn prune_removes_what_a_full_export_no_longer_has() {
     assert_eq!(status(&app, &b, "gone").await.0, 200);
     let only_boss = export_with(&[manager("boss", &[&a])]);
     assert_ok(&import_cli(&names, &tenant, &only_boss, &[]));
-    assert_eq!(status(&app, &b, "gone").await.0, 200, "kept without --prune");
+    assert_eq!(
+        status(&app, &b, "gone").await.0,
+        200,
+        "kept without --prune"
+    );
     assert_ok(&import_cli(&names, &tenant, &only_boss, &["--prune"]));
     assert_eq!(status(&app, &b, "gone").await.0, 401);
     assert_eq!(status(&app, &a, "boss").await.0, 200);
@@ -477,7 +501,10 @@ async fn a_login_token_from_the_future_expires_like_one_issued_at_import() {
     .unwrap();
     let now = Utc::now();
     assert_ok(&import_cli(&names, &tenant, &dir, &[]));
-    assert_eq!(status(&app(&client, &names, now), &token, "boss").await.0, 200);
+    assert_eq!(
+        status(&app(&client, &names, now), &token, "boss").await.0,
+        200
+    );
     let later = now + TimeDelta::days(2);
     assert_eq!(
         status(&app(&client, &names, later), &token, "boss").await.0,
@@ -494,7 +521,7 @@ async fn a_failed_write_is_reported_and_a_rerun_completes_it() {
     let tenant = unique_tenant("rerun");
     let token = format!("tok-{tenant}");
     let dir = export_with(&[manager("boss", &[&token])]);
-    let faulty = crate::faults::fail_nth(&client, "BatchWriteItem", 2);
+    let faulty = crate::faults::fail_nth(&client, "BatchWriteItem", 1);
     let options = ImportOptions::default();
     let err = import_export(&faulty, &names, &tid(&tenant), &dir, &options)
         .await
@@ -502,7 +529,11 @@ async fn a_failed_write_is_reported_and_a_rerun_completes_it() {
     let text = agent_overview::admin::error_chain(&err);
     assert!(text.contains("run the same import again"), "{text}");
     let app = app(&client, &names, Utc::now());
-    assert_eq!(status(&app, &token, "boss").await.0, 401, "sessions come last");
+    assert_eq!(
+        status(&app, &token, "boss").await.0,
+        401,
+        "sessions come last"
+    );
     assert_eq!(session_count(&client, &names, &tenant).await, 0);
 
     let summary = import_export(&client, &names, &tid(&tenant), &dir, &options)
@@ -516,4 +547,38 @@ async fn a_failed_write_is_reported_and_a_rerun_completes_it() {
             .len(),
         2
     );
+}
+
+/// Finding 6: `revoke-sessions` and `delete-user` find a user's sessions through the index;
+/// neither scans the sessions table.
+#[tokio::test]
+async fn revoking_a_users_sessions_queries_the_index_and_never_scans() {
+    use crate::fake_dynamo::{query_answer, FakeDynamo};
+    use agent_overview::admin::directory::delete_user;
+    use agent_overview::admin::session::revoke_sessions;
+    use serde_json::json;
+
+    let fake = FakeDynamo::new(|operation, body, _| match operation {
+        "Query" => {
+            assert_eq!(body["IndexName"], "byTenantUser", "{body}");
+            query_answer(&[Item::from([
+                (attr::TOKEN_HASH.to_string(), s("h1")),
+                (attr::TENANT.to_string(), s("acme")),
+                (attr::USER_ID.to_string(), s("u1")),
+            ])])
+        }
+        "DeleteItem" => (200, json!({})),
+        other => panic!("unexpected {other}"),
+    });
+    let names = crate::harness::table_names();
+    let revoked = revoke_sessions(&fake.client(), &names, &tid("acme"), "u1")
+        .await
+        .unwrap();
+    assert_eq!(revoked.count, 1);
+    delete_user(&fake.client(), &names, &tid("acme"), "u1")
+        .await
+        .unwrap();
+    assert_eq!(fake.calls("Scan"), 0);
+    assert_eq!(fake.calls("Query"), 2);
+    assert_eq!(fake.calls("DeleteItem"), 1 + 2);
 }
