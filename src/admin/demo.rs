@@ -13,10 +13,11 @@ use rand::{Rng, SeedableRng};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, TenantSettings};
-use crate::store::admin::{put_settings, AdminStoreError};
+use crate::store::admin::put_settings;
 use crate::store::items::{attr, conversation_item, MalformedItem};
-use crate::store::rebuild::{RebuildError, RebuildSummary};
+use crate::store::rebuild::RebuildSummary;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
 use super::rollups::DaySpan;
 
@@ -43,9 +44,9 @@ pub enum DemoError {
     #[error("writing conversations failed")]
     Write(#[source] WriteError),
     #[error("writing the default settings failed")]
-    Settings(#[source] AdminStoreError),
+    Settings(#[source] StoreOpError),
     #[error("rebuilding the rollups of the demo days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
 }
 
 impl DemoParams {

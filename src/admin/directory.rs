@@ -11,8 +11,9 @@ use crate::config::TableNames;
 use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
 use crate::store::admin::{
     delete_user as delete_user_item, get_settings, get_user, put_settings,
-    put_user_keeping_generation, set_roles, AdminStoreError,
+    put_user_keeping_generation, set_roles,
 };
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -33,7 +34,7 @@ pub enum DirectoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("the directory store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 /// What `add-user` stored.

@@ -13,8 +13,8 @@ use crate::config::TableNames;
 use crate::domain::identity::{hash_token, Session, TenantId};
 use crate::store::admin::{
     delete_session, delete_session_of, get_settings, get_user, put_session, sessions_of,
-    AdminStoreError,
 };
+use crate::store::StoreOpError;
 
 /// Meteor's `Random.secret()` length.
 pub const TOKEN_LENGTH: usize = 43;
@@ -28,7 +28,7 @@ pub enum SessionError {
     #[error("tenant {tenant} user {user_id}: that token is already another user's session")]
     TokenTaken { tenant: String, user_id: String },
     #[error("the session store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 /// A new session. `Debug` is deliberately not derived: the token must not reach a log.
@@ -198,7 +198,7 @@ pub async fn end_sessions_of(
     names: &TableNames,
     tenant: &TenantId,
     user_id: &str,
-) -> Result<usize, AdminStoreError> {
+) -> Result<usize, StoreOpError> {
     let tenant = tenant.as_str();
     let mut count = 0;
     for key in sessions_of(client, &names.sessions, tenant, Some(user_id)).await? {

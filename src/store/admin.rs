@@ -8,32 +8,17 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
-    string_list, user_item, Item, MalformedItem, Reader,
+    string_list, user_item, Item, Reader,
 };
-use super::{succeeded_unless, CallFailed};
+use super::{succeeded_unless, StoreOpError};
 use crate::domain::identity::{Session, TenantSettings, User};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminStoreError {
-    #[error(transparent)]
-    Call(#[from] CallFailed),
-    #[error(transparent)]
-    Malformed(#[from] MalformedItem),
-}
-
-fn call_error<E>(operation: &'static str, table: &str, source: E) -> AdminStoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    CallFailed::new(operation, table, source).into()
-}
 
 async fn get_directory_item(
     client: &Client,
     table: &str,
     tenant: &str,
     sort_key: String,
-) -> Result<Option<Item>, AdminStoreError> {
+) -> Result<Option<Item>, StoreOpError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -41,7 +26,7 @@ async fn get_directory_item(
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| call_error("GetItem", table, e))?;
+        .map_err(|e| StoreOpError::call("GetItem", table, e))?;
     Ok(out.item)
 }
 
@@ -50,7 +35,7 @@ pub async fn get_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<Option<User>, AdminStoreError> {
+) -> Result<Option<User>, StoreOpError> {
     let key = format!("{tenant}/{}", sk::user(user_id));
     match get_directory_item(client, directory_table, tenant, sk::user(user_id)).await? {
         Some(item) => Ok(Some(read_user(&item, &key)?)),
@@ -62,7 +47,7 @@ pub async fn get_settings(
     client: &Client,
     directory_table: &str,
     tenant: &str,
-) -> Result<Option<TenantSettings>, AdminStoreError> {
+) -> Result<Option<TenantSettings>, StoreOpError> {
     let key = format!("{tenant}/{}", sk::SETTINGS);
     match get_directory_item(client, directory_table, tenant, sk::SETTINGS.to_string()).await? {
         Some(item) => Ok(Some(read_settings(&item, &key)?)),
@@ -75,14 +60,14 @@ pub async fn put_user(
     directory_table: &str,
     tenant: &str,
     user: &User,
-) -> Result<(), AdminStoreError> {
+) -> Result<(), StoreOpError> {
     client
         .put_item()
         .table_name(directory_table)
         .set_item(Some(user_item(tenant, user)))
         .send()
         .await
-        .map_err(|e| call_error("PutItem", directory_table, e))?;
+        .map_err(|e| StoreOpError::call("PutItem", directory_table, e))?;
     Ok(())
 }
 
@@ -93,7 +78,7 @@ pub async fn put_settings(
     tenant: &str,
     settings: &TenantSettings,
     only_if_absent: bool,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let mut put = client
         .put_item()
         .table_name(directory_table)
@@ -106,7 +91,7 @@ pub async fn put_settings(
     succeeded_unless(put.send().await, |e| {
         e.is_conditional_check_failed_exception()
     })
-    .map_err(|e| call_error("PutItem", directory_table, e))
+    .map_err(|e| StoreOpError::call("PutItem", directory_table, e))
 }
 
 /// Replaces a user's roles, leaving the rest of the item alone. `Ok(false)`: no such user.
@@ -116,7 +101,7 @@ pub async fn set_roles(
     tenant: &str,
     user_id: &str,
     roles: &[String],
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let result = client
         .update_item()
         .table_name(directory_table)
@@ -129,7 +114,7 @@ pub async fn set_roles(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| call_error("UpdateItem", directory_table, e))
+        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))
 }
 
 /// Stores a session unless its token hash already belongs to a different user or tenant
@@ -140,7 +125,7 @@ pub async fn put_session(
     token_hash: &str,
     session: &Session,
     expires_at_s: i64,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let result = client
         .put_item()
         .table_name(sessions_table)
@@ -156,7 +141,7 @@ pub async fn put_session(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| call_error("PutItem", sessions_table, e))
+        .map_err(|e| StoreOpError::call("PutItem", sessions_table, e))
 }
 
 /// Deletes the session stored under `token_hash`; the session it was, if there was one.
@@ -164,7 +149,7 @@ pub async fn delete_session(
     client: &Client,
     sessions_table: &str,
     token_hash: &str,
-) -> Result<Option<Session>, AdminStoreError> {
+) -> Result<Option<Session>, StoreOpError> {
     let out = client
         .delete_item()
         .table_name(sessions_table)
@@ -172,7 +157,7 @@ pub async fn delete_session(
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| call_error("DeleteItem", sessions_table, e))?;
+        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))?;
     // Named "session", never by its hash: the hash is what a stolen token looks up.
     Ok(out
         .attributes
@@ -198,7 +183,7 @@ pub async fn sessions_of(
     sessions_table: &str,
     tenant: &str,
     user_id: Option<&str>,
-) -> Result<Vec<SessionKey>, AdminStoreError> {
+) -> Result<Vec<SessionKey>, StoreOpError> {
     let mut query = client
         .query()
         .table_name(sessions_table)
@@ -218,7 +203,7 @@ pub async fn sessions_of(
         .send()
         .collect::<Result<_, _>>()
         .await
-        .map_err(|e| call_error("Query", sessions_table, e))?;
+        .map_err(|e| StoreOpError::call("Query", sessions_table, e))?;
     items
         .iter()
         .map(|item| {
@@ -238,7 +223,7 @@ pub async fn delete_session_of(
     token_hash: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let result = client
         .delete_item()
         .table_name(sessions_table)
@@ -251,7 +236,7 @@ pub async fn delete_session_of(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| call_error("DeleteItem", sessions_table, e))
+        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))
 }
 
 /// Whose sessions these token hashes already are: `(hash, tenant, user id)` of each that
@@ -260,7 +245,7 @@ pub async fn session_owners(
     client: &Client,
     sessions_table: &str,
     hashes: &[String],
-) -> Result<Vec<(String, String, String)>, AdminStoreError> {
+) -> Result<Vec<(String, String, String)>, StoreOpError> {
     let mut owners = Vec::new();
     for chunk in hashes.chunks(100) {
         let mut keys: Vec<Item> = chunk
@@ -272,13 +257,13 @@ pub async fn session_owners(
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| call_error("BatchGetItem", sessions_table, e))?;
+                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
             let out = client
                 .batch_get_item()
                 .request_items(sessions_table, wanted)
                 .send()
                 .await
-                .map_err(|e| call_error("BatchGetItem", sessions_table, e))?;
+                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
             for item in out
                 .responses()
                 .and_then(|r| r.get(sessions_table))
@@ -301,7 +286,7 @@ pub async fn session_owners(
                 break;
             }
             if attempt >= 8 {
-                return Err(call_error(
+                return Err(StoreOpError::call(
                     "BatchGetItem",
                     sessions_table,
                     std::io::Error::other("keys still unprocessed after retries"),
@@ -321,7 +306,7 @@ pub async fn put_user_keeping_generation(
     directory_table: &str,
     tenant: &str,
     user: &User,
-) -> Result<String, AdminStoreError> {
+) -> Result<String, StoreOpError> {
     let mut update = client
         .update_item()
         .table_name(directory_table)
@@ -346,7 +331,7 @@ pub async fn put_user_keeping_generation(
     let out = update
         .send()
         .await
-        .map_err(|e| call_error("UpdateItem", directory_table, e))?;
+        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))?;
     let key = format!("{tenant}/USER#…");
     let item = out.attributes.unwrap_or_default();
     Ok(Reader::new(&item, &key).str(attr::GENERATION)?.to_string())
@@ -364,7 +349,7 @@ pub async fn delete_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let out = client
         .delete_item()
         .table_name(directory_table)
@@ -372,7 +357,7 @@ pub async fn delete_user(
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| call_error("DeleteItem", directory_table, e))?;
+        .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))?;
     Ok(out.attributes.is_some())
 }
 
@@ -381,7 +366,7 @@ pub async fn user_ids_of(
     client: &Client,
     directory_table: &str,
     tenant: &str,
-) -> Result<Vec<String>, AdminStoreError> {
+) -> Result<Vec<String>, StoreOpError> {
     let items: Vec<Item> = client
         .query()
         .table_name(directory_table)
@@ -397,7 +382,7 @@ pub async fn user_ids_of(
         .send()
         .collect::<Result<_, _>>()
         .await
-        .map_err(|e| call_error("Query", directory_table, e))?;
+        .map_err(|e| StoreOpError::call("Query", directory_table, e))?;
     items
         .iter()
         .map(|item| {

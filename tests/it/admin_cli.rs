@@ -14,11 +14,12 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "create-tables",
     "import",
     "generate-demo",
     "rebuild-rollups",
+    "verify-rollups",
     "add-user",
     "set-settings",
     "mint-session",

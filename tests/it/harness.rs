@@ -78,7 +78,7 @@ pub async fn ready() -> (Client, TableNames) {
             if let Err(e) = create_tables_from_template(&client, TEMPLATE, &names).await {
                 panic!(
                     "creating the tables failed: {}",
-                    agent_overview::admin::error_chain(&e)
+                    agent_overview::errors::error_chain(&e)
                 );
             }
         })

@@ -526,7 +526,7 @@ async fn a_failed_write_is_reported_and_a_rerun_completes_it() {
     let err = import_export(&faulty, &names, &tid(&tenant), &dir, &options)
         .await
         .expect_err("the injected failure stops the import");
-    let text = agent_overview::admin::error_chain(&err);
+    let text = agent_overview::errors::error_chain(&err);
     assert!(text.contains("run the same import again"), "{text}");
     let app = app(&client, &names, Utc::now());
     assert_eq!(

@@ -369,7 +369,7 @@ async fn a_malformed_line_stops_the_import_unless_skipped() {
         }
         other => panic!("unexpected error {other:?}"),
     }
-    let text = agent_overview::admin::error_chain(&err);
+    let text = agent_overview::errors::error_chain(&err);
     assert!(
         text.contains("rocketchat_room.json line 7") && text.contains("ts is missing"),
         "{text}"
@@ -443,7 +443,7 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("{folder}: {}", agent_overview::admin::error_chain(&e)));
+    .unwrap_or_else(|e| panic!("{folder}: {}", agent_overview::errors::error_chain(&e)));
     let c = |name| summary.collection(name).unwrap();
     assert_eq!(c(ROOMS).lines, 66);
     assert_eq!(c(ROOMS).written("conversations"), 60);

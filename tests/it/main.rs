@@ -14,4 +14,6 @@ mod openapi;
 mod rocketchat_export;
 mod rollups;
 mod telemetry;
+mod template;
 mod throttling;
+mod verify_rollups;

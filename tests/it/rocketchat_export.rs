@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::config::Limits;
-use agent_overview::http::handler::system_clock;
+use agent_overview::domain::clock::system_clock;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
 use lambda_http::Body;

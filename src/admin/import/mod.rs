@@ -22,15 +22,14 @@ use chrono::{DateTime, Utc};
 
 pub use summary::{CollectionSummary, ImportSummary};
 
-use super::error_chain;
 use super::lines::{ExportFile, Lines, LinesError};
 use super::rocketchat::setting::SettingsError;
 use super::rocketchat::DocError;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
-use crate::store::admin::AdminStoreError;
-use crate::store::rebuild::RebuildError;
+use crate::errors::error_chain;
 use crate::store::writer::{WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
 pub const ROOMS: &str = "rocketchat_room";
 pub const MESSAGES: &str = "rocketchat_message";
@@ -116,7 +115,7 @@ pub enum ImportError {
     #[error("{file} line {line} changed while it was being imported")]
     Changed { file: String, line: u64 },
     #[error("reading the tenant's current data failed")]
-    Read(#[source] AdminStoreError),
+    Read(#[source] StoreOpError),
     #[error("writing {what} failed")]
     Write {
         what: &'static str,
@@ -127,10 +126,10 @@ pub enum ImportError {
     Store {
         what: &'static str,
         #[source]
-        source: AdminStoreError,
+        source: StoreOpError,
     },
     #[error("rebuilding the rollups of the imported days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
     #[error(
         "the export is valid, but writing it stopped part-way; run the same import again to \
          complete it"

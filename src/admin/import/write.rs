@@ -17,10 +17,11 @@ use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::store::admin::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
-    user_ids_of, AdminStoreError,
+    user_ids_of,
 };
 use crate::store::items::{attr, conversation_item, permission_item, settings_item};
 use crate::store::writer::BatchWriter;
+use crate::store::StoreOpError;
 
 /// Concurrent single-item calls (session puts).
 const IN_FLIGHT: usize = 8;
@@ -33,7 +34,7 @@ pub(super) async fn write(
     mut plan: Plan,
 ) -> Result<ImportSummary, ImportError> {
     let tenant = context.tenant.as_str();
-    let store = |what| move |source: AdminStoreError| ImportError::Store { what, source };
+    let store = |what| move |source: StoreOpError| ImportError::Store { what, source };
 
     // 1. Revocations: sessions the export no longer grants (a logout, an expired or inactive
     //    user's token; with --prune, users it no longer has), and pruned users.
