@@ -9,6 +9,7 @@ mod hardening;
 mod harness;
 mod import;
 mod openapi;
+mod reconcile;
 mod rocketchat_export;
 mod rollups;
 mod telemetry;
