@@ -12,6 +12,7 @@ mod harness;
 mod identity_import;
 mod import;
 mod openapi;
+mod reconcile;
 mod rocketchat_export;
 mod rollups;
 mod telemetry;
