@@ -521,7 +521,7 @@ async fn a_failed_write_is_reported_and_a_rerun_completes_it() {
     let tenant = unique_tenant("rerun");
     let token = format!("tok-{tenant}");
     let dir = export_with(&[manager("boss", &[&token])]);
-    let faulty = crate::faults::fail_nth(&client, "BatchWriteItem", 1);
+    let faulty = crate::faults::fail_nth(&client, "BatchWriteItem", 2);
     let options = ImportOptions::default();
     let err = import_export(&faulty, &names, &tid(&tenant), &dir, &options)
         .await
@@ -581,4 +581,77 @@ async fn revoking_a_users_sessions_queries_the_index_and_never_scans() {
     assert_eq!(fake.calls("Scan"), 0);
     assert_eq!(fake.calls("Query"), 2);
     assert_eq!(fake.calls("DeleteItem"), 1 + 2);
+}
+
+/// One agent message in room R0.
+fn message_of_r0() -> String {
+    lines(&[r#"{"_id":"m0","rid":"R0","msg":"hi","ts":{"$date":"2024-03-05T10:00:10.000Z"},"u":{"_id":"u-kim","username":"kim"}}"#.into()])
+}
+
+/// Issue 9, finding 1 as an import meets it: an import that stops part-way through the
+/// conversations must leave the days it touched read raw, never from the rollups an earlier
+/// import built (which miss the rooms already written).
+#[tokio::test]
+async fn an_import_stopped_part_way_never_answers_from_stale_rollups() {
+    use agent_overview::config::QueryPlan;
+    use agent_overview::domain::figure::Figure;
+    use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+    use agent_overview::store::{ConversationStore, RangeQuery};
+
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("stopped");
+    let users = lines(&[agent("kim").json(), agent("jane").json()]);
+    let first = export(&[
+        ("users.json", users.clone()),
+        ("rocketchat_room.json", lines(&[room("R0", "kim")])),
+        ("rocketchat_message.json", message_of_r0()),
+    ]);
+    let options = ImportOptions::default();
+    import_export(&client, &names, &tid(&tenant), &first, &options)
+        .await
+        .expect("the first import");
+
+    let mut rooms = vec![room("R0", "kim")];
+    rooms.extend((1..=60).map(|i| room(&format!("R{i}"), "jane")));
+    let second = export(&[
+        ("users.json", users),
+        ("rocketchat_room.json", lines(&rooms)),
+        ("rocketchat_message.json", message_of_r0()),
+    ]);
+    let faulty = crate::faults::fail_nth(&client, "BatchWriteItem", 2);
+    // One batch at a time, no retry: the failure falls between two batches of conversations.
+    let mut one_at_a_time = options.clone();
+    one_at_a_time.writer.max_in_flight = 1;
+    one_at_a_time.writer.max_attempts = 1;
+    let err = import_export(&faulty, &names, &tid(&tenant), &second, &one_at_a_time)
+        .await
+        .expect_err("the injected failure stops the import");
+    let text = agent_overview::errors::error_chain(&err);
+    assert!(text.contains("injected failure"), "{text}");
+    let written = tenant_items(&client, &names.conversations, &tenant)
+        .await
+        .len();
+    assert!(
+        written > 1 && written < rooms.len(),
+        "some, not all, of the rooms are written: {written}"
+    );
+
+    let march = UtcRange::from_days(
+        ReportDate::parse("2024-03-01").unwrap(),
+        ReportDate::parse("2024-03-31").unwrap(),
+        &ReportingZone::Utc,
+    );
+    let query = RangeQuery {
+        tenant: tenant.clone(),
+        figure: Figure::TotalConversations,
+        range: march,
+        department_id: None,
+    };
+    let raw = crate::rollups::store(&client, QueryPlan::Raw);
+    let rollups = crate::rollups::store(&client, QueryPlan::Rollups);
+    let (by_raw, _) = raw.fold(&query).await.unwrap();
+    let (by_rollups, _) = rollups.fold(&query).await.unwrap();
+    let by_raw = by_raw.into_rows();
+    assert_eq!(by_raw.len(), 2, "kim and jane: {by_raw:?}");
+    assert_eq!(by_rollups.into_rows(), by_raw);
 }

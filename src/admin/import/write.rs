@@ -12,14 +12,16 @@ use super::validate::{check_permission, check_room, check_user, Plan};
 use super::{Context, ExportFiles, ImportError, PERMISSIONS, ROOMS, USERS};
 use crate::admin::lines::ExportFile;
 use crate::admin::rocketchat::room::Room;
-use crate::admin::rollups::DaySpan;
+use crate::admin::rollups::WrittenDays;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::store::admin::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };
-use crate::store::items::{attr, conversation_item, permission_item, settings_item};
+use crate::store::items::{
+    attr, conversation_item, conversation_pk, permission_item, settings_item,
+};
 use crate::store::writer::BatchWriter;
 use crate::store::StoreOpError;
 
@@ -122,11 +124,8 @@ pub(super) async fn write(
         .wrote_n("users", generations.len() as u64);
 
     // 3. Conversations, then the rollups of their days.
-    let span = conversations(client, names, context, &files.rooms, &mut plan).await?;
-    let rollups = span
-        .rebuild(client, names, tenant)
-        .await
-        .map_err(ImportError::Rollups)?;
+    let days = conversations(client, names, context, &files.rooms, &mut plan).await?;
+    let rollups = days.rebuild().await.map_err(ImportError::Rollups)?;
 
     // 4. Sessions last: each a conditional put that never takes another tenant's or user's.
     let expiration_s = i64::from(plan.settings.login_expiration_days) * 86_400;
@@ -209,7 +208,7 @@ async fn conversations(
     context: &Context<'_>,
     file: &ExportFile,
     plan: &mut Plan,
-) -> Result<DaySpan, ImportError> {
+) -> Result<WrittenDays, ImportError> {
     let tenant = context.tenant.as_str();
     let skipped = &plan.skipped_lines[ROOMS];
     let summary: &mut CollectionSummary = &mut plan.summaries.rooms;
@@ -219,7 +218,7 @@ async fn conversations(
         &[attr::PK],
         context.options.writer,
     );
-    let mut span = DaySpan::default();
+    let mut days = WrittenDays::new(client, names, tenant);
     let mut lines = context.lines(file, &format!("{} (2/2)", file.name))?;
     while let Some((line, bytes)) = lines.next_line()? {
         if skipped.binary_search(&line).is_ok() {
@@ -235,13 +234,18 @@ async fn conversations(
             .get(&conversation.room_id)
             .ok_or_else(|| changed(file, line))?;
         let item = conversation_item(tenant, &conversation).map_err(|_| changed(file, line))?;
-        span.include(conversation.ts_ms);
+        days.before_write(
+            conversation.ts_ms,
+            conversation_pk(tenant, &conversation.room_id),
+        )
+        .await
+        .map_err(ImportError::Rollups)?;
         put(&mut writer, item, "conversations").await?;
         summary.wrote("conversations");
     }
     lines.finish();
     finish(writer, "conversations").await?;
-    Ok(span)
+    Ok(days)
 }
 
 fn changed(file: &ExportFile, line: u64) -> ImportError {
