@@ -17,7 +17,12 @@ async fn main() -> Result<(), Error> {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let clock = system_clock();
     let rebuilder = Rebuilder::new(client.clone(), config.tables.clone(), clock.clone());
-    let verifier = Verifier::new(client.clone(), config.tables.clone(), rebuilder);
+    let verifier = Verifier::new(
+        client.clone(),
+        config.tables.clone(),
+        rebuilder,
+        clock.clone(),
+    );
     let source = AttentionIndex::new(client, &config.tables.rollups);
     let (config, clock, verifier, source) = (&config, &clock, &verifier, &source);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
