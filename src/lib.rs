@@ -11,4 +11,5 @@ pub mod http;
 pub mod lambda;
 pub mod rollup_stream;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

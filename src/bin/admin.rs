@@ -21,6 +21,9 @@ use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{is_valid_tenant_id, ReportingTimezone, User};
 use agent_overview::store::writer::WriterOptions;
+use agent_overview::sync::client::{url_host, AuthToken, RestClient, RetryPolicy};
+use agent_overview::sync::connect::{connect, disconnect, TOKEN_VARIABLE};
+use agent_overview::sync::cycle::{sync_tenant, SyncOptions};
 use aws_config::BehaviorVersion;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,11 +35,13 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
     name = "agent-overview-admin",
     version,
     about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
-             generate demo data, rebuild rollups, manage users, settings and sessions",
+             generate demo data, rebuild rollups, manage users, settings and sessions, \
+             sync tenants from Rocket.Chat",
     after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE, ROLLUPS_TABLE \
                   (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
-                  AWS_REGION and credentials as for any AWS SDK."
+                  AWS_REGION and credentials as for any AWS SDK; \
+                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -156,6 +161,43 @@ enum Command {
         /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
+    },
+    /// One sync cycle of a tenant from its running Rocket.Chat, through Rocket.Chat's REST API.
+    /// The service account's personal access token is read from ROCKETCHAT_AUTH_TOKEN
+    Sync {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// The workspace's address, e.g. https://chat.example.com
+        #[arg(long)]
+        url: String,
+        /// The service account's user id (X-User-Id)
+        #[arg(long)]
+        user_id: String,
+        /// Also list every room and user, and remove those Rocket.Chat no longer has
+        #[arg(long)]
+        full: bool,
+    },
+    /// Connect a tenant to its Rocket.Chat for the scheduled sync
+    Connect {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
+        /// The workspace's address, e.g. https://chat.example.com
+        #[arg(long)]
+        url: String,
+        /// The service account's user id (X-User-Id)
+        #[arg(long)]
+        user_id: String,
+        /// ARN of the Secrets Manager secret holding the account's personal access token
+        #[arg(long)]
+        secret_arn: String,
+    },
+    /// Stop the scheduled sync of a tenant (its data stays)
+    Disconnect {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long, value_parser = tenant_id)]
+        tenant: String,
     },
     /// Give a user a role
     GrantRole(RoleChange),
@@ -356,6 +398,62 @@ async fn run(command: Command) -> Result<(), AnyError> {
         Command::RevokeSessions { tenant, user_id } => {
             let n = revoke_sessions(&client, &names, &tenant, &user_id).await?;
             println!("tenant {tenant}: {n} session(s) of user {user_id} revoked");
+        }
+        Command::Sync {
+            tenant,
+            url,
+            user_id,
+            full,
+        } => {
+            // Read here, never a flag: it stays out of shell history, process lists and --help.
+            let token = std::env::var(TOKEN_VARIABLE)
+                .ok()
+                .and_then(AuthToken::new)
+                .ok_or_else(|| {
+                    format!(
+                        "{TOKEN_VARIABLE} is not set (the service account's personal access token)"
+                    )
+                })?;
+            let rc = RestClient::new(&url, &user_id, token, RetryPolicy::default())?;
+            let options = SyncOptions {
+                full,
+                rebuild_rollups: true,
+                show_progress: std::io::stderr().is_terminal(),
+                ..SyncOptions::default()
+            };
+            let now = Utc::now().timestamp_millis();
+            let summary = sync_tenant(&client, &names, &tenant, &rc, &options, now).await?;
+            print!("{summary}");
+        }
+        Command::Connect {
+            tenant,
+            url,
+            user_id,
+            secret_arn,
+        } => {
+            let connection = connect(
+                &client,
+                &names,
+                &tenant,
+                &url,
+                &user_id,
+                &secret_arn,
+                Utc::now(),
+            )
+            .await?;
+            println!(
+                "tenant {tenant}: connected to {} as {} (token in {})",
+                url_host(&connection.url),
+                connection.user_id,
+                connection.secret_arn
+            );
+        }
+        Command::Disconnect { tenant } => {
+            if disconnect(&client, &names, &tenant).await? {
+                println!("tenant {tenant}: disconnected; its data stays");
+            } else {
+                println!("tenant {tenant}: was not connected");
+            }
         }
         Command::GrantRole(c) => {
             let roles = grant_role(&client, &names, &c.tenant, &c.user_id, &c.role).await?;
