@@ -63,6 +63,14 @@ cargo fmt --all -- --check
 begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
 
+# The Lambda functions are built without default features (`cargo lambda build`, `sam build`):
+# that build must compile, lint clean and carry none of the admin tool's crates.
+begin lambda-build "Lambda build: no default features, no CLI crates in the tree"
+cargo clippy --lib --bins --locked --no-default-features -- -D warnings
+cli_crates="$(cargo tree --locked -e normal --no-default-features --prefix none |
+  grep -E '^(clap|indicatif|serde_norway|aws-sdk-sso|aws-sdk-ssooidc|hyper v0\.14|rustls v0\.21) ' | sort -u || true)"
+[[ -z "$cli_crates" ]] || die "the Lambda build's dependency tree has: $cli_crates"
+
 begin tests "Unit and integration tests (cargo test, against dynalite)"
 DYNALITE_PORT="$(free_port)"
 start_dynalite

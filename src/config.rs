@@ -181,6 +181,22 @@ impl MetricsConfig {
     }
 }
 
+/// Everything the rollups function needs, read once at INIT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupsConfig {
+    pub tables: RollupTables,
+    pub metrics: MetricsConfig,
+}
+
+impl RollupsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: RollupTables::from_env()?,
+            metrics: MetricsConfig::from_env()?,
+        })
+    }
+}
+
 /// Everything the function needs, read once at INIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

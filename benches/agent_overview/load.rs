@@ -10,7 +10,7 @@ use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
-use agent_overview::domain::identity::User;
+use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::store::admin::put_user;
 use agent_overview::store::items::{attr, conversation_item};
 use agent_overview::store::writer::{BatchWriter, WriterOptions};
@@ -70,6 +70,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) {
 
 pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32) -> Tenant {
     let id = format!("bench-{}", label(conversations));
+    let tenant: TenantId = id.parse().expect("a valid tenant id");
     let params = demo_params(conversations);
     let started = Instant::now();
     let writer = WriterOptions {
@@ -87,9 +88,15 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
 
     let started = Instant::now();
     let first_day = end_day() - TimeDelta::days(i64::from(DATA_DAYS) - 1);
-    let rebuilt = rebuild_rollups(client, names, &id, Some((first_day, end_day())), end_day())
-        .await
-        .expect("rebuilding the rollups");
+    let rebuilt = rebuild_rollups(
+        client,
+        names,
+        &tenant,
+        Some((first_day, end_day())),
+        end_day(),
+    )
+    .await
+    .expect("rebuilding the rollups");
     let rollups_secs = started.elapsed().as_secs_f64();
 
     let mut by_department: HashMap<String, u32> = HashMap::new();
@@ -116,7 +123,7 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
     mint_session(
         client,
         names,
-        &id,
+        &tenant,
         USER_ID,
         Some(token.clone()),
         chrono::Utc::now(),
@@ -131,6 +138,6 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         department_share: f64::from(in_department) / f64::from(conversations),
         load_secs,
         rollups_secs,
-        rollup_items: rebuilt.items_written,
+        rollup_items: rebuilt.summary.items_written,
     }
 }

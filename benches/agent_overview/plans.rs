@@ -11,11 +11,12 @@
 
 use agent_overview::config::{Limits, QueryPlan, TableNames};
 use agent_overview::domain::aggregate::Aggregator;
+use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::identity::{CallerContext, Session};
-use agent_overview::http::handler::system_clock;
 use agent_overview::http::App;
-use agent_overview::store::dynamo::{fold_page, months_between, DynamoStore};
+use agent_overview::store::dynamo::{fold_page, DynamoStore};
 use agent_overview::store::items::{self, attr};
+use agent_overview::store::plan::months_between;
 use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;

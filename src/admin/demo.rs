@@ -12,11 +12,12 @@ use rand::{Rng, SeedableRng};
 
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
-use crate::domain::identity::{is_valid_tenant_id, TenantSettings};
-use crate::store::admin::{put_settings, AdminStoreError};
+use crate::domain::identity::{TenantId, TenantSettings};
+use crate::store::admin::put_settings;
 use crate::store::items::{attr, conversation_item, MalformedItem};
-use crate::store::rebuild::{RebuildError, RebuildSummary};
+use crate::store::rebuild::RebuildSummary;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
 use super::rollups::DaySpan;
 
@@ -34,8 +35,6 @@ pub struct DemoParams {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("--days must be at least 1")]
     NoDays,
     #[error("--days {days} before {end} reaches outside the supported dates")]
@@ -45,9 +44,9 @@ pub enum DemoError {
     #[error("writing conversations failed")]
     Write(#[source] WriteError),
     #[error("writing the default settings failed")]
-    Settings(#[source] AdminStoreError),
+    Settings(#[source] StoreOpError),
     #[error("rebuilding the rollups of the demo days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
 }
 
 impl DemoParams {
@@ -245,6 +244,7 @@ impl Iterator for Generator {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoSummary {
+    pub tenant: TenantId,
     pub conversations: u64,
     /// Whether default settings were written (the tenant had none).
     pub wrote_settings: bool,
@@ -252,18 +252,36 @@ pub struct DemoSummary {
     pub rollups: RebuildSummary,
 }
 
+impl std::fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "tenant {}: {} demo conversations written{}; rollups of {} days rebuilt",
+            self.tenant,
+            self.conversations,
+            if self.wrote_settings {
+                "; default settings (server zone) written"
+            } else {
+                ""
+            },
+            self.rollups.days
+        )
+    }
+}
+
+impl super::Report for DemoSummary {}
+
 /// Writes the demo conversations into `tenant`, and server-zone settings if it has none; then
 /// rebuilds the rollups of the days written.
 pub async fn write_demo(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     params: &DemoParams,
     writer: WriterOptions,
 ) -> Result<DemoSummary, DemoError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(DemoError::InvalidTenant(tenant.to_string()));
-    }
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     params.validate()?;
     let wrote_settings = put_settings(
         client,
@@ -287,6 +305,7 @@ pub async fn write_demo(
         .await
         .map_err(DemoError::Rollups)?;
     Ok(DemoSummary {
+        tenant: tenant_id.clone(),
         conversations,
         wrote_settings,
         rollups,

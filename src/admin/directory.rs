@@ -1,18 +1,18 @@
 //! Users, roles and settings of a tenant, as an operator changes them by hand.
 
+use std::fmt;
+
 use aws_sdk_dynamodb::Client;
 
 use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
+use super::Report;
 use crate::config::TableNames;
-use crate::domain::identity::{is_valid_tenant_id, ReportingTimezone, TenantSettings, User};
-use crate::store::admin::{
-    get_settings, get_user, put_settings, put_user, set_roles, AdminStoreError,
-};
+use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
+use crate::store::admin::{get_settings, get_user, put_settings, put_user, set_roles};
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("a user id and a username must not be empty")]
     EmptyName,
     #[error("--utc-offset must be between -14 and 14 hours")]
@@ -30,25 +30,82 @@ pub enum DirectoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("the directory store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
-fn check_tenant(tenant: &str) -> Result<(), DirectoryError> {
-    if is_valid_tenant_id(tenant) {
-        Ok(())
-    } else {
-        Err(DirectoryError::InvalidTenant(tenant.to_string()))
+/// What `add-user` stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserStored {
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub username: String,
+}
+
+impl fmt::Display for UserStored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "tenant {}: user {} ({}) stored",
+            self.tenant, self.user_id, self.username
+        )
     }
 }
+
+impl Report for UserStored {}
+
+/// A tenant's settings after `set-settings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsStored {
+    pub tenant: TenantId,
+    pub settings: TenantSettings,
+}
+
+impl fmt::Display for SettingsStored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let zone = match &self.settings.reporting_timezone {
+            ReportingTimezone::Server => "server".to_string(),
+            ReportingTimezone::User => "user".to_string(),
+            ReportingTimezone::Custom(z) => format!("custom ({z})"),
+        };
+        writeln!(
+            f,
+            "tenant {}: reporting time zone {zone}, login expiration {} days",
+            self.tenant, self.settings.login_expiration_days
+        )
+    }
+}
+
+impl Report for SettingsStored {}
+
+/// A user's roles after `grant-role` or `revoke-role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRoles {
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+impl fmt::Display for UserRoles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "tenant {}: user {} has roles [{}]",
+            self.tenant,
+            self.user_id,
+            self.roles.join(", ")
+        )
+    }
+}
+
+impl Report for UserRoles {}
 
 /// Puts the user, replacing one with the same id.
 pub async fn add_user(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user: &User,
-) -> Result<(), DirectoryError> {
-    check_tenant(tenant)?;
+) -> Result<UserStored, DirectoryError> {
     if user.id.is_empty() || user.username.is_empty() {
         return Err(DirectoryError::EmptyName);
     }
@@ -58,8 +115,12 @@ pub async fn add_user(
     if matches!(user.utc_offset, Some(o) if !(-14.0..=14.0).contains(&o)) {
         return Err(DirectoryError::BadOffset);
     }
-    put_user(client, &names.directory, tenant, user).await?;
-    Ok(())
+    put_user(client, &names.directory, tenant.as_str(), user).await?;
+    Ok(UserStored {
+        tenant: tenant.clone(),
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+    })
 }
 
 /// What `set-settings` changes; `None` keeps the current value.
@@ -74,16 +135,18 @@ pub struct SettingsChange {
 pub async fn set_settings(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     change: &SettingsChange,
-) -> Result<TenantSettings, DirectoryError> {
-    check_tenant(tenant)?;
-    let current = get_settings(client, &names.directory, tenant)
+) -> Result<SettingsStored, DirectoryError> {
+    let current = get_settings(client, &names.directory, tenant.as_str())
         .await?
         .unwrap_or_default();
     let next = apply(current, change)?;
-    put_settings(client, &names.directory, tenant, &next, false).await?;
-    Ok(next)
+    put_settings(client, &names.directory, tenant.as_str(), &next, false).await?;
+    Ok(SettingsStored {
+        tenant: tenant.clone(),
+        settings: next,
+    })
 }
 
 fn apply(
@@ -129,10 +192,10 @@ fn apply(
 pub async fn grant_role(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &str,
     role: &str,
-) -> Result<Vec<String>, DirectoryError> {
+) -> Result<UserRoles, DirectoryError> {
     change_roles(client, names, tenant, user_id, role, |roles| {
         if !roles.iter().any(|r| r == role) {
             roles.push(role.to_string());
@@ -145,10 +208,10 @@ pub async fn grant_role(
 pub async fn revoke_role(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &str,
     role: &str,
-) -> Result<Vec<String>, DirectoryError> {
+) -> Result<UserRoles, DirectoryError> {
     change_roles(client, names, tenant, user_id, role, |roles| {
         roles.retain(|r| r != role)
     })
@@ -158,12 +221,13 @@ pub async fn revoke_role(
 async fn change_roles(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &str,
     role: &str,
     change: impl FnOnce(&mut Vec<String>),
-) -> Result<Vec<String>, DirectoryError> {
-    check_tenant(tenant)?;
+) -> Result<UserRoles, DirectoryError> {
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     if role.is_empty() {
         return Err(DirectoryError::EmptyRole);
     }
@@ -181,7 +245,11 @@ async fn change_roles(
     if !set_roles(client, &names.directory, tenant, user_id, &roles).await? {
         return Err(no_such_user());
     }
-    Ok(roles)
+    Ok(UserRoles {
+        tenant: tenant_id.clone(),
+        user_id: user_id.to_string(),
+        roles,
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::Client;
 
-use super::error_chain;
 use super::lines::{ExportFile, Lines, LinesError};
 use super::rocketchat::message::{read_message, Kind};
 use super::rocketchat::permission::read_permission;
@@ -23,13 +22,15 @@ use super::rocketchat::user::read_user;
 use super::rocketchat::{Doc, DocError};
 use super::rollups::DaySpan;
 use crate::config::TableNames;
-use crate::domain::identity::{is_valid_tenant_id, TenantSettings};
-use crate::store::admin::{get_settings, AdminStoreError};
+use crate::domain::identity::{TenantId, TenantSettings};
+use crate::errors::error_chain;
+use crate::store::admin::get_settings;
 use crate::store::items::{
     attr, conversation_item, permission_item, session_item, settings_item, user_item,
 };
-use crate::store::rebuild::{RebuildError, RebuildSummary};
+use crate::store::rebuild::RebuildSummary;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
 pub const ROOMS: &str = "rocketchat_room";
 pub const MESSAGES: &str = "rocketchat_message";
@@ -51,8 +52,6 @@ pub struct ImportOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("{dir} has no {file}, which an import needs")]
     MissingFile { dir: String, file: String },
     #[error(transparent)]
@@ -73,7 +72,7 @@ pub enum ImportError {
     #[error("{file} line {line} changed while it was being imported")]
     Changed { file: String, line: u64 },
     #[error("reading the tenant's current settings failed")]
-    ReadSettings(#[source] AdminStoreError),
+    ReadSettings(#[source] StoreOpError),
     #[error("writing {what} failed")]
     Write {
         what: &'static str,
@@ -81,7 +80,7 @@ pub enum ImportError {
         source: WriteError,
     },
     #[error("rebuilding the rollups of the imported days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
 }
 
 /// What happened to one collection's file.
@@ -130,7 +129,7 @@ impl CollectionSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
-    pub tenant: String,
+    pub tenant: TenantId,
     pub settings: TenantSettings,
     pub collections: Vec<CollectionSummary>,
     /// The rollups of the days the conversations fall on, rebuilt after writing them.
@@ -182,6 +181,8 @@ impl fmt::Display for ImportSummary {
     }
 }
 
+impl super::Report for ImportSummary {}
+
 fn join_counts<K: fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
     counts
         .iter()
@@ -190,108 +191,156 @@ fn join_counts<K: fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
         .join(", ")
 }
 
-/// Imports the export in `dir` into `tenant`. Stops at the first malformed line unless
-/// `options.skip_malformed`; items already written then stay, and a corrected re-run
-/// overwrites them.
+/// The export's files: rooms, messages and users are required.
+struct ExportFiles {
+    rooms: ExportFile,
+    messages: ExportFile,
+    users: ExportFile,
+    settings: Option<ExportFile>,
+    permissions: Option<ExportFile>,
+}
+
+impl ExportFiles {
+    fn find(dir: &Path) -> Result<Self, ImportError> {
+        let required = |collection: &str| -> Result<ExportFile, ImportError> {
+            ExportFile::find(dir, collection)?.ok_or_else(|| ImportError::MissingFile {
+                dir: dir.display().to_string(),
+                file: format!("{collection}.json"),
+            })
+        };
+        Ok(Self {
+            rooms: required(ROOMS)?,
+            messages: required(MESSAGES)?,
+            users: required(USERS)?,
+            settings: ExportFile::find(dir, SETTINGS)?,
+            permissions: ExportFile::find(dir, PERMISSIONS)?,
+        })
+    }
+}
+
+/// Imports the export in `dir` into `tenant`: first who may read (settings, permissions,
+/// users and their sessions), then what they read (conversations, and their days' rollups).
+/// Stops at the first malformed line unless `options.skip_malformed`; items already written
+/// then stay, and a corrected re-run overwrites them.
 pub async fn import_export(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     dir: &Path,
     options: &ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(ImportError::InvalidTenant(tenant.to_string()));
-    }
-    let required = |collection: &str| -> Result<ExportFile, ImportError> {
-        ExportFile::find(dir, collection)?.ok_or_else(|| ImportError::MissingFile {
-            dir: dir.display().to_string(),
-            file: format!("{collection}.json"),
-        })
-    };
-    let rooms = required(ROOMS)?;
-    let messages = required(MESSAGES)?;
-    let users = required(USERS)?;
-    let settings_file = ExportFile::find(dir, SETTINGS)?;
-    let permissions_file = ExportFile::find(dir, PERMISSIONS)?;
-
-    let mut run = Run {
-        tenant,
+    let files = ExportFiles::find(dir)?;
+    let context = Context {
+        tenant: tenant.as_str(),
         options,
+    };
+    let identity = import_identity(client, names, &context, &files).await?;
+    let (rooms, messages, rollups) = import_conversations(client, names, &context, &files).await?;
+    Ok(ImportSummary {
+        tenant: tenant.clone(),
+        settings: identity.settings,
+        collections: vec![
+            identity.settings_summary,
+            identity.permissions,
+            identity.users,
+            rooms,
+            messages,
+        ],
+        rollups,
+    })
+}
+
+/// What the identity phase imported.
+struct Identity {
+    settings: TenantSettings,
+    settings_summary: CollectionSummary,
+    permissions: CollectionSummary,
+    users: CollectionSummary,
+}
+
+/// Settings first (sessions expire by the tenant's login expiration), then permissions and
+/// users with their sessions.
+async fn import_identity(
+    client: &Client,
+    names: &TableNames,
+    context: &Context<'_>,
+    files: &ExportFiles,
+) -> Result<Identity, ImportError> {
+    let mut writer = IdentityWriter {
+        context,
         directory: BatchWriter::new(
             client.clone(),
             &names.directory,
             &[attr::PK, attr::SK],
-            options.writer,
+            context.options.writer,
+        ),
+        sessions: BatchWriter::new(
+            client.clone(),
+            &names.sessions,
+            &[attr::TOKEN_HASH],
+            context.options.writer,
         ),
     };
-    let (settings, settings_summary) = match &settings_file {
-        Some(file) => run.settings(file).await?,
+    let (settings, settings_summary) = match &files.settings {
+        Some(file) => writer.settings(file).await?,
         None => {
             // Sessions' TTL must follow the tenant's login expiration even without the file.
-            let current = get_settings(client, &names.directory, tenant)
+            let current = get_settings(client, &names.directory, context.tenant)
                 .await
                 .map_err(ImportError::ReadSettings)?
                 .unwrap_or_default();
             (current, CollectionSummary::new(SETTINGS, None))
         }
     };
-    let permissions_summary = match &permissions_file {
-        Some(file) => run.permissions(file).await?,
+    let permissions = match &files.permissions {
+        Some(file) => writer.permissions(file).await?,
         None => CollectionSummary::new(PERMISSIONS, None),
     };
-    let mut sessions = BatchWriter::new(
-        client.clone(),
-        &names.sessions,
-        &[attr::TOKEN_HASH],
-        options.writer,
-    );
-    let users_summary = run.users(&users, &mut sessions, &settings).await?;
-    let Run { directory, .. } = run;
-    finish(directory, "users, settings and permissions").await?;
-    finish(sessions, "sessions").await?;
+    let users = writer.users(&files.users, &settings).await?;
+    finish(writer.directory, "users, settings and permissions").await?;
+    finish(writer.sessions, "sessions").await?;
+    Ok(Identity {
+        settings,
+        settings_summary,
+        permissions,
+        users,
+    })
+}
 
+/// The rooms in three streaming passes, so memory holds only the ids of livechat rooms with
+/// their message counts, never a file: (1) rooms → livechat ids, (2) messages → agent-message
+/// count per livechat room, (3) rooms again → conversations. Then the rollups of their days.
+async fn import_conversations(
+    client: &Client,
+    names: &TableNames,
+    context: &Context<'_>,
+    files: &ExportFiles,
+) -> Result<(CollectionSummary, CollectionSummary, RebuildSummary), ImportError> {
+    let passes = RoomPasses { context };
+    let (mut counts, mut rooms, malformed_lines) = passes.livechat_ids(&files.rooms)?;
+    let messages = passes.agent_messages(&files.messages, &mut counts)?;
     let mut conversations = BatchWriter::new(
         client.clone(),
         &names.conversations,
         &[attr::PK],
-        options.writer,
+        context.options.writer,
     );
-    let run = Run {
-        tenant,
-        options,
-        directory: (),
-    };
-    let (mut counts, mut rooms_summary, malformed_lines) = run.rooms_pass_ids(&rooms)?;
-    let messages_summary = run.messages_pass(&messages, &mut counts)?;
-    let span = run
-        .rooms_pass_write(
-            &rooms,
+    let span = passes
+        .write_conversations(
+            &files.rooms,
             &counts,
             &malformed_lines,
             &mut conversations,
-            &mut rooms_summary,
+            &mut rooms,
         )
         .await?;
     finish(conversations, "conversations").await?;
     // After every conversation is written, so the rebuild reads them all.
     let rollups = span
-        .rebuild(client, names, tenant)
+        .rebuild(client, names, context.tenant)
         .await
         .map_err(ImportError::Rollups)?;
-
-    Ok(ImportSummary {
-        tenant: tenant.to_string(),
-        settings,
-        collections: vec![
-            settings_summary,
-            permissions_summary,
-            users_summary,
-            rooms_summary,
-            messages_summary,
-        ],
-        rollups,
-    })
+    Ok((rooms, messages, rollups))
 }
 
 async fn finish(writer: BatchWriter, what: &'static str) -> Result<u64, ImportError> {
@@ -301,14 +350,13 @@ async fn finish(writer: BatchWriter, what: &'static str) -> Result<u64, ImportEr
         .map_err(|source| ImportError::Write { what, source })
 }
 
-/// One import's context; `W` is the directory writer while it is in use.
-struct Run<'a, W> {
+/// What every phase of one import reads: the tenant and the operator's options.
+struct Context<'a> {
     tenant: &'a str,
     options: &'a ImportOptions,
-    directory: W,
 }
 
-impl<W> Run<'_, W> {
+impl Context<'_> {
     /// Records a malformed line, or ends the import with it.
     fn malformed(
         &self,
@@ -340,7 +388,15 @@ impl<W> Run<'_, W> {
     }
 }
 
-impl Run<'_, BatchWriter> {
+/// The identity phase: settings, permissions and users into the directory, sessions into
+/// the sessions table.
+struct IdentityWriter<'a> {
+    context: &'a Context<'a>,
+    directory: BatchWriter,
+    sessions: BatchWriter,
+}
+
+impl IdentityWriter<'_> {
     async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), ImportError> {
         self.directory
             .put(item)
@@ -357,13 +413,13 @@ impl Run<'_, BatchWriter> {
     ) -> Result<(TenantSettings, CollectionSummary), ImportError> {
         let mut summary = CollectionSummary::new(SETTINGS, Some(file));
         let mut draft = SettingsDraft::default();
-        let mut lines = self.lines(file, &file.name)?;
+        let mut lines = self.context.lines(file, &file.name)?;
         while let Some((line, bytes)) = lines.next_line()? {
             summary.lines += 1;
             match Doc::parse(bytes).and_then(|d| read_setting(&d)) {
                 Ok(Setting::Other) => summary.skip("other settings"),
                 Ok(setting) => draft.apply(setting),
-                Err(e) => self.malformed(&mut summary, file, line, e)?,
+                Err(e) => self.context.malformed(&mut summary, file, line, e)?,
             }
         }
         lines.finish();
@@ -371,7 +427,7 @@ impl Run<'_, BatchWriter> {
             file: file.name.clone(),
             source,
         })?;
-        self.put_directory(settings_item(self.tenant, &settings))
+        self.put_directory(settings_item(self.context.tenant, &settings))
             .await?;
         summary.wrote("settings");
         Ok((settings, summary))
@@ -379,16 +435,16 @@ impl Run<'_, BatchWriter> {
 
     async fn permissions(&mut self, file: &ExportFile) -> Result<CollectionSummary, ImportError> {
         let mut summary = CollectionSummary::new(PERMISSIONS, Some(file));
-        let mut lines = self.lines(file, &file.name)?;
+        let mut lines = self.context.lines(file, &file.name)?;
         while let Some((line, bytes)) = lines.next_line()? {
             summary.lines += 1;
             match Doc::parse(bytes).and_then(|d| read_permission(&d)) {
                 Ok(p) => {
-                    self.put_directory(permission_item(self.tenant, &p.id, &p.roles))
+                    self.put_directory(permission_item(self.context.tenant, &p.id, &p.roles))
                         .await?;
                     summary.wrote("permissions");
                 }
-                Err(e) => self.malformed(&mut summary, file, line, e)?,
+                Err(e) => self.context.malformed(&mut summary, file, line, e)?,
             }
         }
         lines.finish();
@@ -398,17 +454,17 @@ impl Run<'_, BatchWriter> {
     async fn users(
         &mut self,
         file: &ExportFile,
-        sessions: &mut BatchWriter,
         settings: &TenantSettings,
     ) -> Result<CollectionSummary, ImportError> {
+        let tenant = self.context.tenant;
         let mut summary = CollectionSummary::new(USERS, Some(file));
-        let mut lines = self.lines(file, &file.name)?;
+        let mut lines = self.context.lines(file, &file.name)?;
         while let Some((line, bytes)) = lines.next_line()? {
             summary.lines += 1;
             let doc = match Doc::parse(bytes).and_then(|d| read_user(&d)) {
                 Ok(doc) => doc,
                 Err(e) => {
-                    self.malformed(&mut summary, file, line, e)?;
+                    self.context.malformed(&mut summary, file, line, e)?;
                     continue;
                 }
             };
@@ -416,12 +472,12 @@ impl Run<'_, BatchWriter> {
                 summary.skip("users without a username");
                 continue;
             };
-            self.put_directory(user_item(self.tenant, &user)).await?;
+            self.put_directory(user_item(tenant, &user)).await?;
             summary.wrote("users");
             for token in &doc.tokens {
                 let (session, expires_at_s) =
-                    token.session(self.tenant, &user.id, settings.login_expiration_days);
-                sessions
+                    token.session(tenant, &user.id, settings.login_expiration_days);
+                self.sessions
                     .put(session_item(&token.hashed_token, &session, expires_at_s))
                     .await
                     .map_err(|source| ImportError::Write {
@@ -442,17 +498,22 @@ impl Run<'_, BatchWriter> {
 /// Livechat room id → agent messages counted so far.
 type Counts = HashMap<String, u32>;
 
-impl Run<'_, ()> {
+/// The conversation phase's three passes over the rooms and messages.
+struct RoomPasses<'a> {
+    context: &'a Context<'a>,
+}
+
+impl RoomPasses<'_> {
     /// Pass 1: validates every room and collects the livechat ids. Returns the line numbers
     /// of skipped malformed lines, so pass 3 can tell them from a file that changed.
-    fn rooms_pass_ids(
+    fn livechat_ids(
         &self,
         file: &ExportFile,
     ) -> Result<(Counts, CollectionSummary, Vec<u64>), ImportError> {
         let mut summary = CollectionSummary::new(ROOMS, Some(file));
         let mut counts = Counts::new();
         let mut malformed_lines = Vec::new();
-        let mut lines = self.lines(file, &format!("{} (1/2)", file.name))?;
+        let mut lines = self.context.lines(file, &format!("{} (1/2)", file.name))?;
         while let Some((line, bytes)) = lines.next_line()? {
             summary.lines += 1;
             let checked = self.livechat_room(bytes).and_then(|room| match room {
@@ -469,7 +530,7 @@ impl Run<'_, ()> {
                 Ok(Room::Other(Some(t))) => summary.skip(format!("rooms of type {t}")),
                 Ok(Room::Other(None)) => summary.skip("rooms without a type"),
                 Err(e) => {
-                    self.malformed(&mut summary, file, line, e)?;
+                    self.context.malformed(&mut summary, file, line, e)?;
                     malformed_lines.push(line);
                 }
             }
@@ -482,7 +543,7 @@ impl Run<'_, ()> {
     fn livechat_room(&self, bytes: &[u8]) -> Result<Room, DocError> {
         let room = read_room(&Doc::parse(bytes)?)?;
         if let Room::Livechat(c) = &room {
-            conversation_item(self.tenant, c).map_err(|e| DocError::Invalid {
+            conversation_item(self.context.tenant, c).map_err(|e| DocError::Invalid {
                 field: "ts".into(),
                 problem: e.problem,
             })?;
@@ -491,20 +552,20 @@ impl Run<'_, ()> {
     }
 
     /// Pass 2: counts each livechat room's agent messages.
-    fn messages_pass(
+    fn agent_messages(
         &self,
         file: &ExportFile,
         counts: &mut Counts,
     ) -> Result<CollectionSummary, ImportError> {
         let mut summary = CollectionSummary::new(MESSAGES, Some(file));
         let mut agent_messages = 0u64;
-        let mut lines = self.lines(file, &file.name)?;
+        let mut lines = self.context.lines(file, &file.name)?;
         while let Some((line, bytes)) = lines.next_line()? {
             summary.lines += 1;
             let message = match read_message(bytes) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.malformed(&mut summary, file, line, e)?;
+                    self.context.malformed(&mut summary, file, line, e)?;
                     continue;
                 }
             };
@@ -528,7 +589,7 @@ impl Run<'_, ()> {
 
     /// Pass 3: writes one conversation per livechat room, with its message count. Returns
     /// the UTC days the conversations fall on.
-    async fn rooms_pass_write(
+    async fn write_conversations(
         &self,
         file: &ExportFile,
         counts: &Counts,
@@ -541,7 +602,7 @@ impl Run<'_, ()> {
             file: file.name.clone(),
             line,
         };
-        let mut lines = self.lines(file, &format!("{} (2/2)", file.name))?;
+        let mut lines = self.context.lines(file, &format!("{} (2/2)", file.name))?;
         while let Some((line, bytes)) = lines.next_line()? {
             if malformed_lines.binary_search(&line).is_ok() {
                 continue;
@@ -554,7 +615,8 @@ impl Run<'_, ()> {
             conversation.agent_messages = *counts
                 .get(&conversation.room_id)
                 .ok_or_else(|| changed(line))?;
-            let item = conversation_item(self.tenant, &conversation).map_err(|_| changed(line))?;
+            let item =
+                conversation_item(self.context.tenant, &conversation).map_err(|_| changed(line))?;
             span.include(conversation.ts_ms);
             writer
                 .put(item)

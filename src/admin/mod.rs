@@ -1,45 +1,29 @@
 //! The operators' command-line tool (`agent-overview-admin`): creating local tables,
 //! importing Rocket.Chat exports, generating demo data, rebuilding rollups, and managing users,
 //! settings and sessions. The binary only parses arguments and calls these functions.
+//! The modules that need the `admin` feature's crates (file import with its progress bar,
+//! tables from template.yaml) are left out of the Lambda builds; the rest (Rocket.Chat
+//! documents, rollup rebuilds, demo data, sessions) also serves the functions.
 
 pub mod demo;
 pub mod directory;
 pub mod extjson;
+#[cfg(feature = "admin")]
 pub mod import;
+#[cfg(feature = "admin")]
 pub mod lines;
 pub mod rocketchat;
 pub mod rollups;
 pub mod session;
+#[cfg(feature = "admin")]
 pub mod tables;
 
-use std::error::Error;
+use std::fmt;
 
-/// An error with its causes, `outer: cause: root`, for one-line reports.
-pub fn error_chain(error: &(dyn Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some SDK errors repeat their source's text; say it once.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chains_name_every_cause() {
-        let e = lines::LinesError::Io {
-            file: "users.json".into(),
-            source: std::io::Error::other("disk on fire"),
-        };
-        assert_eq!(error_chain(&e), "cannot read users.json: disk on fire");
+/// What a command prints: `Display` is its result, for stdout (scripts read it); `note` is
+/// what only the operator needs to see, for stderr.
+pub trait Report: fmt::Display {
+    fn note(&self) -> Option<String> {
+        None
     }
 }

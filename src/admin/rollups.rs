@@ -2,37 +2,52 @@
 //! wrote: a local stack has no stream, so the tools keep the rollups in step themselves (in AWS
 //! the stream does it too; a second rebuild writes the same items).
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use crate::config::TableNames;
-use crate::domain::identity::is_valid_tenant_id;
+use crate::domain::clock::system_clock;
+use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
-use crate::store::rebuild::{RebuildError, RebuildSummary, Rebuilder};
+use crate::store::rebuild::{RebuildSummary, Rebuilder};
+use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollupsError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("--from {from} is after --to {to}")]
     Order { from: NaiveDate, to: NaiveDate },
     #[error("rebuilding the rollups of tenant {tenant} failed")]
     Rebuild {
         tenant: String,
         #[source]
-        source: RebuildError,
+        source: StoreOpError,
     },
 }
 
+/// What `rebuild-rollups` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupsRebuilt {
+    pub tenant: TenantId,
+    pub summary: RebuildSummary,
+}
+
+impl std::fmt::Display for RollupsRebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.summary;
+        writeln!(
+            f,
+            "tenant {}: rollups of {} days rebuilt ({} conversations read, {} items written, \
+             {} superseded by a later rebuild)",
+            self.tenant, s.days, s.conversations_read, s.items_written, s.items_superseded
+        )
+    }
+}
+
+impl super::Report for RollupsRebuilt {}
+
 /// A rebuilder whose `asOf` is the wall clock: the rebuild that reads last wins.
 pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
-    Rebuilder::new(
-        client.clone(),
-        names.rollup_tables(),
-        Arc::new(|| chrono::Utc::now().timestamp_millis()),
-    )
+    Rebuilder::new(client.clone(), names.rollup_tables(), system_clock())
 }
 
 /// Recomputes a tenant's rollups from its conversations: the UTC days `from..=to`, or without
@@ -41,22 +56,25 @@ pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
 pub async fn rebuild_rollups(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     days: Option<(NaiveDate, NaiveDate)>,
     today: NaiveDate,
-) -> Result<RebuildSummary, RollupsError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(RollupsError::InvalidTenant(tenant.to_string()));
-    }
+) -> Result<RollupsRebuilt, RollupsError> {
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     let rebuilder = rebuilder(client, names);
     let result = match days {
         Some((from, to)) if from > to => return Err(RollupsError::Order { from, to }),
         Some((from, to)) => rebuilder.rebuild_days(tenant, from, to).await,
         None => rebuilder.rebuild_tenant(tenant, today).await,
     };
-    result.map_err(|source| RollupsError::Rebuild {
+    let summary = result.map_err(|source| RollupsError::Rebuild {
         tenant: tenant.to_string(),
         source,
+    })?;
+    Ok(RollupsRebuilt {
+        tenant: tenant_id.clone(),
+        summary,
     })
 }
 
@@ -75,17 +93,13 @@ impl DaySpan {
         });
     }
 
-    pub fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
-        self.0
-    }
-
     /// Rebuilds the span's days (nothing when no conversation was written).
     pub async fn rebuild(
         &self,
         client: &Client,
         names: &TableNames,
         tenant: &str,
-    ) -> Result<RebuildSummary, RebuildError> {
+    ) -> Result<RebuildSummary, StoreOpError> {
         match self.0 {
             None => Ok(RebuildSummary::default()),
             Some((from, to)) => {
@@ -104,14 +118,11 @@ mod tests {
     #[test]
     fn a_span_grows_to_the_first_and_last_day() {
         let mut span = DaySpan::default();
-        assert_eq!(span.days(), None);
+        assert_eq!(span, DaySpan(None));
         span.include(1_709_251_200_000 + 5); // 2024-03-01
         span.include(1_709_251_200_000 - 5); // 2024-02-29
         span.include(1_709_251_200_000 + 86_400_000 * 3); // 2024-03-04
-        let (first, last) = span.days().unwrap();
-        assert_eq!(
-            (first.to_string(), last.to_string()),
-            ("2024-02-29".into(), "2024-03-04".into())
-        );
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(span, DaySpan(Some((day("2024-02-29"), day("2024-03-04")))));
     }
 }

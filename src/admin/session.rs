@@ -2,23 +2,23 @@
 //! token is returned once, to be printed once.
 
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, TimeDelta, Utc};
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use rand::distr::Alphanumeric;
 use rand::Rng;
 
+use super::Report;
 use crate::config::TableNames;
-use crate::domain::identity::{hash_token, is_valid_tenant_id, Session};
-use crate::store::admin::{
-    delete_session, get_settings, get_user, put_session, session_hashes_of, AdminStoreError,
-};
+use crate::domain::identity::{hash_token, Session, TenantId};
+use crate::store::admin::{delete_session, get_settings, get_user, put_session, session_hashes_of};
+use crate::store::StoreOpError;
 
 /// Meteor's `Random.secret()` length.
 pub const TOKEN_LENGTH: usize = 43;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("tenant {tenant} has no user {user_id}")]
     NoSuchUser { tenant: String, user_id: String },
     #[error("a token must be 1 to 512 visible ASCII characters")]
@@ -26,14 +26,71 @@ pub enum SessionError {
     #[error("that token is already a session of another user")]
     TokenTaken,
     #[error("the session store failed")]
-    Store(#[from] AdminStoreError),
+    Store(#[from] StoreOpError),
 }
 
 /// A new session. `Debug` is deliberately not derived: the token must not reach a log.
 pub struct MintedSession {
+    pub tenant: TenantId,
+    pub user_id: String,
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }
+
+/// The token alone on stdout, so a script can capture it; whose it is on stderr.
+impl fmt::Display for MintedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.token)
+    }
+}
+
+impl Report for MintedSession {
+    fn note(&self) -> Option<String> {
+        Some(format!(
+            "session for user {} of tenant {}, valid until {}",
+            self.user_id,
+            self.tenant,
+            self.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ))
+    }
+}
+
+/// What `revoke-session` ended: whose session the token was, if anyone's.
+pub struct RevokedSession(pub Option<Session>);
+
+impl fmt::Display for RevokedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(s) => writeln!(
+                f,
+                "revoked the session of user {} of tenant {}",
+                s.user_id, s.tenant
+            ),
+            None => writeln!(f, "no session has that token"),
+        }
+    }
+}
+
+impl Report for RevokedSession {}
+
+/// How many sessions `revoke-sessions` ended.
+pub struct RevokedSessions {
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub count: usize,
+}
+
+impl fmt::Display for RevokedSessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "tenant {}: {} session(s) of user {} revoked",
+            self.tenant, self.count, self.user_id
+        )
+    }
+}
+
+impl Report for RevokedSessions {}
 
 /// 43 characters of `[A-Za-z0-9]` from the thread's cryptographically secure generator.
 pub fn generate_token() -> String {
@@ -54,14 +111,13 @@ fn valid_token(token: &str) -> bool {
 pub async fn mint_session(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &str,
     token: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<MintedSession, SessionError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(SessionError::InvalidTenant(tenant.to_string()));
-    }
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     let token = match token {
         Some(t) if valid_token(&t) => t,
         Some(_) => return Err(SessionError::BadToken),
@@ -97,7 +153,12 @@ pub async fn mint_session(
     {
         return Err(SessionError::TokenTaken);
     }
-    Ok(MintedSession { token, expires_at })
+    Ok(MintedSession {
+        tenant: tenant_id.clone(),
+        user_id: user_id.to_string(),
+        token,
+        expires_at,
+    })
 }
 
 /// Ends the session of one token at once (the function looks sessions up on every request).
@@ -106,25 +167,28 @@ pub async fn revoke_session(
     client: &Client,
     names: &TableNames,
     token: &str,
-) -> Result<Option<Session>, SessionError> {
-    Ok(delete_session(client, &names.sessions, &hash_token(token)).await?)
+) -> Result<RevokedSession, SessionError> {
+    Ok(RevokedSession(
+        delete_session(client, &names.sessions, &hash_token(token)).await?,
+    ))
 }
 
 /// Ends every session of a user (a stolen device, a departure); returns how many there were.
 pub async fn revoke_sessions(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     user_id: &str,
-) -> Result<usize, SessionError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(SessionError::InvalidTenant(tenant.to_string()));
-    }
-    let hashes = session_hashes_of(client, &names.sessions, tenant, user_id).await?;
+) -> Result<RevokedSessions, SessionError> {
+    let hashes = session_hashes_of(client, &names.sessions, tenant.as_str(), user_id).await?;
     for hash in &hashes {
         delete_session(client, &names.sessions, hash).await?;
     }
-    Ok(hashes.len())
+    Ok(RevokedSessions {
+        tenant: tenant.clone(),
+        user_id: user_id.to_string(),
+        count: hashes.len(),
+    })
 }
 
 #[cfg(test)]

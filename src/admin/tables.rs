@@ -30,6 +30,12 @@ const ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TablesError {
+    #[error("cannot read {path}")]
+    ReadTemplate {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("template.yaml is not valid YAML")]
     Yaml(#[source] serde_norway::Error),
     #[error("template.yaml has no resource {0}")]
@@ -227,6 +233,33 @@ fn index_name(template_name: &str, names: &TableNames) -> String {
         TableNames::DEFAULT_BY_DEPARTMENT_MONTH_INDEX => names.by_department_month_index.clone(),
         other => other.to_string(),
     }
+}
+
+/// What `create-tables` did, one line per table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablesCreated(pub Vec<String>);
+
+impl std::fmt::Display for TablesCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|line| writeln!(f, "{line}"))
+    }
+}
+
+impl super::Report for TablesCreated {}
+
+/// `create-tables`: the tables of the SAM template at `path`.
+pub async fn create_tables(
+    client: &Client,
+    path: &std::path::Path,
+    names: &TableNames,
+) -> Result<TablesCreated, TablesError> {
+    let yaml = std::fs::read_to_string(path).map_err(|source| TablesError::ReadTemplate {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(TablesCreated(
+        create_tables_from_template(client, &yaml, names).await?,
+    ))
 }
 
 /// Creates the template's four tables under the configured names, on demand billing, and

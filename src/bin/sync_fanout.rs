@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
         let sent = fan_out(dynamo, names, sqs, queue_url, slot)
             .await
             .inspect_err(|e| {
-                tracing::error!(error = %agent_overview::admin::error_chain(e), "fan-out failed")
+                tracing::error!(error = %agent_overview::errors::error_chain(e), "fan-out failed")
             })?;
         tracing::info!(jobs = sent, "sync jobs enqueued");
         Ok::<_, Error>(serde_json::json!({ "jobs": sent }))

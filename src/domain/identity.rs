@@ -141,26 +141,73 @@ mod tests {
     }
 }
 
-/// Tenant ids are `[A-Za-z0-9_-]{1,64}`: no `#`, so nothing that follows a tenant id in a key
-/// can reach into another tenant's key space.
-pub fn is_valid_tenant_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// A tenant id, checked once where it enters (an operator's argument): `[A-Za-z0-9_-]{1,64}`.
+/// No `#`, so nothing that follows a tenant id in a key can reach into another tenant's key
+/// space. Everything past the entry point takes a `TenantId` and need not check again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
+pub struct InvalidTenantId(pub String);
+
+impl TenantId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = InvalidTenantId;
+
+    fn try_from(id: String) -> Result<Self, InvalidTenantId> {
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(InvalidTenantId(id))
+        }
+    }
+}
+
+impl std::str::FromStr for TenantId {
+    type Err = InvalidTenantId;
+
+    fn from_str(id: &str) -> Result<Self, InvalidTenantId> {
+        Self::try_from(id.to_string())
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]
 mod tenant_id_tests {
-    use super::is_valid_tenant_id;
+    use super::TenantId;
 
     #[test]
     fn tenant_ids_cannot_hold_a_key_separator() {
-        assert!(is_valid_tenant_id("acme-prod_1"));
-        assert!(!is_valid_tenant_id("acme#2024-01"));
-        assert!(!is_valid_tenant_id(""));
-        assert!(!is_valid_tenant_id(&"a".repeat(65)));
+        assert!("acme-prod_1".parse::<TenantId>().is_ok());
+        assert!("acme#2024-01".parse::<TenantId>().is_err());
+        assert!("".parse::<TenantId>().is_err());
+        assert!("a".repeat(65).parse::<TenantId>().is_err());
+        assert_eq!(
+            "a b".parse::<TenantId>().unwrap_err().to_string(),
+            "\"a b\" is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)"
+        );
     }
 }
 

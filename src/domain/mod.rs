@@ -1,6 +1,7 @@
 //! Pure, synchronous logic: figures, formatting, ranges, permissions. No SDK types here.
 
 pub mod aggregate;
+pub mod clock;
 pub mod conversation;
 pub mod exact_sum;
 pub mod figure;

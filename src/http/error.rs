@@ -1,7 +1,7 @@
 //! The HTTP contract's errors, and the one function that turns each into Rocket.Chat's body.
 
 use lambda_http::http::StatusCode;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -17,9 +17,12 @@ pub enum ApiError {
     /// 403: the caller lacks `view-livechat-manager`.
     #[error("forbidden")]
     Forbidden,
-    /// 404: any other path or method.
+    /// 404: any other path.
     #[error("not found")]
     NotFound,
+    /// 405: the endpoint's path with a method other than GET (sent with `Allow: GET`).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// 503: the range could not be read within the time budget.
     #[error("time budget exceeded")]
     Timeout(#[source] StoreError),
@@ -41,57 +44,146 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Rocket.Chat's 401 body, keys in its order.
+#[derive(Serialize)]
+struct NotLoggedIn {
+    status: &'static str,
+    message: &'static str,
+}
+
+/// Rocket.Chat's failure body, keys in its order: `success`, `error`, then `errorType` when
+/// there is one (a struct, because serde_json's map would sort the keys).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failure<'a> {
+    success: bool,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_type: Option<&'static str>,
+}
+
+/// `{"success":false,"error":…,"errorType":…}` (no `errorType` when `None`).
+pub fn failure_body(error: &str, error_type: Option<&'static str>) -> String {
+    let body = Failure {
+        success: false,
+        error,
+        error_type,
+    };
+    serde_json::to_string(&body).expect("a struct of strings serializes")
+}
+
 impl ApiError {
     /// Status and body, exactly as documented in the README's API section.
-    pub fn status_and_body(&self) -> (StatusCode, Value) {
+    pub fn status_and_body(&self) -> (StatusCode, String) {
+        let failure =
+            |status, error: &str, error_type| (status, failure_body(error, Some(error_type)));
         match self {
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                json!({"status": "error", "message": "You must be logged in to do this."}),
-            ),
-            ApiError::InvalidParams(message) => (
+            ApiError::Unauthorized => {
+                let body = NotLoggedIn {
+                    status: "error",
+                    message: "You must be logged in to do this.",
+                };
+                let body = serde_json::to_string(&body).expect("a struct of strings serializes");
+                (StatusCode::UNAUTHORIZED, body)
+            }
+            ApiError::InvalidParams(message) => failure(
                 StatusCode::BAD_REQUEST,
-                json!({
-                    "success": false,
-                    "error": format!("{message} [invalid-params]"),
-                    "errorType": "invalid-params"
-                }),
+                &format!("{message} [invalid-params]"),
+                "invalid-params",
             ),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
-                json!({
-                    "success": false,
-                    "error": "User does not have the permissions required for this action [error-unauthorized]"
-                }),
+                failure_body(
+                    "User does not have the permissions required for this action [error-unauthorized]",
+                    None,
+                ),
             ),
-            ApiError::NotFound => (
+            ApiError::NotFound => failure(
                 StatusCode::NOT_FOUND,
-                json!({"success": false, "error": "Not found [error-not-found]", "errorType": "error-not-found"}),
+                "Not found [error-not-found]",
+                "error-not-found",
             ),
-            ApiError::Timeout(_) => (
+            ApiError::MethodNotAllowed => failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed; the endpoint answers GET [error-method-not-allowed]",
+                "error-method-not-allowed",
+            ),
+            ApiError::Timeout(_) => failure(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({
-                    "success": false,
-                    "error": "The range took too long to read; ask for a shorter range [error-timeout]",
-                    "errorType": "error-timeout"
-                }),
+                "The range took too long to read; ask for a shorter range [error-timeout]",
+                "error-timeout",
             ),
-            ApiError::Unavailable(_) => (
+            ApiError::Unavailable(_) => failure(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({
-                    "success": false,
-                    "error": "The service is busy; retry shortly [error-unavailable]",
-                    "errorType": "error-unavailable"
-                }),
+                "The service is busy; retry shortly [error-unavailable]",
+                "error-unavailable",
             ),
-            ApiError::Internal(_) => (
+            ApiError::Internal(_) => failure(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({
-                    "success": false,
-                    "error": "Internal error [error-internal]",
-                    "errorType": "error-internal"
-                }),
+                "Internal error [error-internal]",
+                "error-internal",
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_error() -> StoreError {
+        StoreError::Unavailable("throttled".into())
+    }
+
+    /// Exact bytes: Rocket.Chat's key order (`status`, `message`; `success`, `error`,
+    /// `errorType`), not serde_json's alphabetical map order.
+    #[test]
+    fn every_body_is_in_rocket_chats_key_order() {
+        let cases = [
+            (
+                ApiError::Unauthorized,
+                401,
+                r#"{"status":"error","message":"You must be logged in to do this."}"#,
+            ),
+            (
+                ApiError::InvalidParams("must be string".into()),
+                400,
+                r#"{"success":false,"error":"must be string [invalid-params]","errorType":"invalid-params"}"#,
+            ),
+            (
+                ApiError::Forbidden,
+                403,
+                r#"{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}"#,
+            ),
+            (
+                ApiError::NotFound,
+                404,
+                r#"{"success":false,"error":"Not found [error-not-found]","errorType":"error-not-found"}"#,
+            ),
+            (
+                ApiError::MethodNotAllowed,
+                405,
+                r#"{"success":false,"error":"Method not allowed; the endpoint answers GET [error-method-not-allowed]","errorType":"error-method-not-allowed"}"#,
+            ),
+            (
+                ApiError::Timeout(store_error()),
+                503,
+                r#"{"success":false,"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout"}"#,
+            ),
+            (
+                ApiError::Unavailable(store_error()),
+                503,
+                r#"{"success":false,"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable"}"#,
+            ),
+            (
+                ApiError::Internal(Box::new(store_error())),
+                500,
+                r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#,
+            ),
+        ];
+        for (error, status, body) in cases {
+            let (s, b) = error.status_and_body();
+            assert_eq!((s.as_u16(), b.as_str()), (status, body));
         }
     }
 }

@@ -1,10 +1,9 @@
 //! One request, in Rocket.Chat's order of checks: authentication (401), parameters (400),
 //! permission (403), then the figure.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
@@ -12,23 +11,18 @@ use super::error::ApiError;
 use super::query::{parse_query, validate};
 use crate::config::Limits;
 use crate::domain::aggregate::Row;
+use crate::domain::clock::Clock;
 use crate::domain::identity::hash_token;
 use crate::domain::range::{ReportingZone, UtcRange};
+use crate::errors::error_chain;
 use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
 use crate::telemetry::REQUEST_TARGET;
 
-pub const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
+const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
 
 /// Longest header value that can be a real token or user id; longer ones are refused
 /// without a lookup.
 const MAX_CREDENTIAL_BYTES: usize = 256;
-
-/// Milliseconds since the epoch; injected so expiry is testable.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
 
 /// What a request needs: the store, the limits, the clock.
 pub struct App<S> {
@@ -73,12 +67,12 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
                 if status.is_server_error() {
                     tracing::error!(
                         error = %e,
-                        cause = causes(&e).as_deref(),
+                        cause = std::error::Error::source(&e).map(error_chain),
                         tenant = outcome.tenant.as_deref(),
                         "request failed"
                     );
                 }
-                (status, body.to_string())
+                (status, body)
             }
         };
         // The request's one summary event: a log line, and (telemetry::emf) its metrics.
@@ -104,12 +98,22 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             duration_ms = started.elapsed().as_millis() as u64,
             "agent-overview"
         );
-        json_response(status, body)
+        let mut response = json_response(status, body);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
+        response
     }
 
     async fn answer(&self, req: &Request, outcome: &mut Outcome) -> Result<String, ApiError> {
-        if req.method() != Method::GET || !is_route(request_path(req)) {
+        // Routing before authentication, as a router in front of the function would do it.
+        if !is_route(request_path(req)) {
             return Err(ApiError::NotFound);
+        }
+        if req.method() != Method::GET {
+            return Err(ApiError::MethodNotAllowed);
         }
         let (token, user_id) = credentials(req.headers()).ok_or(ApiError::Unauthorized)?;
         outcome.identity_reads += 1;
@@ -161,19 +165,8 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
     }
 }
 
-/// The chain of an error's causes, outermost first, for the log (`None` without a cause).
-fn causes(e: &ApiError) -> Option<String> {
-    let mut next = std::error::Error::source(e);
-    let mut parts = Vec::new();
-    while let Some(cause) = next {
-        parts.push(cause.to_string());
-        next = cause.source();
-    }
-    (!parts.is_empty()).then(|| parts.join(": "))
-}
-
 /// The request's query string as the client sent it, when the Lambda entry point carried it
-/// beside the request (see `lambda::http_request`).
+/// beside the request (see `functions::api::http_request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawQueryString(pub String);
 
@@ -216,13 +209,17 @@ fn credentials(headers: &HeaderMap) -> Option<(&str, &str)> {
     Some((get("x-auth-token")?, get("x-user-id")?))
 }
 
+/// Every answer: JSON, and never stored by a cache (the URL does not name the tenant, so a
+/// shared cache keyed on it would hand one tenant's answer to another).
 pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut res = Response::new(Body::Text(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        lambda_http::http::header::CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static("application/json"),
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

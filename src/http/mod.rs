@@ -4,4 +4,4 @@ pub mod error;
 pub mod handler;
 pub mod query;
 
-pub use handler::{App, Clock, RawQueryString, ROUTE};
+pub use handler::{App, RawQueryString};

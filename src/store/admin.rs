@@ -8,30 +8,15 @@ use super::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
     string_list, user_item, Item, MalformedItem,
 };
-use super::{succeeded_unless, CallFailed};
+use super::{succeeded_unless, StoreOpError};
 use crate::domain::identity::{Session, TenantSettings, User};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminStoreError {
-    #[error(transparent)]
-    Call(#[from] CallFailed),
-    #[error(transparent)]
-    Malformed(#[from] MalformedItem),
-}
-
-fn call_error<E>(operation: &'static str, table: &str, source: E) -> AdminStoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    CallFailed::new(operation, table, source).into()
-}
 
 async fn get_directory_item(
     client: &Client,
     table: &str,
     tenant: &str,
     sort_key: String,
-) -> Result<Option<Item>, AdminStoreError> {
+) -> Result<Option<Item>, StoreOpError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -39,7 +24,7 @@ async fn get_directory_item(
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| call_error("GetItem", table, e))?;
+        .map_err(|e| StoreOpError::call("GetItem", table, e))?;
     Ok(out.item)
 }
 
@@ -48,7 +33,7 @@ pub async fn get_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<Option<User>, AdminStoreError> {
+) -> Result<Option<User>, StoreOpError> {
     let key = format!("{tenant}/{}", sk::user(user_id));
     match get_directory_item(client, directory_table, tenant, sk::user(user_id)).await? {
         Some(item) => Ok(Some(read_user(&item, &key)?)),
@@ -60,7 +45,7 @@ pub async fn get_settings(
     client: &Client,
     directory_table: &str,
     tenant: &str,
-) -> Result<Option<TenantSettings>, AdminStoreError> {
+) -> Result<Option<TenantSettings>, StoreOpError> {
     let key = format!("{tenant}/{}", sk::SETTINGS);
     match get_directory_item(client, directory_table, tenant, sk::SETTINGS.to_string()).await? {
         Some(item) => Ok(Some(read_settings(&item, &key)?)),
@@ -73,14 +58,14 @@ pub async fn put_user(
     directory_table: &str,
     tenant: &str,
     user: &User,
-) -> Result<(), AdminStoreError> {
+) -> Result<(), StoreOpError> {
     client
         .put_item()
         .table_name(directory_table)
         .set_item(Some(user_item(tenant, user)))
         .send()
         .await
-        .map_err(|e| call_error("PutItem", directory_table, e))?;
+        .map_err(|e| StoreOpError::call("PutItem", directory_table, e))?;
     Ok(())
 }
 
@@ -91,7 +76,7 @@ pub async fn put_settings(
     tenant: &str,
     settings: &TenantSettings,
     only_if_absent: bool,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let mut put = client
         .put_item()
         .table_name(directory_table)
@@ -104,7 +89,7 @@ pub async fn put_settings(
     succeeded_unless(put.send().await, |e| {
         e.is_conditional_check_failed_exception()
     })
-    .map_err(|e| call_error("PutItem", directory_table, e))
+    .map_err(|e| StoreOpError::call("PutItem", directory_table, e))
 }
 
 /// Replaces a user's roles, leaving the rest of the item alone. `Ok(false)`: no such user.
@@ -114,7 +99,7 @@ pub async fn set_roles(
     tenant: &str,
     user_id: &str,
     roles: &[String],
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let result = client
         .update_item()
         .table_name(directory_table)
@@ -127,7 +112,7 @@ pub async fn set_roles(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| call_error("UpdateItem", directory_table, e))
+        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))
 }
 
 /// Stores a session unless its token hash already belongs to a different user or tenant
@@ -138,7 +123,7 @@ pub async fn put_session(
     token_hash: &str,
     session: &Session,
     expires_at_s: i64,
-) -> Result<bool, AdminStoreError> {
+) -> Result<bool, StoreOpError> {
     let result = client
         .put_item()
         .table_name(sessions_table)
@@ -154,7 +139,7 @@ pub async fn put_session(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| call_error("PutItem", sessions_table, e))
+        .map_err(|e| StoreOpError::call("PutItem", sessions_table, e))
 }
 
 /// Deletes the session stored under `token_hash`; the session it was, if there was one.
@@ -162,7 +147,7 @@ pub async fn delete_session(
     client: &Client,
     sessions_table: &str,
     token_hash: &str,
-) -> Result<Option<Session>, AdminStoreError> {
+) -> Result<Option<Session>, StoreOpError> {
     let out = client
         .delete_item()
         .table_name(sessions_table)
@@ -170,7 +155,7 @@ pub async fn delete_session(
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| call_error("DeleteItem", sessions_table, e))?;
+        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))?;
     // Named "session", never by its hash: the hash is what a stolen token looks up.
     Ok(out
         .attributes
@@ -185,7 +170,7 @@ pub async fn session_hashes_of(
     sessions_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<Vec<String>, AdminStoreError> {
+) -> Result<Vec<String>, StoreOpError> {
     let items: Vec<Item> = client
         .scan()
         .table_name(sessions_table)
@@ -202,7 +187,7 @@ pub async fn session_hashes_of(
         .send()
         .collect::<Result<_, _>>()
         .await
-        .map_err(|e| call_error("Scan", sessions_table, e))?;
+        .map_err(|e| StoreOpError::call("Scan", sessions_table, e))?;
     items
         .iter()
         .map(|item| match item.get(attr::TOKEN_HASH) {

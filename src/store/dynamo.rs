@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::items::{self, attr, sk, Item, Reader};
-use super::rollups::{self, Unit};
-use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use super::plan::{self, Unit};
+use super::rollups;
+use super::{
+    classify, ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp,
+};
 use crate::config::{Limits, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::{AgentField, Figure, MetricField};
@@ -25,9 +27,18 @@ const BATCH_GET_ATTEMPTS: u32 = 5;
 /// the query budget, and answers 503 error-unavailable.
 pub const MAX_ATTEMPTS: u32 = 4;
 
-/// The SDK's retry policy for the function's client: standard mode, [`MAX_ATTEMPTS`].
+/// The SDK's retry policy of every binary's client: standard mode, [`MAX_ATTEMPTS`].
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// The SDK configuration every binary loads: the standard sources (environment, profile,
+/// Lambda's role) with [`retry_config`].
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .load()
+        .await
 }
 
 #[derive(Debug, Clone)]
@@ -44,25 +55,6 @@ impl DynamoStore {
             tables,
             limits,
         }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// One cheap read that opens (or keeps open) the connection to DynamoDB: used at INIT
-    /// and by the scheduled warm-up, so a real request does not pay the TLS handshake.
-    pub async fn warm_up(&self) -> Result<(), StoreError> {
-        self.client
-            .get_item()
-            .table_name(&self.tables.sessions)
-            .key(attr::TOKEN_HASH, AttributeValue::S("warm-up".into()))
-            .projection_expression("#k")
-            .expression_attribute_names("#k", attr::TOKEN_HASH)
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
     }
 
     async fn fold_bucket(
@@ -125,6 +117,35 @@ impl DynamoStore {
         }
         Ok((agg, stats))
     }
+
+    /// One read of the request's plan (see [`plan::plan`]).
+    async fn fold_unit(
+        &self,
+        query: &RangeQuery,
+        unit: Unit,
+    ) -> Result<(Aggregator, FoldStats), StoreError> {
+        match unit {
+            Unit::Raw { range, month } => {
+                let narrowed = RangeQuery {
+                    range,
+                    ..query.clone()
+                };
+                self.fold_bucket(&narrowed, query.department_id.as_deref(), month)
+                    .await
+            }
+            Unit::Rollups { first, last } => {
+                rollups::fold_days(
+                    &self.client,
+                    &self.tables.rollups,
+                    query,
+                    first,
+                    last,
+                    self.limits.query_page_limit,
+                )
+                .await
+            }
+        }
+    }
 }
 
 /// Folds one query page's items into `agg`, reading the attributes its figure needs. The
@@ -181,49 +202,20 @@ fn fold_item(
         .map_err(|e| r.malformed(format!("metric sum out of range: {e}")).into())
 }
 
-/// Every UTC month that overlaps `[start_ms, end_ms]`, oldest first.
-pub fn months_between(start_ms: i64, end_ms: i64) -> Vec<(i32, u32)> {
-    if start_ms > end_ms {
-        return Vec::new();
-    }
-    let (Some(first), Some(last)) = (items::month_of(start_ms), items::month_of(end_ms)) else {
-        return Vec::new();
-    };
-    let mut months = Vec::new();
-    let (mut y, mut m) = first;
-    while (y, m) <= last {
-        months.push((y, m));
-        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    }
-    months
-}
-
-/// Throttling and transport failures (after the SDK's own retries) are "unavailable";
-/// everything else is internal.
-pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    const TRANSIENT: [&str; 6] = [
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ThrottlingException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "LimitExceededException",
-    ];
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) => e.err().code().is_some_and(|c| TRANSIENT.contains(&c)),
-        _ => false,
-    };
-    if transient {
-        StoreError::Unavailable(Box::new(err))
-    } else {
-        StoreError::Internal(Box::new(err))
+impl WarmUp for DynamoStore {
+    /// Opens (or keeps open) the connection to DynamoDB: used at INIT and by the scheduled
+    /// warm-up, so a real request does not pay the TLS handshake.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key(attr::TOKEN_HASH, AttributeValue::S("warm-up".into()))
+            .projection_expression("#k")
+            .expression_attribute_names("#k", attr::TOKEN_HASH)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }
 
@@ -318,40 +310,9 @@ fn read_caller(
     Ok(ctx)
 }
 
-impl DynamoStore {
-    /// One read of the request's plan (see [`rollups::plan`]).
-    async fn fold_unit(
-        &self,
-        query: &RangeQuery,
-        unit: Unit,
-    ) -> Result<(Aggregator, FoldStats), StoreError> {
-        match unit {
-            Unit::Raw { range, month } => {
-                let narrowed = RangeQuery {
-                    range,
-                    ..query.clone()
-                };
-                self.fold_bucket(&narrowed, query.department_id.as_deref(), month)
-                    .await
-            }
-            Unit::Rollups { first, last } => {
-                rollups::fold_days(
-                    &self.client,
-                    &self.tables.rollups,
-                    query,
-                    first,
-                    last,
-                    self.limits.query_page_limit,
-                )
-                .await
-            }
-        }
-    }
-}
-
 impl ConversationStore for DynamoStore {
     async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
-        let units = rollups::plan(query.range, self.limits.query_plan);
+        let units = plan::plan(query.range, self.limits.query_plan);
         let work = futures::stream::iter(units)
             .map(|unit| self.fold_unit(query, unit))
             .buffer_unordered(self.limits.query_concurrency)
@@ -367,21 +328,5 @@ impl ConversationStore for DynamoStore {
         tokio::time::timeout(self.limits.query_budget, work)
             .await
             .map_err(|_| StoreError::BudgetExceeded(self.limits.query_budget))?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_cover_the_range_inclusively() {
-        // 2023-12-31T23:00Z .. 2024-02-01T00:00Z
-        assert_eq!(
-            months_between(1_704_063_600_000, 1_706_745_600_000),
-            vec![(2023, 12), (2024, 1), (2024, 2)]
-        );
-        assert_eq!(months_between(5, 5), vec![(1970, 1)]);
-        assert_eq!(months_between(10, 5), Vec::<(i32, u32)>::new());
     }
 }

@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
-use crate::domain::figure::Figure;
 use crate::domain::identity::{CallerContext, Session, TenantSettings, User};
 
 #[derive(Debug, Default)]
@@ -22,16 +21,6 @@ struct Tenant {
 pub struct MemoryStore {
     sessions: RwLock<HashMap<String, Session>>,
     tenants: RwLock<HashMap<String, Tenant>>,
-}
-
-/// The agent a figure counts a conversation under.
-pub fn agent_of(figure: Figure, c: &Conversation) -> Option<&str> {
-    c.agent_for(figure)
-}
-
-/// The metric a figure reads from a conversation.
-pub fn metric_of(figure: Figure, c: &Conversation) -> Option<f64> {
-    c.metric_for(figure)
 }
 
 impl MemoryStore {
@@ -74,6 +63,13 @@ impl MemoryStore {
     }
 }
 
+/// Nothing to open: the store is in memory.
+impl WarmUp for MemoryStore {
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 impl IdentityStore for MemoryStore {
     async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         Ok(self.sessions.read().expect("lock").get(token_hash).cloned())
@@ -109,8 +105,8 @@ impl ConversationStore for MemoryStore {
             stats.items_read += 1;
             agg.add(
                 c.ts_ms,
-                agent_of(query.figure, c),
-                metric_of(query.figure, c),
+                c.agent_for(query.figure),
+                c.metric_for(query.figure),
             )
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         }

@@ -8,66 +8,17 @@ use crate::domain::identity::{CallerContext, Session};
 use crate::domain::range::UtcRange;
 
 pub mod admin;
+pub mod change;
 pub mod dynamo;
+mod error;
 pub mod items;
 pub mod memory;
+pub mod plan;
 pub mod rebuild;
 pub mod rollups;
 pub mod writer;
 
-/// `Ok(true)` when a call succeeded, `Ok(false)` when DynamoDB refused it for the reason the
-/// caller expects (a condition not met, a table that already exists), the error otherwise.
-pub fn succeeded_unless<O, E, R>(
-    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
-    expected_refusal: impl Fn(&E) -> bool,
-) -> Result<bool, aws_sdk_dynamodb::error::SdkError<E, R>> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(expected_refusal) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// A DynamoDB call of the operators' paths (admin store, rollup rebuilds) that failed, naming
-/// the operation and table; the SDK's error is kept as the source.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation} on {table} failed")]
-pub struct CallFailed {
-    pub operation: &'static str,
-    pub table: String,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-impl CallFailed {
-    pub fn new<E>(operation: &'static str, table: &str, source: E) -> Self
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        Self {
-            operation,
-            table: table.to_string(),
-            source: Box::new(source),
-        }
-    }
-}
-
-/// Why a read failed. Each variant maps to one documented HTTP answer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Throttled or unreachable after the SDK's bounded retries.
-    #[error("DynamoDB is unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The request's time budget ran out before every page was read.
-    #[error("time budget of {0:?} exceeded")]
-    BudgetExceeded(std::time::Duration),
-    /// A stored item is not what its table promises (the error names its key).
-    #[error(transparent)]
-    Malformed(#[from] items::MalformedItem),
-    /// Anything else: a bug, a permission missing in IAM, a table missing.
-    #[error("DynamoDB request failed")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
+pub use error::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
 
 /// Sessions, users, settings and permissions.
 pub trait IdentityStore {
@@ -119,6 +70,25 @@ impl FoldStats {
         self.rollup_items_read += other.rollup_items_read;
         self.rollup_days += other.rollup_days;
     }
+}
+
+/// A store that can open its connection before the first request needs it.
+pub trait WarmUp {
+    /// One cheap read; its failure is only worth a warning.
+    fn warm_up(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What the rollups function asks of the store: rebuild one UTC day of a tenant.
+pub trait RollupMaintenance {
+    /// Rebuilds `scopes` (and `All`) of `day`, laying `overlay` (the batch's latest images)
+    /// over what the index returns.
+    fn rebuild_day(
+        &self,
+        tenant: &str,
+        day: chrono::NaiveDate,
+        scopes: &std::collections::BTreeSet<crate::domain::rollup::Scope>,
+        overlay: &rebuild::Overlay,
+    ) -> impl Future<Output = Result<rebuild::RebuildSummary, StoreOpError>> + Send;
 }
 
 /// Conversations of a tenant, folded into a figure's tallies as they are read.

@@ -12,7 +12,6 @@
 //! would let an older rebuild write its stale tallies back.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -23,18 +22,15 @@ use super::items::{
     self, attr, departments_item, departments_sk, read_departments_item, read_indexed_conversation,
     rollup_item, rollup_pk, Item, MalformedItem, DEPARTMENTS_SK_PREFIX,
 };
-use super::rollups::month_spans;
-use super::{succeeded_unless, CallFailed};
+use super::plan::month_spans;
+use super::{succeeded_unless, StoreOpError};
 use crate::config::RollupTables;
 use crate::domain::aggregate::Aggregator;
+use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
-use crate::domain::exact_sum::SumOutOfRange;
 use crate::domain::figure::Figure;
 use crate::domain::range::{utc_day_of, UtcRange};
 use crate::domain::rollup::{DayRollup, Scope};
-
-/// Milliseconds since the epoch; injected so `asOf` is testable.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The latest image of each conversation a stream batch changed, by `pk`; `None` once removed.
 pub type Overlay = HashMap<String, Option<Conversation>>;
@@ -46,30 +42,6 @@ const MONTHS_IN_FLIGHT: usize = 4;
 /// The earliest day a whole-tenant rebuild looks at, unless rollups exist before it.
 fn first_day() -> NaiveDate {
     chrono::DateTime::UNIX_EPOCH.date_naive()
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RebuildError {
-    #[error(transparent)]
-    Call(#[from] CallFailed),
-    #[error(transparent)]
-    Malformed(#[from] MalformedItem),
-    #[error("the conversations of tenant {tenant} on {day} overflow a metric sum")]
-    Sum {
-        tenant: String,
-        day: NaiveDate,
-        #[source]
-        source: SumOutOfRange,
-    },
-    #[error("{from}..{to} is not a range of days a rebuild can cover")]
-    Days { from: NaiveDate, to: NaiveDate },
-}
-
-fn call_error<E>(operation: &'static str, table: &str, source: E) -> RebuildError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    CallFailed::new(operation, table, source).into()
 }
 
 /// What a rebuild did.
@@ -111,58 +83,6 @@ impl Rebuilder {
         }
     }
 
-    /// The stream's rebuild: one UTC day of a tenant, the scopes a batch touched (`All`
-    /// always), with the batch's own images laid over what the GSI returns, since a GSI read
-    /// right after a write may not show it yet.
-    pub async fn rebuild_day(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-        scopes: &BTreeSet<Scope>,
-        overlay: &Overlay,
-    ) -> Result<RebuildSummary, RebuildError> {
-        let as_of = (self.clock)();
-        let range = UtcRange::utc_day(day);
-        let listed = self.department_list(tenant, day).await?;
-        let mut rooms: HashMap<String, Conversation> = HashMap::new();
-        let read = self
-            .read_raw(tenant, range, |pk, c| {
-                rooms.insert(pk, c);
-                Ok(())
-            })
-            .await?;
-        let prefix = format!("{tenant}#");
-        for (pk, latest) in overlay.iter().filter(|(pk, _)| pk.starts_with(&prefix)) {
-            rooms.remove(pk);
-            if let Some(c) = latest.as_ref().filter(|c| range.contains(c.ts_ms)) {
-                rooms.insert(pk.clone(), c.clone());
-            }
-        }
-        let mut rollup = DayRollup::new();
-        for c in rooms.values() {
-            rollup.add(c).map_err(|source| RebuildError::Sum {
-                tenant: tenant.to_string(),
-                day,
-                source,
-            })?;
-        }
-        let mut written: BTreeSet<Scope> = scopes.clone();
-        written.insert(Scope::All);
-        // Departments listed before and not rebuilt now may still hold rollups: they stay listed
-        // so the operators' rebuild can find them.
-        let mut departments: BTreeSet<String> = rollup.departments().into_iter().collect();
-        departments.extend(
-            listed
-                .into_iter()
-                .filter(|d| !written.contains(&Scope::Department(d.clone()))),
-        );
-        let mut summary = self
-            .write_day(tenant, day, &rollup, &written, &departments, as_of)
-            .await?;
-        summary.conversations_read = read;
-        Ok(summary)
-    }
-
     /// The operators' rebuild: every UTC day of `from..=to`, every scope that has
     /// conversations or had rollups on that day.
     pub async fn rebuild_days(
@@ -170,9 +90,9 @@ impl Rebuilder {
         tenant: &str,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<RebuildSummary, RebuildError> {
+    ) -> Result<RebuildSummary, StoreOpError> {
         if from > to {
-            return Err(RebuildError::Days { from, to });
+            return Err(StoreOpError::Days { from, to });
         }
         let as_of = (self.clock)();
         let listed = self.department_lists(tenant, Some((from, to))).await?;
@@ -192,7 +112,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         today: NaiveDate,
-    ) -> Result<RebuildSummary, RebuildError> {
+    ) -> Result<RebuildSummary, StoreOpError> {
         let listed = self.department_lists(tenant, None).await?;
         let first = listed
             .keys()
@@ -216,7 +136,7 @@ impl Rebuilder {
         last: NaiveDate,
         listed: &BTreeMap<NaiveDate, Vec<String>>,
         as_of: i64,
-    ) -> Result<RebuildSummary, RebuildError> {
+    ) -> Result<RebuildSummary, StoreOpError> {
         let range = UtcRange {
             start_ms: UtcRange::utc_day(first).start_ms,
             end_ms: UtcRange::utc_day(last).end_ms,
@@ -231,7 +151,7 @@ impl Rebuilder {
                 days.entry(day)
                     .or_default()
                     .add(&c)
-                    .map_err(|source| RebuildError::Sum {
+                    .map_err(|source| StoreOpError::Sum {
                         tenant: tenant.to_string(),
                         day,
                         source,
@@ -275,7 +195,7 @@ impl Rebuilder {
         scopes: &BTreeSet<Scope>,
         departments: &BTreeSet<String>,
         as_of: i64,
-    ) -> Result<RebuildSummary, RebuildError> {
+    ) -> Result<RebuildSummary, StoreOpError> {
         let mut puts = Vec::with_capacity(scopes.len() * Figure::ALL.len() + 1);
         for scope in scopes {
             for figure in Figure::ALL {
@@ -304,7 +224,7 @@ impl Rebuilder {
         Ok(summary)
     }
 
-    async fn put_if_not_newer(&self, item: Item, as_of: i64) -> Result<bool, RebuildError> {
+    async fn put_if_not_newer(&self, item: Item, as_of: i64) -> Result<bool, StoreOpError> {
         let table = &self.tables.rollups;
         let result = self
             .client
@@ -318,7 +238,7 @@ impl Rebuilder {
             .send()
             .await;
         succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-            .map_err(|e| call_error("PutItem", table, e))
+            .map_err(|e| StoreOpError::call("PutItem", table, e))
     }
 
     /// The conversations of `range` (within one month bucket), as the `byMonth` GSI has them;
@@ -327,8 +247,8 @@ impl Rebuilder {
         &self,
         tenant: &str,
         range: UtcRange,
-        mut each: impl FnMut(String, Conversation) -> Result<(), RebuildError>,
-    ) -> Result<u64, RebuildError> {
+        mut each: impl FnMut(String, Conversation) -> Result<(), StoreOpError>,
+    ) -> Result<u64, StoreOpError> {
         let Some(month) = items::month_of(range.start_ms) else {
             return Ok(0);
         };
@@ -363,7 +283,7 @@ impl Rebuilder {
             .send();
         let mut read = 0;
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| call_error("Query", table, e))?;
+            let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
             for item in page.items() {
                 read += 1;
                 let (pk, c) = read_indexed_conversation(item, tenant)?;
@@ -379,7 +299,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         day: NaiveDate,
-    ) -> Result<Vec<String>, RebuildError> {
+    ) -> Result<Vec<String>, StoreOpError> {
         let table = &self.tables.rollups;
         let out = self
             .client
@@ -390,7 +310,7 @@ impl Rebuilder {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| call_error("GetItem", table, e))?;
+            .map_err(|e| StoreOpError::call("GetItem", table, e))?;
         match out.item() {
             Some(item) => Ok(read_departments_item(item)?.1),
             None => Ok(Vec::new()),
@@ -402,7 +322,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         days: Option<(NaiveDate, NaiveDate)>,
-    ) -> Result<BTreeMap<NaiveDate, Vec<String>>, RebuildError> {
+    ) -> Result<BTreeMap<NaiveDate, Vec<String>>, StoreOpError> {
         let table = &self.tables.rollups;
         let request = self
             .client
@@ -427,12 +347,66 @@ impl Rebuilder {
         let mut pages = request.into_paginator().send();
         let mut lists = BTreeMap::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| call_error("Query", table, e))?;
+            let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
             for item in page.items() {
                 let (day, departments) = read_departments_item(item)?;
                 lists.insert(day, departments);
             }
         }
         Ok(lists)
+    }
+}
+
+impl super::RollupMaintenance for Rebuilder {
+    /// The stream's rebuild: one UTC day of a tenant, the scopes a batch touched (`All`
+    /// always), with the batch's own images laid over what the GSI returns, since a GSI read
+    /// right after a write may not show it yet.
+    async fn rebuild_day(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        scopes: &BTreeSet<Scope>,
+        overlay: &Overlay,
+    ) -> Result<RebuildSummary, StoreOpError> {
+        let as_of = (self.clock)();
+        let range = UtcRange::utc_day(day);
+        let listed = self.department_list(tenant, day).await?;
+        let mut rooms: HashMap<String, Conversation> = HashMap::new();
+        let read = self
+            .read_raw(tenant, range, |pk, c| {
+                rooms.insert(pk, c);
+                Ok(())
+            })
+            .await?;
+        let prefix = format!("{tenant}#");
+        for (pk, latest) in overlay.iter().filter(|(pk, _)| pk.starts_with(&prefix)) {
+            rooms.remove(pk);
+            if let Some(c) = latest.as_ref().filter(|c| range.contains(c.ts_ms)) {
+                rooms.insert(pk.clone(), c.clone());
+            }
+        }
+        let mut rollup = DayRollup::new();
+        for c in rooms.values() {
+            rollup.add(c).map_err(|source| StoreOpError::Sum {
+                tenant: tenant.to_string(),
+                day,
+                source,
+            })?;
+        }
+        let mut written: BTreeSet<Scope> = scopes.clone();
+        written.insert(Scope::All);
+        // Departments listed before and not rebuilt now may still hold rollups: they stay listed
+        // so the operators' rebuild can find them.
+        let mut departments: BTreeSet<String> = rollup.departments().into_iter().collect();
+        departments.extend(
+            listed
+                .into_iter()
+                .filter(|d| !written.contains(&Scope::Department(d.clone()))),
+        );
+        let mut summary = self
+            .write_day(tenant, day, &rollup, &written, &departments, as_of)
+            .await?;
+        summary.conversations_read = read;
+        Ok(summary)
     }
 }

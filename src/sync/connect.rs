@@ -1,21 +1,23 @@
 //! `connect` and `disconnect`: which tenants the scheduled sync keeps current, and from where.
 
+use std::fmt;
+
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use super::client::{url_host, RestClient};
 use super::state::Connection;
-use super::store::{self, SyncStoreError};
+use super::store;
+use crate::admin::Report;
 use crate::config::TableNames;
-use crate::domain::identity::is_valid_tenant_id;
+use crate::domain::identity::TenantId;
+use crate::store::StoreOpError;
 
 /// Where `agent-overview-admin sync` reads the service account's token.
 pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error("{0:?} is not an http(s) URL with a host")]
     BadUrl(String),
     #[error("the user id must be 1 to 128 visible ASCII characters")]
@@ -23,7 +25,7 @@ pub enum ConnectError {
     #[error("{0:?} is not the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")]
     BadSecretArn(String),
     #[error(transparent)]
-    Store(#[from] SyncStoreError),
+    Store(#[from] StoreOpError),
 }
 
 fn valid_secret_arn(arn: &str) -> bool {
@@ -41,18 +43,52 @@ fn valid_secret_arn(arn: &str) -> bool {
 
 /// Stores (or replaces) the tenant's connection. Nothing is fetched: the token is in the
 /// secret, which only the sync function reads.
+/// What `connect` stored, as the operator sees it.
+pub struct Connected(pub Connection);
+
+impl fmt::Display for Connected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.0;
+        writeln!(
+            f,
+            "tenant {}: connected to {} as {} (token in {})",
+            c.tenant,
+            url_host(&c.url),
+            c.user_id,
+            c.secret_arn
+        )
+    }
+}
+
+impl Report for Connected {}
+
+/// Whether `disconnect` found the tenant connected.
+pub struct Disconnected {
+    pub tenant: TenantId,
+    pub was_connected: bool,
+}
+
+impl fmt::Display for Disconnected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.was_connected {
+            writeln!(f, "tenant {}: disconnected; its data stays", self.tenant)
+        } else {
+            writeln!(f, "tenant {}: was not connected", self.tenant)
+        }
+    }
+}
+
+impl Report for Disconnected {}
+
 pub async fn connect(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     url: &str,
     user_id: &str,
     secret_arn: &str,
     now: DateTime<Utc>,
-) -> Result<Connection, ConnectError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(ConnectError::InvalidTenant(tenant.to_string()));
-    }
+) -> Result<Connected, ConnectError> {
     if url_host(url) == "?" || RestClient::check_url(url).is_err() {
         return Err(ConnectError::BadUrl(url.to_string()));
     }
@@ -69,20 +105,20 @@ pub async fn connect(
         secret_arn: secret_arn.to_string(),
     };
     store::put_connection(client, names, &connection, now.timestamp_millis()).await?;
-    Ok(connection)
+    Ok(Connected(connection))
 }
 
 /// Removes the connection and the sync state (the next connect starts with a first pass);
-/// the tenant's data stays. `false` when it was not connected.
+/// the tenant's data stays.
 pub async fn disconnect(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
-) -> Result<bool, ConnectError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(ConnectError::InvalidTenant(tenant.to_string()));
-    }
-    Ok(store::delete_connection(client, names, tenant).await?)
+    tenant: &TenantId,
+) -> Result<Disconnected, ConnectError> {
+    Ok(Disconnected {
+        tenant: tenant.clone(),
+        was_connected: store::delete_connection(client, names, tenant.as_str()).await?,
+    })
 }
 
 #[cfg(test)]

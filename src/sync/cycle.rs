@@ -9,33 +9,35 @@ use std::fmt;
 
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::client::{CallStats, RestClient};
 use super::source::{self, rest_doc, SourceError};
 use super::state::{Decision, SyncState};
-use super::store::{self, SyncStoreError};
+use super::store;
 use crate::admin::rocketchat::room::{read_room, Room};
 use crate::admin::rocketchat::user::read_user;
 use crate::admin::rocketchat::DocError;
 use crate::admin::rollups::rebuilder;
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
-use crate::domain::identity::{is_valid_tenant_id, User, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
+use crate::domain::identity::{TenantId, User, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
 use crate::store::items::{attr, conversation_item, permission_item, settings_item, user_item};
-use crate::store::rebuild::RebuildError;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::StoreOpError;
 
-#[derive(Debug, Clone, Default)]
+/// Told the running counts after each room written (the CLI draws them on a progress bar).
+pub type Progress = std::sync::Arc<dyn Fn(&SyncSummary) + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct SyncOptions {
     /// Also list every room and user by id: add what was never seen, remove what is gone.
     pub full: bool,
     /// Rebuild the rollups of the days written (the CLI; in AWS the table's stream does it).
     pub rebuild_rollups: bool,
-    pub show_progress: bool,
+    pub progress: Option<Progress>,
     /// No new room is started past this instant; what is written is kept and resumed.
     pub deadline: Option<Instant>,
     pub writer: WriterOptions,
@@ -43,12 +45,10 @@ pub struct SyncOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("{0:?} is not a valid tenant id (1 to 64 of A-Z a-z 0-9 _ -)")]
-    InvalidTenant(String),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("the sync state or stored items could not be read or written")]
-    Store(#[from] SyncStoreError),
+    Store(#[from] StoreOpError),
     #[error("room {room}: malformed document")]
     Room {
         room: String,
@@ -62,7 +62,7 @@ pub enum SyncError {
         source: WriteError,
     },
     #[error("rebuilding the rollups of the synced days failed")]
-    Rollups(#[source] RebuildError),
+    Rollups(#[source] StoreOpError),
 }
 
 impl SyncError {
@@ -141,18 +141,18 @@ impl fmt::Display for SyncSummary {
     }
 }
 
+impl crate::admin::Report for SyncSummary {}
+
 /// Runs one cycle of `tenant` from the Rocket.Chat behind `rc`. `now_ms` is the cycle's start.
 pub async fn sync_tenant(
     client: &Client,
     names: &TableNames,
-    tenant: &str,
+    tenant: &TenantId,
     rc: &RestClient,
     options: &SyncOptions,
     now_ms: i64,
 ) -> Result<SyncSummary, SyncError> {
-    if !is_valid_tenant_id(tenant) {
-        return Err(SyncError::InvalidTenant(tenant.to_string()));
-    }
+    let tenant = tenant.as_str();
     let state = store::get_state(client, names, tenant).await?;
     let mut run = Cycle {
         client,
@@ -180,7 +180,6 @@ pub async fn sync_tenant(
             &[attr::PK],
             options.writer,
         ),
-        progress: progress_bar(options.show_progress),
     };
     tracing::info!(
         tenant,
@@ -203,11 +202,9 @@ pub async fn sync_tenant(
         conversations,
         days,
         mut summary,
-        progress,
         state,
         ..
     } = run;
-    progress.finish_and_clear();
     finish(directory, "users, settings and permissions").await?;
     finish(conversations, "conversations").await?;
     if options.rebuild_rollups {
@@ -277,19 +274,6 @@ async fn rebuild_days(
     Ok(days.len() as u64)
 }
 
-fn progress_bar(show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
 /// How far a pass over rooms got.
 struct Pass {
     complete: bool,
@@ -318,7 +302,6 @@ struct Cycle<'a> {
     days: BTreeSet<NaiveDate>,
     directory: BatchWriter,
     conversations: BatchWriter,
-    progress: ProgressBar,
 }
 
 impl Cycle<'_> {
@@ -326,17 +309,11 @@ impl Cycle<'_> {
         self.options.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
-    fn show(&self) {
-        let s = &self.summary;
-        self.progress.set_message(format!(
-            "{}: rooms {} added, {} changed, {} unchanged; {} messages; {} requests",
-            self.tenant,
-            s.rooms_added,
-            s.rooms_changed,
-            s.rooms_unchanged,
-            s.messages_read,
-            CallStats::get(&self.rc.stats.requests)
-        ));
+    fn show(&mut self) {
+        if let Some(progress) = &self.options.progress {
+            self.summary.requests = CallStats::get(&self.rc.stats.requests);
+            progress(&self.summary);
+        }
     }
 
     async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {

@@ -14,9 +14,11 @@ use tokio::time::Instant;
 
 use super::client::{url_host, AuthToken, RestClient, RetryPolicy};
 use super::cycle::{sync_tenant, SyncOptions, SyncSummary};
-use super::store::{self, SyncStoreError};
-use crate::admin::error_chain;
+use super::store;
 use crate::config::{MetricsConfig, TableNames};
+use crate::domain::identity::TenantId;
+use crate::errors::error_chain;
+use crate::store::StoreOpError;
 
 /// A full listing (removals) at most this often per tenant.
 pub const FULL_EVERY_MS: i64 = 24 * 3600 * 1000;
@@ -32,7 +34,7 @@ pub struct Job {
 #[derive(Debug, thiserror::Error)]
 pub enum FanOutError {
     #[error(transparent)]
-    Store(#[from] SyncStoreError),
+    Store(#[from] StoreOpError),
     #[error("SendMessageBatch failed")]
     Send(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{0} jobs were not accepted by the queue")]
@@ -168,6 +170,13 @@ async fn sync_job(
         auth,
         error,
     };
+    let Ok(tenant) = job.tenant.parse::<TenantId>() else {
+        return failed(
+            "?",
+            false,
+            format!("{:?} is not a valid tenant id", job.tenant),
+        );
+    };
     let connection = match store::get_connection(client, names, &job.tenant).await {
         Ok(Some(c)) => c,
         Ok(None) => return JobOutcome::NotConnected,
@@ -211,11 +220,11 @@ async fn sync_job(
             .is_none_or(|t| now_ms.saturating_sub(t) >= FULL_EVERY_MS),
         // The conversations table's stream keeps the rollups in step.
         rebuild_rollups: false,
-        show_progress: false,
+        progress: None,
         deadline: Some(deadline),
         writer: Default::default(),
     };
-    match sync_tenant(client, names, &job.tenant, &rc, &options, now_ms).await {
+    match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
         Ok(summary) => JobOutcome::Synced(Box::new(summary)),
         Err(e) => failed(&host, e.is_auth(), error_chain(&e)),
     }

@@ -18,12 +18,12 @@ use super::state::{Connection, SyncState};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::User;
-use crate::store::dynamo::months_between;
 use crate::store::items::{
     self, attr, conversation_pk, directory_key, read_conversation, read_user, sk, Item,
     MalformedItem, Reader,
 };
-use crate::store::CallFailed;
+use crate::store::plan::months_between;
+use crate::store::StoreOpError;
 
 pub const CONNECTIONS_PK: &str = "#SYNC";
 pub const STATE_SK: &str = "SYNC";
@@ -40,19 +40,11 @@ mod a {
     pub const LAST_FULL: &str = "lastFullAt";
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncStoreError {
-    #[error(transparent)]
-    Call(#[from] CallFailed),
-    #[error(transparent)]
-    Malformed(#[from] MalformedItem),
-}
-
-fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> SyncStoreError + 't
+fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreOpError + 't
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| CallFailed::new(operation, table, e).into()
+    move |e| StoreOpError::call(operation, table, e)
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -70,7 +62,7 @@ pub async fn put_connection(
     names: &TableNames,
     c: &Connection,
     now_ms: i64,
-) -> Result<(), SyncStoreError> {
+) -> Result<(), StoreOpError> {
     let mut item = directory_key(CONNECTIONS_PK, &c.tenant);
     item.insert(a::URL.into(), s(&c.url));
     item.insert(a::SERVICE_USER_ID.into(), s(&c.user_id));
@@ -91,7 +83,7 @@ pub async fn delete_connection(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<bool, SyncStoreError> {
+) -> Result<bool, StoreOpError> {
     let out = client
         .delete_item()
         .table_name(&names.directory)
@@ -118,7 +110,7 @@ pub async fn get_connection(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<Option<Connection>, SyncStoreError> {
+) -> Result<Option<Connection>, StoreOpError> {
     let out = client
         .get_item()
         .table_name(&names.directory)
@@ -134,8 +126,8 @@ pub async fn get_connection(
 pub async fn for_each_connection(
     client: &Client,
     names: &TableNames,
-    mut each: impl AsyncFnMut(Connection) -> Result<(), SyncStoreError>,
-) -> Result<u64, SyncStoreError> {
+    mut each: impl AsyncFnMut(Connection) -> Result<(), StoreOpError>,
+) -> Result<u64, StoreOpError> {
     let mut pages = client
         .query()
         .table_name(&names.directory)
@@ -161,7 +153,7 @@ pub async fn get_state(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<SyncState, SyncStoreError> {
+) -> Result<SyncState, StoreOpError> {
     let out = client
         .get_item()
         .table_name(&names.directory)
@@ -195,7 +187,7 @@ pub async fn put_state(
     names: &TableNames,
     tenant: &str,
     state: &SyncState,
-) -> Result<(), SyncStoreError> {
+) -> Result<(), StoreOpError> {
     let mut item = directory_key(tenant, STATE_SK);
     let mut set = |name: &str, v: Option<i64>| {
         if let Some(v) = v {
@@ -224,7 +216,7 @@ async fn batch_get(
     client: &Client,
     table: &str,
     keys: Vec<Item>,
-) -> Result<Vec<Item>, SyncStoreError> {
+) -> Result<Vec<Item>, StoreOpError> {
     let mut found = Vec::new();
     let mut pending = keys;
     let mut attempt = 0u32;
@@ -264,7 +256,7 @@ pub async fn stored_conversations(
     names: &TableNames,
     tenant: &str,
     room_ids: &[String],
-) -> Result<HashMap<String, Conversation>, SyncStoreError> {
+) -> Result<HashMap<String, Conversation>, StoreOpError> {
     let keys = room_ids
         .iter()
         .map(|id| Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, id)))]))
@@ -287,7 +279,7 @@ pub async fn stored_users(
     names: &TableNames,
     tenant: &str,
     user_ids: &[String],
-) -> Result<HashMap<String, User>, SyncStoreError> {
+) -> Result<HashMap<String, User>, StoreOpError> {
     let keys = user_ids
         .iter()
         .map(|id| directory_key(tenant, &sk::user(id)))
@@ -305,8 +297,8 @@ pub async fn for_each_stored_user(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-    mut each: impl AsyncFnMut(String) -> Result<(), SyncStoreError>,
-) -> Result<(), SyncStoreError> {
+    mut each: impl AsyncFnMut(String) -> Result<(), StoreOpError>,
+) -> Result<(), StoreOpError> {
     let table = &names.directory;
     let mut pages = client
         .query()
@@ -337,8 +329,8 @@ pub async fn for_each_stored_room(
     names: &TableNames,
     tenant: &str,
     now_ms: i64,
-    mut each: impl AsyncFnMut(String, i64) -> Result<(), SyncStoreError>,
-) -> Result<(), SyncStoreError> {
+    mut each: impl AsyncFnMut(String, i64) -> Result<(), StoreOpError>,
+) -> Result<(), StoreOpError> {
     let table = &names.conversations;
     let horizon = now_ms.saturating_add(366 * 86_400_000);
     for month in months_between(0, horizon) {
@@ -370,7 +362,7 @@ pub async fn for_each_stored_room(
     Ok(())
 }
 
-pub async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), SyncStoreError> {
+pub async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), StoreOpError> {
     client
         .delete_item()
         .table_name(table)
@@ -386,7 +378,7 @@ pub async fn delete_conversation(
     names: &TableNames,
     tenant: &str,
     room_id: &str,
-) -> Result<(), SyncStoreError> {
+) -> Result<(), StoreOpError> {
     let key = Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, room_id)))]);
     delete_item(client, &names.conversations, key).await
 }
@@ -396,7 +388,7 @@ pub async fn delete_user(
     names: &TableNames,
     tenant: &str,
     user_id: &str,
-) -> Result<(), SyncStoreError> {
+) -> Result<(), StoreOpError> {
     delete_item(
         client,
         &names.directory,

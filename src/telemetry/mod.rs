@@ -3,13 +3,14 @@
 //! Metric Format line per request ([`emf`]), whatever the level.
 //!
 //! Neither ever carries a token, a token hash or an `X-User-Id` value: the handler does not put
-//! them in any event, and [`filter`] keeps the dependencies that would (at TRACE) at DEBUG at
-//! most, whatever `RUST_LOG` says.
+//! them in any event, and [`dependency_cap`] keeps the dependencies that would (at TRACE) at
+//! DEBUG at most, whatever `RUST_LOG` says, without ever raising them above it.
 
 pub mod emf;
 
+use tracing::level_filters::LevelFilter;
 use tracing::Subscriber;
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
@@ -23,41 +24,45 @@ pub const REQUEST_TARGET: &str = "agent_overview::request";
 /// Name of the span around one Lambda invocation; its `request_id` field goes into the metrics.
 pub const INVOCATION_SPAN: &str = "invocation";
 
-/// Added after `RUST_LOG`, whatever it says: these dependencies log whole requests and
-/// responses at TRACE. `lambda_runtime` writes each raw invocation event, headers included (so
-/// the `X-Auth-Token`); the AWS SDK writes DynamoDB requests and responses (token hashes, user
-/// ids) and what it signs; hyper and h2 what goes over the wire.
-const REDACTIONS: [&str; 14] = [
-    "lambda_runtime=debug",
-    "lambda_runtime_api_client=debug",
-    "lambda_http=debug",
-    "aws_smithy_runtime=debug",
-    "aws_smithy_runtime_api=debug",
-    "aws_smithy_http_client=debug",
-    "aws_sigv4=debug",
-    "aws_runtime=debug",
-    "aws_config=debug",
-    "aws_sdk_dynamodb=debug",
-    "hyper=debug",
-    "hyper_util=debug",
-    "h2=debug",
-    "rustls=debug",
+/// Dependencies that log whole requests and responses at TRACE. `lambda_runtime` writes each
+/// raw invocation event, headers included (so the `X-Auth-Token`); the AWS SDK writes DynamoDB
+/// requests and responses (token hashes, user ids) and what it signs; hyper and h2 what goes
+/// over the wire. A target also covers the targets it prefixes (`hyper` covers `hyper_util`).
+const REDACTED_TARGETS: [&str; 14] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_sigv4",
+    "aws_runtime",
+    "aws_config",
+    "aws_sdk_dynamodb",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
 ];
 
-/// The log filter for `RUST_LOG`-style directives (an invalid string means `info`), with the
-/// redactions that no level may lift.
+/// The log filter for `RUST_LOG`-style directives (an invalid string means `info`).
 pub fn filter(directives: &str) -> EnvFilter {
-    let mut filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in REDACTIONS {
-        if let Ok(d) = directive.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    filter
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// JSON logs filtered by `filter`, and EMF lines for every request regardless of the level,
-/// both written to `writer` (stdout in Lambda; a buffer in the tests).
+/// A ceiling for [`REDACTED_TARGETS`], applied together with (`and`) the `RUST_LOG` filter, so
+/// their level is min(`RUST_LOG`'s, DEBUG): at `info` they log nothing below INFO (added to the
+/// filter instead, `hyper=debug` would raise them to DEBUG, ~130 lines per request), at `trace`
+/// nothing below DEBUG. Every other target passes through to `RUST_LOG` unchanged.
+pub fn dependency_cap() -> Targets {
+    REDACTED_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |cap, target| cap.with_target(*target, LevelFilter::DEBUG),
+    )
+}
+
+/// JSON logs filtered by `filter` under [`dependency_cap`], and EMF lines for every request
+/// regardless of the level, both written to `writer` (stdout in Lambda; a buffer in the tests).
 pub fn subscriber<W>(
     filter: EnvFilter,
     metrics: MetricsConfig,
@@ -74,7 +79,7 @@ where
         .without_time()
         .with_target(false)
         .with_writer(writer.clone())
-        .with_filter(filter);
+        .with_filter(filter.and(dependency_cap()));
     let emf = emf::EmfLayer::new(metrics, writer).with_filter(filter_fn(|meta| {
         meta.target() == REQUEST_TARGET || (meta.is_span() && meta.name() == INVOCATION_SPAN)
     }));
@@ -94,23 +99,23 @@ pub fn init(metrics: MetricsConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing::Level;
 
     #[test]
-    fn an_invalid_filter_means_info_and_keeps_the_redactions() {
+    fn an_invalid_filter_means_info() {
         let shown = filter("not a [filter").to_string();
-        assert!(shown.split(',').any(|d| d == "info"), "{shown}");
-        assert!(shown.contains("aws_smithy_runtime=debug"), "{shown}");
+        assert_eq!(shown, "info");
     }
 
     #[test]
-    fn every_redaction_parses() {
-        for directive in REDACTIONS {
-            assert!(
-                directive
-                    .parse::<tracing_subscriber::filter::Directive>()
-                    .is_ok(),
-                "{directive}"
-            );
+    fn the_cap_holds_the_dependencies_at_debug_and_leaves_the_rest() {
+        let cap = dependency_cap();
+        for target in REDACTED_TARGETS {
+            assert!(cap.would_enable(target, &Level::DEBUG), "{target}");
+            assert!(!cap.would_enable(target, &Level::TRACE), "{target}");
         }
+        assert!(!cap.would_enable("hyper_util::client::legacy::pool", &Level::TRACE));
+        assert!(cap.would_enable("agent_overview::request", &Level::TRACE));
+        assert!(cap.would_enable("tokio", &Level::TRACE));
     }
 }

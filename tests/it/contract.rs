@@ -18,9 +18,13 @@ use serde_json::{json, Value};
 pub const NOW_MS: i64 = 1_764_000_000_000; // 2025-11-24
 const PATH: &str = "/api/v1/livechat/analytics/agent-overview";
 
+// Exact bytes, keys in Rocket.Chat's order.
 pub const UNAUTHORIZED: &str =
-    r#"{"message":"You must be logged in to do this.","status":"error"}"#;
-pub const FORBIDDEN: &str = r#"{"error":"User does not have the permissions required for this action [error-unauthorized]","success":false}"#;
+    r#"{"status":"error","message":"You must be logged in to do this."}"#;
+pub const FORBIDDEN: &str = r#"{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}"#;
+pub const NOT_FOUND: &str =
+    r#"{"success":false,"error":"Not found [error-not-found]","errorType":"error-not-found"}"#;
+pub const METHOD_NOT_ALLOWED: &str = r#"{"success":false,"error":"Method not allowed; the endpoint answers GET [error-method-not-allowed]","errorType":"error-method-not-allowed"}"#;
 
 pub fn invalid(msg: &str) -> Value {
     json!({"success": false, "error": format!("{msg} [invalid-params]"), "errorType": "invalid-params"})
@@ -170,11 +174,22 @@ pub async fn call<S: IdentityStore + ConversationStore + Sync>(
         "application/json",
         "every answer is JSON"
     );
+    assert_uncacheable(&res);
     let body = match res.body() {
         Body::Text(t) => t.clone(),
         other => panic!("unexpected body {other:?}"),
     };
     (res.status().as_u16(), body)
+}
+
+/// The URL does not name the tenant: a shared cache keyed on it would mix tenants' answers.
+pub fn assert_uncacheable(res: &lambda_http::Response<Body>) {
+    let values: Vec<_> = res.headers().get_all("cache-control").iter().collect();
+    assert_eq!(
+        values,
+        ["no-store"],
+        "every answer is Cache-Control: no-store"
+    );
 }
 
 fn manager() -> Vec<(String, String)> {
@@ -321,7 +336,20 @@ async fn exact_400_body_text_and_key_order() {
     assert_eq!(status, 400);
     assert_eq!(
         body,
-        r#"{"error":"must have required property 'name' [invalid-params]","errorType":"invalid-params","success":false}"#
+        r#"{"success":false,"error":"must have required property 'name' [invalid-params]","errorType":"invalid-params"}"#
+    );
+    let (status, body) = call(
+        &app(store()),
+        "name=Total_conversations&from=2024-03-06&to=2024-02-30",
+        &manager(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            r#"{"success":false,"error":"to must start with a date as YYYY-MM-DD [invalid-params]","errorType":"invalid-params"}"#
+        )
     );
 }
 
@@ -438,29 +466,59 @@ async fn deliberate_deviations_are_400_naming_the_problem() {
     .await;
 }
 
-#[tokio::test]
-async fn other_paths_and_methods_are_json_404() {
-    let not_found =
-        r#"{"error":"Not found [error-not-found]","errorType":"error-not-found","success":false}"#;
-    let a = app(store());
-    let mut req = request(
-        OK_QUERY,
-        &[("x-auth-token", "tok-manager"), ("x-user-id", "u-manager")],
-    );
-    *req.method_mut() = Method::POST;
-    let res = a.handle(req).await;
-    assert_eq!(res.status().as_u16(), 404);
-    assert_eq!(res.body(), &Body::Text(not_found.into()));
+/// Status, `Allow` header and body text of a raw request.
+async fn raw_answer(req: Request<Body>) -> (u16, Option<String>, String) {
+    let res = app(store()).handle(req).await;
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_uncacheable(&res);
+    let allow = res
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = match res.body() {
+        Body::Text(t) => t.clone(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (res.status().as_u16(), allow, body)
+}
 
-    let mut req = request(OK_QUERY, &[]);
-    *req.uri_mut() = "https://example.test/api/v1/livechat/analytics/other"
-        .parse()
-        .unwrap();
-    let res = a.handle(req).await;
-    assert_eq!(
-        (res.status().as_u16(), res.body()),
-        (404, &Body::Text(not_found.into()))
-    );
+#[tokio::test]
+async fn other_methods_on_the_endpoint_are_405_allowing_get() {
+    let manager = [("x-auth-token", "tok-manager"), ("x-user-id", "u-manager")];
+    for method in [
+        "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ] {
+        // Before authentication, as a router answers: with or without credentials.
+        for headers in [&manager[..], &[]] {
+            let mut req = request(OK_QUERY, headers);
+            *req.method_mut() = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(
+                raw_answer(req).await,
+                (405, Some("GET".into()), METHOD_NOT_ALLOWED.into()),
+                "{method}"
+            );
+        }
+    }
+    let mut staged = request(OK_QUERY, &[]);
+    *staged.method_mut() = Method::DELETE;
+    *staged.uri_mut() = format!("https://example.test/prod{PATH}/").parse().unwrap();
+    assert_eq!(raw_answer(staged).await.0, 405);
+}
+
+#[tokio::test]
+async fn other_paths_are_json_404_whatever_the_method() {
+    for method in [Method::GET, Method::POST] {
+        let mut req = request(OK_QUERY, &[]);
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = "https://example.test/api/v1/livechat/analytics/other"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            raw_answer(req).await,
+            (404, None, NOT_FOUND.into()),
+            "{method}"
+        );
+    }
 }
 
 #[tokio::test]

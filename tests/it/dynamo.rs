@@ -17,7 +17,7 @@ use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items;
 use agent_overview::store::memory::MemoryStore;
-use agent_overview::store::{ConversationStore, RangeQuery};
+use agent_overview::store::{ConversationStore, RangeQuery, WarmUp};
 use aws_sdk_dynamodb::Client;
 use lambda_http::Body;
 use proptest::prelude::*;
@@ -186,7 +186,7 @@ async fn warm_up_event_reads_dynamodb_and_is_not_http() {
     let app = dynamo_app(client, Limits::default());
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/warmup.json")).unwrap();
-    let out = agent_overview::lambda::handle_event(
+    let out = agent_overview::functions::api::handle_event(
         &app,
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
     )
@@ -400,7 +400,7 @@ async fn a_range_past_the_time_budget_fails_whole() {
     let app = dynamo_app(client, limits);
     assert_eq!(
         get(&app, "name=Total_messages&from=2024-01-01&to=2024-12-31", &token).await,
-        (503, r#"{"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout","success":false}"#.into())
+        (503, r#"{"success":false,"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout"}"#.into())
     );
 }
 
@@ -448,7 +448,7 @@ async fn a_malformed_stored_item_fails_the_request_instead_of_skipping_it() {
 }
 
 const INTERNAL: &str =
-    r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#;
+    r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#;
 
 /// The `cause` of the one "request failed" line in a captured log.
 fn failure_cause(log: &crate::telemetry::Captured) -> String {
@@ -575,7 +575,7 @@ async fn a_malformed_rollup_item_fails_the_request_too() {
         .unwrap();
     assert_eq!(
         get(&app, query, &token).await,
-        (500, r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#.into())
+        (500, r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#.into())
     );
 }
 

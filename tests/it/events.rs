@@ -2,7 +2,7 @@
 //! through the same entry-point code as in Lambda.
 
 use agent_overview::domain::identity::{hash_token, Session, User};
-use agent_overview::lambda::{http_request, is_warm_up, proxy_response};
+use agent_overview::functions::api::{http_request, is_warm_up, proxy_response};
 use lambda_http::Body;
 use serde_json::Value;
 
@@ -69,4 +69,39 @@ async fn http_api_and_rest_api_events_answer_through_the_handler() {
 fn a_scheduled_event_is_not_an_http_request() {
     // Were it parsed as HTTP it would become a request to "/" and answer 404.
     assert!(http_request(event("warmup.json")).is_none());
+}
+
+/// A store whose warm-up never answers: INIT must not wait for it.
+struct StuckStore;
+
+impl agent_overview::store::WarmUp for StuckStore {
+    async fn warm_up(&self) -> Result<(), agent_overview::store::StoreError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn whole_invocations_run_against_the_in_memory_store() {
+    use agent_overview::functions::api::{handle_event, warm_up_at_init};
+    use lambda_runtime::{Context, LambdaEvent};
+    let app = app(demo_store());
+    let warmed = handle_event(
+        &app,
+        LambdaEvent::new(event("warmup.json"), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(warmed, serde_json::json!({"warmedUp": true}));
+    let answered = handle_event(
+        &app,
+        LambdaEvent::new(event("http-api-agent-overview.json"), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answered["statusCode"], 200);
+    assert!(answered["body"].as_str().unwrap().contains("75.00%"));
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_millis(50);
+    warm_up_at_init(&StuckStore, limit).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

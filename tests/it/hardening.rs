@@ -12,8 +12,8 @@ use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{
     CallerContext, ReportingTimezone, Session, TenantSettings, User,
 };
+use agent_overview::functions::api::http_request;
 use agent_overview::http::App;
-use agent_overview::lambda::http_request;
 use agent_overview::store::memory::MemoryStore;
 use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
 use aws_sdk_dynamodb::Client;

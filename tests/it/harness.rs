@@ -78,7 +78,7 @@ pub async fn ready() -> (Client, TableNames) {
             if let Err(e) = create_tables_from_template(&client, TEMPLATE, &names).await {
                 panic!(
                     "creating the tables failed: {}",
-                    agent_overview::admin::error_chain(&e)
+                    agent_overview::errors::error_chain(&e)
                 );
             }
         })
@@ -107,6 +107,11 @@ pub fn unique_tenant(prefix: &str) -> String {
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{started}-{n}", std::process::id())
+}
+
+/// A tenant id the admin functions take (the tests' ids are always valid).
+pub fn tid(tenant: &str) -> agent_overview::domain::identity::TenantId {
+    tenant.parse().expect("a valid tenant id")
 }
 
 pub fn s(v: &str) -> AttributeValue {

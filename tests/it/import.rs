@@ -16,7 +16,7 @@ use agent_overview::store::items::{attr, conversation_pk, read_conversation, Ite
 use agent_overview::store::IdentityStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::harness::{exports_lock, get, ready, tenant_items, unique_tenant};
+use crate::harness::{exports_lock, get, ready, tenant_items, tid, unique_tenant};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,7 +69,7 @@ async fn small_export_imports_every_shape() {
     let summary = import_export(
         &client,
         &names,
-        &tenant,
+        &tid(&tenant),
         &fixture("small-export"),
         &skipping(),
     )
@@ -327,11 +327,11 @@ async fn importing_twice_writes_the_same_items() {
     let (client, names) = ready().await;
     let tenant = unique_tenant("twice");
     let dir = fixture("small-export");
-    let first = import_export(&client, &names, &tenant, &dir, &skipping())
+    let first = import_export(&client, &names, &tid(&tenant), &dir, &skipping())
         .await
         .unwrap();
     let after_first = snapshot(&client, &names, &tenant).await;
-    let second = import_export(&client, &names, &tenant, &dir, &skipping())
+    let second = import_export(&client, &names, &tid(&tenant), &dir, &skipping())
         .await
         .unwrap();
     let after_second = snapshot(&client, &names, &tenant).await;
@@ -351,7 +351,7 @@ async fn a_malformed_line_stops_the_import_unless_skipped() {
     let err = import_export(
         &client,
         &names,
-        &tenant,
+        &tid(&tenant),
         &fixture("small-export"),
         &ImportOptions::default(),
     )
@@ -363,7 +363,7 @@ async fn a_malformed_line_stops_the_import_unless_skipped() {
         }
         other => panic!("unexpected error {other:?}"),
     }
-    let text = agent_overview::admin::error_chain(&err);
+    let text = agent_overview::errors::error_chain(&err);
     assert!(
         text.contains("rocketchat_room.json line 7") && text.contains("ts is missing"),
         "{text}"
@@ -376,7 +376,7 @@ async fn a_malformed_line_stops_the_import_unless_skipped() {
     let skipped = import_export(
         &client,
         &names,
-        &tenant,
+        &tid(&tenant),
         &fixture("small-export"),
         &skipping(),
     )
@@ -407,7 +407,7 @@ async fn a_missing_required_file_fails_before_writing() {
         dir.join("users.json"),
     )
     .unwrap();
-    let err = import_export(&client, &names, &tenant, &dir, &skipping())
+    let err = import_export(&client, &names, &tid(&tenant), &dir, &skipping())
         .await
         .expect_err("no rooms file");
     assert!(
@@ -428,12 +428,12 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
     let summary = import_export(
         &client,
         &names,
-        &tenant,
+        &tid(&tenant),
         &fixture(&format!("rocketchat-export/{folder}")),
         &ImportOptions::default(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{folder}: {}", agent_overview::admin::error_chain(&e)));
+    .unwrap_or_else(|e| panic!("{folder}: {}", agent_overview::errors::error_chain(&e)));
     let c = |name| summary.collection(name).unwrap();
     assert_eq!(c(ROOMS).lines, 66);
     assert_eq!(c(ROOMS).written("conversations"), 60);

@@ -14,4 +14,5 @@ mod rocketchat_export;
 mod rollups;
 mod sync;
 mod telemetry;
+mod template;
 mod throttling;

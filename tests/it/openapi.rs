@@ -40,11 +40,11 @@ fn validator(doc: &Value, status: u16) -> jsonschema::Validator {
         response["content"]["application/json"].is_object(),
         "{status} is application/json"
     );
-    let mut schema = response["content"]["application/json"]["schema"].clone();
-    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-    schema["components"] = doc["components"].clone();
-    jsonschema::draft202012::new(&schema)
-        .unwrap_or_else(|e| panic!("the {status} schema does not compile: {e}"))
+    compile(
+        doc,
+        &response["content"]["application/json"]["schema"],
+        &status.to_string(),
+    )
 }
 
 fn assert_valid(doc: &Value, status: u16, body: &Value, what: &str) {
@@ -54,6 +54,22 @@ fn assert_valid(doc: &Value, status: u16, body: &Value, what: &str) {
         errors.is_empty(),
         "{what}: {status} body {body} does not match openapi.yaml: {errors:?}"
     );
+}
+
+fn text(res: &lambda_http::Response<Body>) -> String {
+    match res.body() {
+        Body::Text(t) => t.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Compiles `schema` as JSON Schema 2020-12 with the document's components alongside.
+fn compile(doc: &Value, schema: &Value, what: &str) -> jsonschema::Validator {
+    let mut schema = schema.clone();
+    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    schema["components"] = doc["components"].clone();
+    jsonschema::draft202012::new(&schema)
+        .unwrap_or_else(|e| panic!("the {what} schema does not compile: {e}"))
 }
 
 /// The function's real answers, status by status.
@@ -104,14 +120,10 @@ async fn answers() -> Vec<(u16, String, String)> {
         "no permission",
         call(&a, QUERY, &as_user("tok-agent", "u-agent")).await,
     );
-    let mut post = request(QUERY, &[]);
-    *post.method_mut() = Method::POST;
-    let res = a.handle(post).await;
-    let body = match res.body() {
-        Body::Text(t) => t.clone(),
-        other => panic!("{other:?}"),
-    };
-    push("POST", (res.status().as_u16(), body));
+    let mut elsewhere = request(QUERY, &[]);
+    *elsewhere.uri_mut() = "https://example.test/api/v1/other".parse().unwrap();
+    let res = a.handle(elsewhere).await;
+    push("another path", (res.status().as_u16(), text(&res)));
 
     // DynamoDB: a session item without its tenant (500), throttling (503 unavailable).
     let mut malformed = session_item();
@@ -268,4 +280,170 @@ fn the_documents_names_are_the_codes() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(params, ["name", "from", "to", "departmentId"]);
+}
+
+/// Undeclared methods: the 405 the document describes in `components.responses`, with its
+/// `Allow` and `Cache-Control` headers, for every method but GET, with or without credentials.
+#[tokio::test]
+async fn other_methods_answer_the_documented_405() {
+    let doc = document();
+    let documented = &doc["components"]["responses"]["MethodNotAllowed"];
+    let media = &documented["content"]["application/json"];
+    let v = compile(&doc, &media["schema"], "405");
+    assert!(v.is_valid(&media["example"]), "the 405 example");
+    assert_eq!(documented["headers"]["Allow"]["schema"]["const"], "GET");
+    let a = app(store());
+    for method in ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"] {
+        for headers in [
+            &[][..],
+            &[("x-auth-token", "tok-manager"), ("x-user-id", "u-manager")],
+        ] {
+            let mut req = request(QUERY, headers);
+            *req.method_mut() = Method::from_bytes(method.as_bytes()).unwrap();
+            let res = a.handle(req).await;
+            assert_eq!(res.status().as_u16(), 405, "{method}");
+            assert_eq!(res.headers()["allow"], "GET", "{method}");
+            assert_eq!(res.headers()["cache-control"], "no-store", "{method}");
+            let body: Value = serde_json::from_str(&text(&res)).unwrap();
+            assert!(v.is_valid(&body), "{method}: {body}");
+        }
+    }
+}
+
+/// Every answer the document says the function gives carries the headers it documents.
+#[tokio::test]
+async fn documented_headers_are_sent() {
+    let doc = document();
+    let responses = operation(&doc)["responses"].as_object().unwrap();
+    for (status, response) in responses {
+        if response.get("x-answered-by").is_some() {
+            assert!(
+                response.get("headers").is_none(),
+                "{status}: API Gateway's own answer"
+            );
+            continue;
+        }
+        let header = &response["headers"]["Cache-Control"]["$ref"];
+        assert!(
+            header == "#/components/headers/NoStore"
+                || header == "#/components/headers/NoStoreFromTheFunction",
+            "{status} documents Cache-Control"
+        );
+    }
+    assert_eq!(
+        doc["components"]["headers"]["NoStore"]["schema"]["const"],
+        "no-store"
+    );
+    let a = app(store());
+    let manager = as_user("tok-manager", "u-manager");
+    for (query, headers) in [
+        (QUERY, &manager),
+        ("from=x", &manager),
+        (QUERY, &as_user("tok-agent", "u-agent")),
+        (QUERY, &vec![]),
+    ] {
+        // `call` asserts Content-Type and Cache-Control on each answer.
+        call(&a, query, headers).await;
+    }
+}
+
+/// ST202 (Schemathesis' positive_data_acceptance): the `from`/`to` schema accepts what the
+/// function accepts, and refuses nothing it accepts. The one gap is the rule JSON Schema cannot
+/// state: a day its month does not have (`2024-02-30`), a documented 400.
+#[test]
+fn the_day_schema_is_what_the_function_accepts() {
+    use agent_overview::domain::range::ReportDate;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let doc = document();
+    for (i, name) in [(1, "from"), (2, "to")] {
+        let parameter = &operation(&doc)["parameters"][i];
+        assert_eq!(parameter["name"], name);
+        assert_eq!(parameter["schema"]["$ref"], "#/components/schemas/Day");
+    }
+    let day = compile(&doc, &doc["components"]["schemas"]["Day"], "Day");
+    let check = |value: &str| {
+        let schema_ok = day.is_valid(&json!(value));
+        let accepted = ReportDate::parse(value).is_ok();
+        if accepted {
+            assert!(
+                schema_ok,
+                "{value:?}: accepted by the function, refused by the schema"
+            );
+        } else if schema_ok {
+            // Month 01-12 and day 01-31 are the schema's: only a day past the month's end is left.
+            let day_of_month: u32 = value[8..10].parse().unwrap();
+            assert!(
+                day_of_month >= 29,
+                "{value:?}: schema-valid but refused by the function"
+            );
+        }
+        (schema_ok, accepted)
+    };
+    for (value, expected) in [
+        ("0000-00-00", (false, false)),
+        ("0999-12-31", (false, false)),
+        ("1000-01-01", (true, true)),
+        ("9999-12-31", (true, true)),
+        ("2024-02-29", (true, true)),
+        ("2024-02-30", (true, false)),
+        ("2023-02-29", (true, false)),
+        ("2024-04-31", (true, false)),
+        ("2024-13-01", (false, false)),
+        ("2024-00-10", (false, false)),
+        ("2024-01-32", (false, false)),
+        ("2024-01-00", (false, false)),
+        ("2024-03-01T12:11:45.392Z", (true, true)),
+        ("2024-03-01 ", (true, true)),
+        ("2024-03-01\nx", (true, true)),
+        ("2024-03-01\u{e9}", (true, true)),
+        ("2024-03-011", (false, false)),
+        ("2024-3-01", (false, false)),
+        ("10000-01-01", (false, false)),
+        ("", (false, false)),
+    ] {
+        assert_eq!(check(value), expected, "{value:?}");
+    }
+    let values = prop_oneof![
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}\\PC{1,4}",
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}[\\n\\r\\t ][0-9a-z]{0,3}",
+        "[0-9-]{8,12}",
+        "\\PC{0,14}",
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 20_000,
+        ..Config::default()
+    });
+    runner
+        .run(&values, |value| {
+            check(&value);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The `head` schema, written without `items: false` (Schemathesis 4 refuses a boolean
+/// `items`), asserts what it did: exactly two columns, `Agent` first, the figure's second.
+#[test]
+fn the_head_schema_is_exact() {
+    let doc = document();
+    let head = &doc["components"]["schemas"]["Overview"]["properties"]["head"];
+    assert!(head.get("items").is_none(), "no boolean items: {head}");
+    let v = compile(&doc, head, "head");
+    let agent = json!({"name": "Agent"});
+    let figure = json!({"name": "Total_messages"});
+    assert!(v.is_valid(&json!([agent, figure])));
+    for wrong in [
+        json!([]),
+        json!([agent]),
+        json!([agent, figure, figure]),
+        json!([agent, figure, {"name": "x"}]),
+        json!([figure, agent]),
+        json!([agent, {"name": "Agent"}]),
+        json!([agent, {"name": "Total_messages", "x": 1}]),
+    ] {
+        assert!(!v.is_valid(&wrong), "{wrong}");
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::config::Limits;
-use agent_overview::http::handler::system_clock;
+use agent_overview::domain::clock::system_clock;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
 use lambda_http::Body;
@@ -41,9 +41,15 @@ async fn replay(folder: &str) {
         show_progress: false,
         writer: Default::default(),
     };
-    import_export(&client, &names, &tenant, &fixture_dir(folder), &options)
-        .await
-        .expect("the export imports cleanly");
+    import_export(
+        &client,
+        &names,
+        &harness::tid(&tenant),
+        &fixture_dir(folder),
+        &options,
+    )
+    .await
+    .expect("the export imports cleanly");
     let failures = replay_cases(client, names, folder, |_| true).await;
     assert!(
         failures.is_empty(),

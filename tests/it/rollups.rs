@@ -10,7 +10,7 @@ use agent_overview::config::{Limits, QueryPlan, RollupTables};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
-use agent_overview::rollup_stream::handle_batch;
+use agent_overview::functions::rollups::handle_batch;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items::{conversation_item, read_conversation_image, Item};
 use agent_overview::store::memory::MemoryStore;
@@ -545,4 +545,29 @@ async fn the_stream_event_fixture_is_applied() {
             .collect();
         assert_eq!(got, expected, "{department:?}");
     }
+}
+
+#[test]
+fn the_rollups_function_stops_on_invalid_metric_settings() {
+    use std::os::unix::ffi::OsStrExt;
+    // A namespace that is not UTF-8 cannot be read; falling back to the default namespace
+    // would publish the function's metrics where no alarm looks.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agent-overview-rollups"))
+        .env_clear()
+        .env("CONVERSATIONS_TABLE", "conversations")
+        .env("ROLLUPS_TABLE", "rollups")
+        .env("RUST_LOG", "info")
+        .env(
+            "METRICS_NAMESPACE",
+            std::ffi::OsStr::from_bytes(b"Agent\xffOverview"),
+        )
+        .output()
+        .expect("the rollups binary runs");
+    let logs =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{logs}");
+    assert!(
+        logs.contains("bad configuration") && logs.contains("METRICS_NAMESPACE"),
+        "{logs}"
+    );
 }

@@ -51,7 +51,7 @@ pub async fn run(
     sync_tenant(
         client,
         names,
-        tenant,
+        &harness::tid(tenant),
         &rc,
         &SyncOptions {
             rebuild_rollups: true,
@@ -106,9 +106,15 @@ async fn imported(
         show_progress: false,
         writer: Default::default(),
     };
-    import_export(client, names, &tenant, &fixture_dir(folder), &options)
-        .await
-        .expect("the export imports");
+    import_export(
+        client,
+        names,
+        &harness::tid(&tenant),
+        &fixture_dir(folder),
+        &options,
+    )
+    .await
+    .expect("the export imports");
     conversations(client, names, &tenant).await
 }
 
@@ -131,7 +137,7 @@ async fn mint_callers(client: &Client, names: &TableNames, tenant: &str, folder:
             mint_session(
                 client,
                 names,
-                tenant,
+                &harness::tid(tenant),
                 &user,
                 Some(token),
                 chrono::Utc::now(),
@@ -527,11 +533,18 @@ async fn a_wrong_token_is_a_clear_error_that_changes_nothing() {
     let tenant = harness::unique_tenant("sync-401");
     let standin = StandIn::start(Workspace::from_export(&fixture_dir(FOLDER))).await;
     let rc = rest(&standin.url, "not-the-token");
-    let err = sync_tenant(&client, &names, &tenant, &rc, &incremental(), 0)
-        .await
-        .unwrap_err();
+    let err = sync_tenant(
+        &client,
+        &names,
+        &harness::tid(&tenant),
+        &rc,
+        &incremental(),
+        0,
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_auth(), "{err:?}");
-    let text = agent_overview::admin::error_chain(&err);
+    let text = agent_overview::errors::error_chain(&err);
     assert!(
         text.contains("401") && text.contains("token is wrong or revoked"),
         "{text}"
@@ -551,7 +564,7 @@ async fn a_wrong_token_is_a_clear_error_that_changes_nothing() {
         .await
         .unwrap_err();
     assert!(err.is_auth());
-    assert!(agent_overview::admin::error_chain(&err).contains("403"));
+    assert!(agent_overview::errors::error_chain(&err).contains("403"));
 }
 
 /// A workspace of exactly `rooms` livechat rooms, the first with `messages` agent messages.

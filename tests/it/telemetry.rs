@@ -5,8 +5,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use agent_overview::config::MetricsConfig;
+use agent_overview::config::{Limits, MetricsConfig};
 use agent_overview::domain::identity::{hash_token, Session, User};
+use agent_overview::store::dynamo::DynamoStore;
+use agent_overview::store::items;
 use agent_overview::store::memory::MemoryStore;
 use agent_overview::telemetry;
 use serde_json::Value;
@@ -247,4 +249,86 @@ async fn the_rollup_hit_ratio_is_published_for_reads_through_dynamodb() {
     assert_eq!(metrics[0]["RollupHitRatio"], 100.0, "rollup plan");
     assert_eq!(metrics[1]["RollupHitRatio"], 0.0, "raw plan");
     assert_eq!(log.request_logs()[0]["fields"]["rollup_days"], 2);
+}
+
+/// A manager with an easily searched token and user id in a fresh tenant of the dynalite
+/// tables, and an app reading them through the real SDK client (hyper, smithy, sigv4: the
+/// crates that log whole requests at TRACE).
+async fn dynamo_manager(token: &str, user_id: &str) -> agent_overview::http::App<DynamoStore> {
+    let (client, tables) = crate::harness::ready().await;
+    let tenant = crate::harness::unique_tenant("logs");
+    let rooms = crate::contract::worked_example();
+    crate::dynamo::put_conversations(&client, &tenant, &rooms).await;
+    let user = User {
+        id: user_id.into(),
+        username: "ops".into(),
+        roles: vec!["livechat-manager".into()],
+        utc_offset: None,
+    };
+    let session = Session {
+        tenant: tenant.clone(),
+        user_id: user_id.into(),
+        issued_at_ms: NOW_MS,
+    };
+    for (table, item) in [
+        (&tables.directory, items::user_item(&tenant, &user)),
+        (
+            &tables.sessions,
+            items::session_item(&hash_token(token), &session, NOW_MS / 1000 + 86_400),
+        ),
+    ] {
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    crate::dynamo::dynamo_app(client, Limits::default())
+}
+
+/// One full request through DynamoDB, as the deployed function answers it.
+async fn full_request(app: &agent_overview::http::App<DynamoStore>, token: &str, user_id: &str) {
+    let (status, _) = call(app, OK_QUERY, &as_user(token, user_id)).await;
+    assert_eq!(status, 200);
+}
+
+fn levels(log: &Captured) -> Vec<String> {
+    log.lines()
+        .iter()
+        .filter_map(|l| l["level"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn at_info_a_full_request_writes_no_debug_line() {
+    let (token, user_id) = ("tok-Vol1-0123456789abcdef", "uid-Vol1");
+    let app = dynamo_manager(token, user_id).await;
+    let (log, _guard) = capture("info");
+    full_request(&app, token, user_id).await;
+    let levels = levels(&log);
+    assert!(
+        levels
+            .iter()
+            .all(|l| l == "INFO" || l == "WARN" || l == "ERROR"),
+        "only INFO and above at RUST_LOG=info, got {levels:?}:\n{}",
+        log.text()
+    );
+    assert_eq!(log.request_logs().len(), 1);
+    assert_eq!(log.metrics().len(), 1);
+}
+
+#[tokio::test]
+async fn at_trace_the_dependencies_stop_at_debug_and_log_no_secret() {
+    let (token, user_id) = ("tok-Vol2-fedcba9876543210", "uid-Vol2");
+    let app = dynamo_manager(token, user_id).await;
+    // Even when RUST_LOG names the dependencies themselves.
+    let (log, _guard) = capture("trace,aws_smithy_runtime=trace,hyper=trace");
+    full_request(&app, token, user_id).await;
+    log.assert_absent(&[token, &hash_token(token), user_id]);
+    assert!(
+        levels(&log).iter().any(|l| l == "DEBUG"),
+        "the dependencies did log (at DEBUG, their cap), so the absence above means something"
+    );
 }

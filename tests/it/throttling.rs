@@ -22,9 +22,9 @@ use crate::telemetry::capture;
 pub const TOKEN: &str = "tok-throttle-3f9a";
 pub const USER_ID: &str = "uid-throttle-77";
 pub const QUERY: &str = "name=Total_conversations&from=2024-03-01&to=2024-03-01";
-pub const UNAVAILABLE: &str = r#"{"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable","success":false}"#;
+pub const UNAVAILABLE: &str = r#"{"success":false,"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable"}"#;
 const INTERNAL: &str =
-    r#"{"error":"Internal error [error-internal]","errorType":"error-internal","success":false}"#;
+    r#"{"success":false,"error":"Internal error [error-internal]","errorType":"error-internal"}"#;
 
 pub fn session_item() -> Item {
     let session = Session {

@@ -1,5 +1,7 @@
-//! The Lambda entry point: tells scheduled warm-up events from HTTP events, so a warm-up is
-//! never parsed (or fails) as an HTTP request.
+//! The API function's entry point: tells scheduled warm-up events from HTTP events, so a
+//! warm-up is never parsed (or fails) as an HTTP request.
+
+use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -7,9 +9,10 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::http::error::failure_body;
 use crate::http::handler::json_response;
 use crate::http::{App, RawQueryString};
-use crate::store::dynamo::DynamoStore;
+use crate::store::{ConversationStore, IdentityStore, WarmUp};
 
 /// An EventBridge scheduled event (`events/warmup.json`).
 pub fn is_warm_up(event: &Value) -> bool {
@@ -112,18 +115,34 @@ pub fn proxy_response(origin: Origin, res: Response<Body>) -> Value {
     out
 }
 
+/// Opens the store's connection during INIT so the first request does not pay the TLS
+/// handshake; gives up after `limit` (a cold start must not wait on it).
+pub async fn warm_up_at_init<S: WarmUp>(store: &S, limit: Duration) {
+    match tokio::time::timeout(limit, store.warm_up()).await {
+        Ok(Ok(())) => tracing::info!("DynamoDB connection opened during INIT"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "DynamoDB warm-up during INIT failed"),
+        Err(_) => tracing::warn!("DynamoDB warm-up during INIT timed out"),
+    }
+}
+
 /// Handles one invocation of the function.
-pub async fn handle_event(
-    app: &App<DynamoStore>,
+pub async fn handle_event<S>(
+    app: &App<S>,
     event: LambdaEvent<Value>,
-) -> Result<Value, lambda_runtime::Error> {
+) -> Result<Value, lambda_runtime::Error>
+where
+    S: IdentityStore + ConversationStore + WarmUp + Sync,
+{
     let (payload, context) = event.into_parts();
     // Named as telemetry::INVOCATION_SPAN, whose `request_id` the metrics carry.
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
     dispatch(app, payload).instrument(span).await
 }
 
-async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambda_runtime::Error> {
+async fn dispatch<S>(app: &App<S>, payload: Value) -> Result<Value, lambda_runtime::Error>
+where
+    S: IdentityStore + ConversationStore + WarmUp + Sync,
+{
     if is_warm_up(&payload) {
         // Keeps the DynamoDB connection open; a failure is only worth a warning.
         if let Err(e) = app.store.warm_up().await {
@@ -137,8 +156,7 @@ async fn dispatch(app: &App<DynamoStore>, payload: Value) -> Result<Value, lambd
             tracing::warn!("event is neither an API Gateway request nor a scheduled warm-up");
             let res = json_response(
                 StatusCode::BAD_REQUEST,
-                json!({"success": false, "error": "Unsupported event [error-unsupported-event]"})
-                    .to_string(),
+                failure_body("Unsupported event [error-unsupported-event]", None),
             );
             (Origin::HttpApi, res)
         }

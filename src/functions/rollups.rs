@@ -1,4 +1,4 @@
-//! The rollups function: a batch of the conversations table's stream (`NEW_AND_OLD_IMAGES`)
+//! The rollups function's entry point: a batch of the conversations table's stream (`NEW_AND_OLD_IMAGES`)
 //! becomes the set of (tenant, UTC day) rebuilds it calls for, each rebuilding `All` and the
 //! departments of the old and new images, deduplicated per batch.
 //!
@@ -8,22 +8,23 @@
 //! image cannot be read is such a failure too (never skipped): the event source's bisection,
 //! retry limit and on-failure queue isolate it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::admin::error_chain;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
 use crate::domain::rollup::Scope;
-use crate::store::items::{attr, read_conversation_image, Item, MalformedItem};
-use crate::store::rebuild::{Overlay, RebuildSummary, Rebuilder};
+use crate::errors::error_chain;
+use crate::store::change::read_change;
+use crate::store::items::MalformedItem;
+use crate::store::rebuild::{Overlay, RebuildSummary};
+use crate::store::RollupMaintenance;
 
 /// Day rebuilds of one batch in flight at once.
 const REBUILDS_IN_FLIGHT: usize = 4;
@@ -93,55 +94,6 @@ pub fn plan_batch(records: &[EventRecord]) -> BatchWork {
     work
 }
 
-/// One record's conversation before and after.
-struct Change {
-    tenant: String,
-    pk: String,
-    old: Option<Conversation>,
-    new: Option<Conversation>,
-}
-
-fn read_change(record: &EventRecord) -> Result<Change, MalformedItem> {
-    let keys: Item = HashMap::from(record.change.keys.clone());
-    let key = match keys.get(attr::PK) {
-        Some(AttributeValue::S(pk)) => pk.clone(),
-        _ => format!("<stream record {}>", record.event_id),
-    };
-    let image = |image: &serde_dynamo::Item| {
-        if image.inner().is_empty() {
-            return Ok(None);
-        }
-        let item: Item = HashMap::from(image.clone());
-        read_conversation_image(&item).map(Some)
-    };
-    let old = image(&record.change.old_image)?;
-    let new = image(&record.change.new_image)?;
-    let (tenant, pk) = match (&old, &new) {
-        (Some((t, pk, _)), None) | (_, Some((t, pk, _))) => (t.clone(), pk.clone()),
-        (None, None) => {
-            return Err(MalformedItem {
-                key,
-                problem: "the stream record has no image (the stream must be NEW_AND_OLD_IMAGES)"
-                    .into(),
-            })
-        }
-    };
-    if let (Some((old_tenant, old_pk, _)), Some(_)) = (&old, &new) {
-        if *old_tenant != tenant || *old_pk != pk {
-            return Err(MalformedItem {
-                key,
-                problem: "the old and new images name different conversations".into(),
-            });
-        }
-    }
-    Ok(Change {
-        tenant,
-        pk,
-        old: old.map(|(_, _, c)| c),
-        new: new.map(|(_, _, c)| c),
-    })
-}
-
 /// A change that touches nothing a figure reads (e.g. only `open`) needs no rebuild.
 fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> bool {
     match (old, new) {
@@ -158,7 +110,7 @@ fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> 
 
 /// Applies a batch and answers which record to retry from, if any.
 pub async fn handle_batch(
-    rebuilder: &Rebuilder,
+    rebuilder: &impl RollupMaintenance,
     event: Event,
 ) -> Result<DynamoDbEventResponse, StreamError> {
     let started = Instant::now();
@@ -218,7 +170,7 @@ pub async fn handle_batch(
 /// The Lambda invocation: one span per request id around [`handle_batch`]. An error fails the
 /// whole batch (it happens only when a failed record cannot be named).
 pub async fn handle_event(
-    rebuilder: &Rebuilder,
+    rebuilder: &impl RollupMaintenance,
     event: lambda_runtime::LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
     let (payload, context) = event.into_parts();
