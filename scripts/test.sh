@@ -71,10 +71,12 @@ cli_crates="$(cargo tree --locked -e normal --no-default-features --prefix none 
   grep -E '^(clap|indicatif|serde_norway|aws-sdk-sso|aws-sdk-ssooidc|hyper v0\.14|rustls v0\.21) ' | sort -u || true)"
 [[ -z "$cli_crates" ]] || die "the Lambda build's dependency tree has: $cli_crates"
 
-begin tests "Unit and integration tests (cargo test, against dynalite)"
+begin tests "Unit and integration tests (cargo test, against dynalite and moto)"
 DYNALITE_PORT="$(free_port)"
 start_dynalite
+start_moto
 cargo test --locked
+stop_pid "$MOTO_PID"
 stop_pid "$DYNALITE_PID"
 
 begin smoke "Smoke test: the served function, seeded like run-local.sh"

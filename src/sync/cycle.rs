@@ -194,6 +194,17 @@ pub async fn sync_tenant(
     let complete = pass.complete;
     let mut reconciled = false;
     if complete && options.full {
+        // What the pass wrote must be readable before the listing asks what is stored.
+        let written = std::mem::replace(
+            &mut run.conversations,
+            BatchWriter::new(
+                client.clone(),
+                &names.conversations,
+                &[attr::PK],
+                options.writer,
+            ),
+        );
+        finish(written, "conversations").await?;
         reconciled = run.reconcile(now_ms).await?;
     }
 

@@ -13,6 +13,7 @@ mod rc_standin;
 mod rocketchat_export;
 mod rollups;
 mod sync;
+mod sync_scheduled;
 mod telemetry;
 mod template;
 mod throttling;

@@ -490,3 +490,38 @@ fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
         _ => a.to_string().cmp(&b.to_string()),
     }
 }
+
+/// Not a test: serves a fixture workspace for a demonstration of `agent-overview-admin sync`
+/// (README, "Sync from Rocket.Chat"), on `RC_STANDIN_PORT` (default 3900), until Ctrl-C or
+/// `RC_STANDIN_MINUTES` (default 30) pass.
+#[tokio::test]
+#[ignore = "a demonstration server, run on purpose"]
+async fn serve_the_standin_for_a_demo() {
+    let port: u16 = std::env::var("RC_STANDIN_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3900);
+    let minutes: u64 = std::env::var("RC_STANDIN_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(30);
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rocketchat-export/custom-zone-relaxed");
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free");
+    let shared = Arc::new(Mutex::new(Shared {
+        workspace: Workspace::from_export(&dir),
+        ..Shared::default()
+    }));
+    println!("Rocket.Chat stand-in on http://127.0.0.1:{port}  user id {USER_ID}  token {TOKEN}");
+    let accepting = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(serve(stream, shared.clone()));
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(minutes * 60), accepting).await;
+}
