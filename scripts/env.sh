@@ -9,10 +9,11 @@
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="$REPO_ROOT/.local"   # git-ignored: logs, demo credentials
 LOG_DIR="$LOCAL_DIR/logs"
-VENV_DIR="$REPO_ROOT/.venv"     # git-ignored: cargo-lambda and the SAM CLI, from PyPI
+VENV_DIR="$REPO_ROOT/.venv"     # git-ignored: cargo-lambda, the SAM CLI and Schemathesis, from PyPI
 
 CARGO_LAMBDA_VERSION=1.9.2
 SAM_CLI_VERSION=1.170.0
+SCHEMATHESIS_VERSION=4.32.5     # test.sh fuzzes openapi.yaml against the served function with it
 # moto's server: Secrets Manager and SQS for the sync's tests (never used outside tests).
 MOTO_VERSION=5.2.5
 
@@ -65,7 +66,7 @@ _install_system_packages() {
 }
 
 # Checks the machine's prerequisites and installs the project's own tools, idempotently:
-# .venv with cargo-lambda and the SAM CLI (PyPI), infra/node_modules with dynalite (npm).
+# .venv with cargo-lambda, the SAM CLI and Schemathesis (PyPI), infra/node_modules with dynalite (npm).
 ensure_tools() {
   command -v cargo >/dev/null || die "the Rust toolchain (cargo) is required: https://rustup.rs"
   command -v curl >/dev/null || _install_system_packages curl
@@ -73,15 +74,17 @@ ensure_tools() {
   command -v npm >/dev/null || _install_system_packages nodejs npm
 
   if [[ "$("$VENV_DIR/bin/cargo-lambda" lambda --version 2>/dev/null)" != "cargo-lambda $CARGO_LAMBDA_VERSION "* ]] ||
-    [[ "$("$VENV_DIR/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_CLI_VERSION" ]]; then
-    info "installing cargo-lambda $CARGO_LAMBDA_VERSION and aws-sam-cli $SAM_CLI_VERSION into .venv"
+    [[ "$("$VENV_DIR/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_CLI_VERSION" ]] ||
+    [[ "$("$VENV_DIR/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]]; then
+    info "installing cargo-lambda $CARGO_LAMBDA_VERSION, aws-sam-cli $SAM_CLI_VERSION and schemathesis $SCHEMATHESIS_VERSION into .venv"
     if ! python3 -m venv "$VENV_DIR" >/dev/null 2>&1; then
       rm -rf "$VENV_DIR"
       _install_system_packages python3-venv
       python3 -m venv "$VENV_DIR"
     fi
     "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
-      "cargo-lambda==$CARGO_LAMBDA_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+      "cargo-lambda==$CARGO_LAMBDA_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" \
+      "schemathesis==$SCHEMATHESIS_VERSION"
   fi
   if [[ "$("$VENV_DIR/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]]; then
     info "installing moto[server] $MOTO_VERSION into .venv"

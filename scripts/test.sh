@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs (.ci/run calls this): formatting, lints, unit and integration tests against
-# an in-memory DynamoDB (dynalite), a smoke test of the function served by `cargo lambda watch`,
-# and the SAM template's lint. Stops at the first failure; leaves no process behind.
+# an in-memory DynamoDB (dynalite), a smoke test of the function served by `cargo lambda watch`
+# (with Schemathesis fuzzing openapi.yaml against it), and the SAM template's lint. Stops at the first failure; leaves no process behind.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -50,6 +50,18 @@ invoke_event() {
   info "ok: $file -> ${out:0:120}"
 }
 
+# fuzz_api PORT: Schemathesis (tests/schemathesis/) fuzzes openapi.yaml against the function on
+# PORT as the demo manager: every check, a fixed seed, bounded examples; any failure fails.
+fuzz_api() {
+  local port="$1" started=$SECONDS
+  st --config-file tests/schemathesis/schemathesis.toml run openapi.yaml \
+    --url "http://127.0.0.1:$port" \
+    -H "X-Auth-Token: $DEMO_TOKEN" -H "X-User-Id: $DEMO_USER_ID" \
+    --no-color >"$LOG_DIR/schemathesis.log" 2>&1 ||
+    die "Schemathesis found failures: $(tail -n 60 "$LOG_DIR/schemathesis.log")"
+  info "ok: Schemathesis, $(grep -E '[0-9]+ generated' "$LOG_DIR/schemathesis.log" | tail -n 1 | xargs) in $((SECONDS - started)) s (log: .local/logs/schemathesis.log)"
+}
+
 begin tools "Tools"
 ensure_tools
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
@@ -94,6 +106,7 @@ check_status "request without credentials" 401 '"status":"error"' "$url"
 invoke_event events/warmup.json ""
 invoke_event events/http-api-agent-overview.json '"statusCode":200'
 invoke_event events/rest-api-agent-overview.json '"statusCode":200'
+fuzz_api "$FUNCTION_PORT"
 stop_all
 
 begin template "Template (sam validate --lint)"

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod errors;
 pub mod functions;
 pub mod http;
+pub mod reconcile;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

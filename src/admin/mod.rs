@@ -17,6 +17,8 @@ pub mod rollups;
 pub mod session;
 #[cfg(feature = "admin")]
 pub mod tables;
+#[cfg(feature = "admin")]
+pub mod verify_rollups;
 
 use std::fmt;
 

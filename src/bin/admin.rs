@@ -17,6 +17,7 @@ use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables;
+use agent_overview::admin::verify_rollups::verify_rollups;
 use agent_overview::admin::Report;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{TenantId, User};
@@ -36,7 +37,7 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
     name = "agent-overview-admin",
     version,
     about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
-             generate demo data, rebuild rollups, manage users, settings and sessions, \
+             generate demo data, rebuild and verify rollups, manage users, settings and sessions, \
              sync tenants from their Rocket.Chat",
     after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE, ROLLUPS_TABLE \
                   (table names), \
@@ -84,6 +85,9 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
     },
+    /// Recompute a tenant's daily rollups from its conversations and report each day, scope
+    /// and figure whose stored rollups differ (exit status 1); --repair rebuilds those days
+    VerifyRollups(VerifyRollups),
     /// Put a user (replacing one with the same id)
     AddUser(AddUser),
     /// Change the tenant's reporting time zone or login expiration
@@ -186,6 +190,26 @@ impl GenerateDemo {
             end: self.end.unwrap_or_else(|| Utc::now().date_naive()),
         }
     }
+}
+
+/// `verify-rollups`' arguments.
+#[derive(Args)]
+struct VerifyRollups {
+    /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+    #[arg(long)]
+    tenant: TenantId,
+    /// First UTC day, YYYY-MM-DD (with --to); without both, every day of the tenant
+    #[arg(long, requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last UTC day, YYYY-MM-DD (with --from)
+    #[arg(long, requires = "from")]
+    to: Option<NaiveDate>,
+    /// Rebuild every day that differs and verify it again (exit status 0 when all are repaired)
+    #[arg(long)]
+    repair: bool,
+    /// Print a JSON summary on stdout instead of the report
+    #[arg(long)]
+    json: bool,
 }
 
 /// `add-user`'s arguments.
@@ -331,6 +355,20 @@ async fn run(command: Command) -> Result<(), AnyError> {
         Command::RebuildRollups { tenant, from, to } => {
             let today = Utc::now().date_naive();
             show(rebuild_rollups(client, names, &tenant, from.zip(to), today).await?)
+        }
+        Command::VerifyRollups(v) => {
+            let today = Utc::now().date_naive();
+            let progress = !v.json && std::io::stderr().is_terminal();
+            let days = v.from.zip(v.to);
+            let report =
+                verify_rollups(client, names, &v.tenant, days, today, v.repair, progress).await?;
+            let outcome = report.outcome();
+            if v.json {
+                println!("{}", report.to_json());
+            } else {
+                show(report)?;
+            }
+            Ok(outcome?)
         }
         Command::AddUser(u) => show(add_user(client, names, &u.tenant, &u.user()).await?),
         Command::SetSettings(s) => show(set_settings(client, names, &s.tenant, &s.change()).await?),

@@ -137,27 +137,7 @@ impl Rebuilder {
         listed: &BTreeMap<NaiveDate, Vec<String>>,
         as_of: i64,
     ) -> Result<RebuildSummary, StoreOpError> {
-        let range = UtcRange {
-            start_ms: UtcRange::utc_day(first).start_ms,
-            end_ms: UtcRange::utc_day(last).end_ms,
-        };
-        let mut days: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
-        let read = self
-            .read_raw(tenant, range, |pk, c| {
-                let day = utc_day_of(c.ts_ms).ok_or_else(|| MalformedItem {
-                    key: pk.clone(),
-                    problem: format!("ts {} is out of range", c.ts_ms),
-                })?;
-                days.entry(day)
-                    .or_default()
-                    .add(&c)
-                    .map_err(|source| StoreOpError::Sum {
-                        tenant: tenant.to_string(),
-                        day,
-                        source,
-                    })
-            })
-            .await?;
+        let (mut days, read) = self.fold_span(tenant, first, last).await?;
         for day in listed.range(first..=last).map(|(d, _)| *d) {
             days.entry(day).or_default();
         }
@@ -183,6 +163,39 @@ impl Rebuilder {
             summary.add(&part);
         }
         Ok(summary)
+    }
+
+    /// The rollups of a month's days (`first..=last` lie in one month bucket) as their
+    /// conversations give them, by day (days without conversations are absent), and how many
+    /// conversations were read.
+    pub async fn fold_span(
+        &self,
+        tenant: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(BTreeMap<NaiveDate, DayRollup>, u64), StoreOpError> {
+        let range = UtcRange {
+            start_ms: UtcRange::utc_day(first).start_ms,
+            end_ms: UtcRange::utc_day(last).end_ms,
+        };
+        let mut days: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
+        let read = self
+            .read_raw(tenant, range, |pk, c| {
+                let day = utc_day_of(c.ts_ms).ok_or_else(|| MalformedItem {
+                    key: pk.clone(),
+                    problem: format!("ts {} is out of range", c.ts_ms),
+                })?;
+                days.entry(day)
+                    .or_default()
+                    .add(&c)
+                    .map_err(|source| StoreOpError::Sum {
+                        tenant: tenant.to_string(),
+                        day,
+                        source,
+                    })
+            })
+            .await?;
+        Ok((days, read))
     }
 
     /// Puts the seven figures of each scope (a tombstone where the scope has no agent) and the

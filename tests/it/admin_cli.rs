@@ -14,11 +14,12 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "create-tables",
     "import",
     "generate-demo",
     "rebuild-rollups",
+    "verify-rollups",
     "add-user",
     "set-settings",
     "mint-session",
@@ -28,7 +29,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "revoke-role",
 ];
 
-fn admin(names: &TableNames, args: &[&str]) -> Output {
+pub fn admin(names: &TableNames, args: &[&str]) -> Output {
     admin_command(names, args)
         .output()
         .expect("the admin binary runs")

@@ -17,3 +17,4 @@ mod sync_scheduled;
 mod telemetry;
 mod template;
 mod throttling;
+mod verify_rollups;

@@ -1,0 +1,145 @@
+//! Reading back what the rollups table holds for a span of days: every figure item of the
+//! requested scopes and the days' department lists, with strongly consistent reads (the table,
+//! not an index), so a rebuild that just finished is seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+
+use super::diff::{StoredDay, Tallies};
+use crate::domain::aggregate::Aggregator;
+use crate::domain::figure::Figure;
+use crate::domain::rollup::Scope;
+use crate::store::items::{
+    attr, departments_sk, fold_rollup_item, read_departments_item, rollup_key, rollup_pk,
+    rollup_sk, Item, MalformedItem,
+};
+use crate::store::StoreOpError;
+
+/// Figure queries in flight at once.
+const QUERIES_IN_FLIGHT: usize = 8;
+
+/// The department lists of `first..=last`, by day.
+pub async fn department_lists(
+    client: &Client,
+    table: &str,
+    tenant: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<BTreeMap<NaiveDate, Vec<String>>, StoreOpError> {
+    let items = query_between(
+        client,
+        table,
+        rollup_pk(tenant, &Scope::All),
+        departments_sk(first),
+        departments_sk(last),
+    )
+    .await?;
+    let mut lists = BTreeMap::new();
+    for item in &items {
+        let (day, departments) = read_departments_item(item)?;
+        lists.insert(day, departments);
+    }
+    Ok(lists)
+}
+
+/// Every figure item of `scopes` on `first..=last`, and the department lists, by day. Days
+/// without any item are absent.
+pub async fn stored_days(
+    client: &Client,
+    table: &str,
+    tenant: &str,
+    scopes: &BTreeSet<Scope>,
+    first: NaiveDate,
+    last: NaiveDate,
+    lists: BTreeMap<NaiveDate, Vec<String>>,
+) -> Result<BTreeMap<NaiveDate, StoredDay>, StoreOpError> {
+    let mut days: BTreeMap<NaiveDate, StoredDay> = lists
+        .into_iter()
+        .map(|(day, departments)| {
+            let stored = StoredDay {
+                departments: Some(departments),
+                ..StoredDay::default()
+            };
+            (day, stored)
+        })
+        .collect();
+    let reads = scopes
+        .iter()
+        .flat_map(|scope| Figure::ALL.map(|figure| (scope.clone(), figure)));
+    let results: Vec<(Scope, Figure, Vec<Item>)> = futures::stream::iter(reads)
+        .map(|(scope, figure)| async move {
+            let items = query_between(
+                client,
+                table,
+                rollup_pk(tenant, &scope),
+                rollup_sk(figure, first),
+                rollup_sk(figure, last),
+            )
+            .await?;
+            Ok::<_, StoreOpError>((scope, figure, items))
+        })
+        .buffer_unordered(QUERIES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for (scope, figure, items) in results {
+        for item in &items {
+            let (day, tallies) = read_figure_item(figure, item)?;
+            days.entry(day)
+                .or_default()
+                .figures
+                .insert((scope.clone(), figure), tallies);
+        }
+    }
+    Ok(days)
+}
+
+/// A figure item's day (from its sort key) and its tallies by agent.
+fn read_figure_item(figure: Figure, item: &Item) -> Result<(NaiveDate, Tallies), MalformedItem> {
+    let key = rollup_key(item);
+    let day = key
+        .rsplit_once('#')
+        .and_then(|(_, day)| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .ok_or_else(|| MalformedItem {
+            key: key.clone(),
+            problem: format!("sk is not {}#YYYY-MM-DD", figure.name()),
+        })?;
+    let mut agg = Aggregator::new(figure);
+    fold_rollup_item(&mut agg, item)?;
+    let tallies = agg
+        .tallies()
+        .map(|(agent, tally)| (agent.to_string(), *tally))
+        .collect();
+    Ok((day, tallies))
+}
+
+/// Every item of partition `pk` with `from <= sk <= to`, all pages.
+async fn query_between(
+    client: &Client,
+    table: &str,
+    pk: String,
+    from: String,
+    to: String,
+) -> Result<Vec<Item>, StoreOpError> {
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":from", AttributeValue::S(from))
+        .expression_attribute_values(":to", AttributeValue::S(to))
+        .consistent_read(true)
+        .into_paginator()
+        .send();
+    let mut items = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
+        items.extend(page.items().iter().cloned());
+    }
+    Ok(items)
+}

@@ -1,0 +1,216 @@
+//! Verifying a tenant's rollups: each month of days is recomputed from the conversations (the
+//! rebuild's own fold) and compared with the rollups table; with `repair`, every day that
+//! differs is rebuilt and verified again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::Client;
+use chrono::{Days, NaiveDate};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::diff::{diff_day, scopes_of, Drift, StoredDay};
+use super::stored::{department_lists, stored_days};
+use crate::config::RollupTables;
+use crate::domain::rollup::{DayRollup, Scope};
+use crate::store::plan::month_spans;
+use crate::store::rebuild::{Overlay, Rebuilder};
+use crate::store::RollupMaintenance;
+use crate::store::StoreOpError;
+
+/// Days that differ: what differs, and the scopes compared.
+type DriftedDays = BTreeMap<NaiveDate, (Vec<Drift>, BTreeSet<Scope>)>;
+
+/// Months verified at once; bounds memory to four months of tallies, as the rebuild does.
+const MONTHS_IN_FLIGHT: usize = 4;
+
+/// A day whose stored rollups differ from its conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayReport {
+    pub day: NaiveDate,
+    /// What differed when the day was first verified.
+    pub drifts: Vec<Drift>,
+    /// Rebuilt, and found equal to its conversations afterwards.
+    pub repaired: bool,
+}
+
+/// What a verification found (and repaired).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    pub days_checked: u64,
+    pub conversations_read: u64,
+    /// The days that differed, in order.
+    pub drifted: Vec<DayReport>,
+}
+
+impl VerifyReport {
+    pub fn add(&mut self, other: VerifyReport) {
+        self.days_checked += other.days_checked;
+        self.conversations_read += other.conversations_read;
+        self.drifted.extend(other.drifted);
+    }
+
+    /// Days that still differ: found and not (or not successfully) repaired.
+    pub fn unrepaired(&self) -> usize {
+        self.drifted.iter().filter(|d| !d.repaired).count()
+    }
+}
+
+/// Verifies (and repairs) rollups; shared by `verify-rollups` and the reconciliation function.
+#[derive(Clone)]
+pub struct Verifier {
+    client: Client,
+    tables: RollupTables,
+    rebuilder: Rebuilder,
+}
+
+impl Verifier {
+    pub fn new(client: Client, tables: RollupTables, rebuilder: Rebuilder) -> Self {
+        Self {
+            client,
+            tables,
+            rebuilder,
+        }
+    }
+
+    /// The UTC days `from..=to`, month by month; `progress` is called with the number of days
+    /// of each month done.
+    pub async fn verify_days(
+        &self,
+        tenant: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        repair: bool,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<VerifyReport, StoreOpError> {
+        if from > to {
+            return Err(StoreOpError::Days { from, to });
+        }
+        futures::stream::iter(month_spans(from, to))
+            .map(|(first, last)| async move {
+                let report = self.verify_span(tenant, first, last, repair).await?;
+                progress(report.days_checked);
+                Ok::<_, StoreOpError>(report)
+            })
+            .buffered(MONTHS_IN_FLIGHT)
+            .try_fold(VerifyReport::default(), |mut total, part| async move {
+                total.add(part);
+                Ok(total)
+            })
+            .await
+    }
+
+    /// Every day of a tenant: 1970-01-01 to a year after `today`, widened to every day that
+    /// has a department list (as `rebuild-rollups` without dates covers).
+    pub async fn tenant_days(
+        &self,
+        tenant: &str,
+        today: NaiveDate,
+    ) -> Result<(NaiveDate, NaiveDate), StoreOpError> {
+        let (Some(min), Some(max)) = (
+            NaiveDate::from_ymd_opt(0, 1, 1),
+            NaiveDate::from_ymd_opt(9999, 12, 31),
+        ) else {
+            unreachable!("both are valid dates")
+        };
+        // Every list: sort keys of four-digit years (the only ones a UTC day of a stored `ts`
+        // can have within DynamoDB's number range, written as the rebuild writes them).
+        let lists = department_lists(&self.client, &self.tables.rollups, tenant, min, max).await?;
+        let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
+        let horizon = today.checked_add_days(Days::new(366)).unwrap_or(today);
+        let first = lists.keys().next().map_or(epoch, |d| (*d).min(epoch));
+        let last = lists
+            .keys()
+            .next_back()
+            .map_or(horizon, |d| (*d).max(horizon));
+        Ok((first, last))
+    }
+
+    /// One day (as the reconciliation function asks).
+    pub async fn verify_day(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        repair: bool,
+    ) -> Result<VerifyReport, StoreOpError> {
+        self.verify_span(tenant, day, day, repair).await
+    }
+
+    /// `first..=last` within one month.
+    async fn verify_span(
+        &self,
+        tenant: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+        repair: bool,
+    ) -> Result<VerifyReport, StoreOpError> {
+        let (read, drifts) = self.compare_span(tenant, first, last).await?;
+        let mut report = VerifyReport {
+            days_checked: (last - first).num_days() as u64 + 1,
+            conversations_read: read,
+            drifted: Vec::new(),
+        };
+        for (day, (drifts, scopes)) in drifts {
+            let repaired = repair && self.repair_day(tenant, day, &scopes).await?;
+            report.drifted.push(DayReport {
+                day,
+                drifts,
+                repaired,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Rebuilds every scope of `day` either side knows (so a left-over item on a day without
+    /// conversations becomes a tombstone) and verifies the day again: whether it now equals
+    /// its conversations. A rebuild refused because a later one wrote first counts as done:
+    /// the verification after it tells.
+    async fn repair_day(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        scopes: &BTreeSet<Scope>,
+    ) -> Result<bool, StoreOpError> {
+        self.rebuilder
+            .rebuild_day(tenant, day, scopes, &Overlay::new())
+            .await?;
+        let (_, drifts) = self.compare_span(tenant, day, day).await?;
+        Ok(drifts.is_empty())
+    }
+
+    /// The conversations read, and the days of `first..=last` whose rollups differ, with the
+    /// scopes compared.
+    async fn compare_span(
+        &self,
+        tenant: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(u64, DriftedDays), StoreOpError> {
+        let table = &self.tables.rollups;
+        let (expected, read) = self.rebuilder.fold_span(tenant, first, last).await?;
+        let lists = department_lists(&self.client, table, tenant, first, last).await?;
+        let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::All]);
+        scopes.extend(
+            expected
+                .values()
+                .flat_map(DayRollup::departments)
+                .chain(lists.values().flatten().cloned())
+                .map(Scope::Department),
+        );
+        let stored = stored_days(&self.client, table, tenant, &scopes, first, last, lists).await?;
+        let days: BTreeSet<NaiveDate> = expected.keys().chain(stored.keys()).copied().collect();
+        let empty_day = DayRollup::new();
+        let nothing_stored = StoredDay::default();
+        let mut drifted = BTreeMap::new();
+        for day in days {
+            let want = expected.get(&day).unwrap_or(&empty_day);
+            let have = stored.get(&day).unwrap_or(&nothing_stored);
+            let drifts = diff_day(day, want, have);
+            if !drifts.is_empty() {
+                drifted.insert(day, (drifts, scopes_of(want, have)));
+            }
+        }
+        Ok((read, drifted))
+    }
+}
