@@ -81,7 +81,9 @@ begin lambda-build "Lambda build: no default features, no CLI crates in the tree
 cargo clippy --lib --bins --locked --no-default-features -- -D warnings
 cli_crates="$(cargo tree --locked -e normal --no-default-features --prefix none |
   grep -E '^(clap|indicatif|serde_norway|aws-sdk-sso|aws-sdk-ssooidc|hyper v0\.14|rustls v0\.21) ' | sort -u || true)"
-[[ -z "$cli_crates" ]] || die "the Lambda build's dependency tree has: $cli_crates"
+[[ -z "$cli_crates" ]] || die "the Lambda build's dependency tree has: $cli_crates (CLI-only crates are
+optional, enabled by the admin feature; AWS SDK crates take default-features = false,
+features = [\"default-https-client\", \"rt-tokio\"]: their default \`rustls\` adds hyper 0.14/rustls 0.21)"
 
 begin tests "Unit and integration tests (cargo test, against dynalite and moto)"
 DYNALITE_PORT="$(free_port)"

@@ -115,6 +115,7 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         username: "bench".into(),
         roles: vec!["livechat-manager".into()],
         utc_offset: None,
+        generation: None,
     };
     put_user(client, &names.directory, &id, &user)
         .await

@@ -5,10 +5,14 @@ use std::fmt;
 use aws_sdk_dynamodb::Client;
 
 use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
+use super::session::end_sessions_of;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
-use crate::store::admin::{get_settings, get_user, put_settings, put_user, set_roles};
+use crate::store::admin::{
+    delete_user as delete_user_item, get_settings, get_user, put_settings,
+    put_user_keeping_generation, set_roles,
+};
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
@@ -115,11 +119,57 @@ pub async fn add_user(
     if matches!(user.utc_offset, Some(o) if !(-14.0..=14.0).contains(&o)) {
         return Err(DirectoryError::BadOffset);
     }
-    put_user(client, &names.directory, tenant.as_str(), user).await?;
+    put_user_keeping_generation(client, &names.directory, tenant.as_str(), user).await?;
     Ok(UserStored {
         tenant: tenant.clone(),
         user_id: user.id.clone(),
         username: user.username.clone(),
+    })
+}
+
+/// What `delete-user` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDeleted {
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub existed: bool,
+    pub sessions: usize,
+}
+
+impl fmt::Display for UserDeleted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "tenant {}: user {} {}; {} session(s) revoked",
+            self.tenant,
+            self.user_id,
+            if self.existed {
+                "deleted"
+            } else {
+                "did not exist"
+            },
+            self.sessions
+        )
+    }
+}
+
+impl Report for UserDeleted {}
+
+/// Deletes a user and ends every session of it. The user item goes first: from that moment
+/// no session of the user admits anyone, even one the index has not shown yet.
+pub async fn delete_user(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    user_id: &str,
+) -> Result<UserDeleted, DirectoryError> {
+    let existed = delete_user_item(client, &names.directory, tenant.as_str(), user_id).await?;
+    let sessions = end_sessions_of(client, names, tenant, user_id).await?;
+    Ok(UserDeleted {
+        tenant: tenant.clone(),
+        user_id: user_id.to_string(),
+        existed,
+        sessions,
     })
 }
 

@@ -2,10 +2,14 @@
 //! current line is held, so memory does not grow with the file.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The longest line read: MongoDB's document limit (16 MiB), so no Rocket.Chat document is
+/// refused, while a corrupt file without newlines cannot make the import hold gigabytes.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinesError {
@@ -15,6 +19,8 @@ pub enum LinesError {
         #[source]
         source: io::Error,
     },
+    #[error("{file} line {line} is longer than {MAX_LINE_BYTES} bytes, the longest line an import reads")]
+    TooLong { file: String, line: u64 },
     #[error(
         "{file} is a JSON array (mongoexport --jsonArray); export one document per line instead"
     )]
@@ -92,8 +98,9 @@ impl Lines {
     pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, LinesError> {
         loop {
             self.buf.clear();
-            let n = self
-                .reader
+            // At most one byte past the cap is read into memory; the rest of the line never is.
+            let n = (&mut self.reader)
+                .take(MAX_LINE_BYTES as u64 + 1)
                 .read_until(b'\n', &mut self.buf)
                 .map_err(|source| LinesError::Io {
                     file: self.file.clone(),
@@ -104,6 +111,12 @@ impl Lines {
             }
             self.bar.inc(n as u64);
             self.line_no += 1;
+            if n > MAX_LINE_BYTES && self.buf.last() != Some(&b'\n') {
+                return Err(LinesError::TooLong {
+                    file: self.file.clone(),
+                    line: self.line_no,
+                });
+            }
             let (start, end) = trimmed_range(&self.buf, self.line_no == 1);
             if start == end {
                 continue;

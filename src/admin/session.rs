@@ -11,7 +11,9 @@ use rand::Rng;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{hash_token, Session, TenantId};
-use crate::store::admin::{delete_session, get_settings, get_user, put_session, session_hashes_of};
+use crate::store::admin::{
+    delete_session, delete_session_of, get_settings, get_user, put_session, sessions_of,
+};
 use crate::store::StoreOpError;
 
 /// Meteor's `Random.secret()` length.
@@ -23,8 +25,8 @@ pub enum SessionError {
     NoSuchUser { tenant: String, user_id: String },
     #[error("a token must be 1 to 512 visible ASCII characters")]
     BadToken,
-    #[error("that token is already a session of another user")]
-    TokenTaken,
+    #[error("tenant {tenant} user {user_id}: that token is already another user's session")]
+    TokenTaken { tenant: String, user_id: String },
     #[error("the session store failed")]
     Store(#[from] StoreOpError),
 }
@@ -123,15 +125,12 @@ pub async fn mint_session(
         Some(_) => return Err(SessionError::BadToken),
         None => generate_token(),
     };
-    if get_user(client, &names.directory, tenant, user_id)
-        .await?
-        .is_none()
-    {
+    let Some(user) = get_user(client, &names.directory, tenant, user_id).await? else {
         return Err(SessionError::NoSuchUser {
             tenant: tenant.to_string(),
             user_id: user_id.to_string(),
         });
-    }
+    };
     let days = get_settings(client, &names.directory, tenant)
         .await?
         .unwrap_or_default()
@@ -141,6 +140,7 @@ pub async fn mint_session(
         tenant: tenant.to_string(),
         user_id: user_id.to_string(),
         issued_at_ms: now.timestamp_millis(),
+        generation: user.generation,
     };
     if !put_session(
         client,
@@ -151,7 +151,10 @@ pub async fn mint_session(
     )
     .await?
     {
-        return Err(SessionError::TokenTaken);
+        return Err(SessionError::TokenTaken {
+            tenant: tenant.to_string(),
+            user_id: user_id.to_string(),
+        });
     }
     Ok(MintedSession {
         tenant: tenant_id.clone(),
@@ -180,15 +183,30 @@ pub async fn revoke_sessions(
     tenant: &TenantId,
     user_id: &str,
 ) -> Result<RevokedSessions, SessionError> {
-    let hashes = session_hashes_of(client, &names.sessions, tenant.as_str(), user_id).await?;
-    for hash in &hashes {
-        delete_session(client, &names.sessions, hash).await?;
-    }
+    let count = end_sessions_of(client, names, tenant, user_id).await?;
     Ok(RevokedSessions {
         tenant: tenant.clone(),
         user_id: user_id.to_string(),
-        count: hashes.len(),
+        count,
     })
+}
+
+/// Deletes every session of one user, found through the sessions index (no scan); returns
+/// how many it deleted.
+pub async fn end_sessions_of(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    user_id: &str,
+) -> Result<usize, StoreOpError> {
+    let tenant = tenant.as_str();
+    let mut count = 0;
+    for key in sessions_of(client, &names.sessions, tenant, Some(user_id)).await? {
+        if delete_session_of(client, &names.sessions, &key.token_hash, tenant, user_id).await? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

@@ -410,7 +410,15 @@ mod tests {
 
         let sessions = &specs[0];
         assert_eq!(sessions.key_schema, vec![key("tokenHash", KeyType::Hash)]);
-        assert!(sessions.indexes.is_empty());
+        // Sessions by (tenant, user): revoke-sessions, delete-user and import never scan.
+        assert_eq!(sessions.indexes.len(), 1);
+        let by_user = &sessions.indexes[0];
+        assert_eq!(by_user.name, crate::store::admin::SESSIONS_BY_USER_INDEX);
+        assert_eq!(
+            by_user.key_schema,
+            vec![key("tenant", KeyType::Hash), key("userId", KeyType::Range)]
+        );
+        assert_eq!(by_user.projection_type, ProjectionType::KeysOnly);
 
         let directory = &specs[1];
         assert_eq!(

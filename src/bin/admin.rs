@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use agent_overview::admin::demo::{write_demo, DemoParams};
 use agent_overview::admin::directory::{
-    add_user, grant_role, revoke_role, set_settings, SettingsChange,
+    add_user, delete_user, grant_role, revoke_role, set_settings, SettingsChange,
 };
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rocketchat::setting::Mode;
@@ -70,6 +70,10 @@ enum Command {
         /// Skip and count malformed lines instead of stopping at the first
         #[arg(long)]
         skip_malformed: bool,
+        /// The export is complete: remove the tenant's users (and their sessions) that it no
+        /// longer has. Without it, users missing from the export are left alone.
+        #[arg(long)]
+        prune: bool,
     },
     /// Generate deterministic demo conversations for a tenant
     GenerateDemo(GenerateDemo),
@@ -107,7 +111,16 @@ enum Command {
     /// End the session of one token, read from stdin (so it stays out of shell history and
     /// process lists); prints whose session it was
     RevokeSession,
-    /// End every session of a user (scans the sessions table)
+    /// Delete a user and end all of its sessions at once
+    DeleteUser {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long)]
+        tenant: TenantId,
+        /// The user's id (Rocket.Chat's users._id)
+        #[arg(long)]
+        user_id: String,
+    },
+    /// End every session of a user (found through the sessions table's byTenantUser index)
     RevokeSessions {
         /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long)]
@@ -239,6 +252,7 @@ impl AddUser {
             username: self.username.clone(),
             roles: self.roles.clone(),
             utc_offset: self.utc_offset,
+            generation: None,
         }
     }
 }
@@ -331,11 +345,13 @@ async fn run(command: Command) -> Result<(), AnyError> {
             tenant,
             dir,
             skip_malformed,
+            prune,
         } => {
             let options = ImportOptions {
                 skip_malformed,
+                prune,
                 show_progress: std::io::stderr().is_terminal(),
-                writer: WriterOptions::default(),
+                ..ImportOptions::default()
             };
             show(import_export(client, names, &tenant, &dir, &options).await?)
         }
@@ -417,6 +433,9 @@ async fn run(command: Command) -> Result<(), AnyError> {
             )
         }
         Command::Disconnect { tenant } => show(disconnect(client, names, &tenant).await?),
+        Command::DeleteUser { tenant, user_id } => {
+            show(delete_user(client, names, &tenant, &user_id).await?)
+        }
         Command::GrantRole(c) => {
             show(grant_role(client, names, &c.tenant, &c.user_id, &c.role).await?)
         }

@@ -16,6 +16,8 @@ pub struct Session {
     pub user_id: String,
     /// When the token was issued (Rocket.Chat's `when`), ms since the epoch.
     pub issued_at_ms: i64,
+    /// The generation of the user it was issued to (see [`User::generation`]).
+    pub generation: Option<String>,
 }
 
 impl Session {
@@ -34,6 +36,10 @@ pub struct User {
     pub roles: Vec<String>,
     /// Hours from UTC, as Rocket.Chat's client reports it (may be fractional).
     pub utc_offset: Option<f64>,
+    /// Set when the user item is created and kept while it exists: a user deleted and created
+    /// again gets a new one, so sessions of the old user never admit the new one. `None` on
+    /// items written before generations existed (they match sessions without one).
+    pub generation: Option<String>,
 }
 
 /// Rocket.Chat's `Default_Timezone_For_Reporting` with `Default_Custom_Timezone`.
@@ -75,6 +81,15 @@ pub struct CallerContext {
 }
 
 impl CallerContext {
+    /// Whether `session` still admits its caller: the user exists, is the same generation the
+    /// session was issued to, and the login has not expired.
+    pub fn admits(&self, session: &Session, now_ms: i64) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|user| user.generation == session.generation)
+            && session.is_valid_at(now_ms, self.settings.login_expiration_days)
+    }
+
     /// Whether the caller holds `view-livechat-manager` (roles are read live, with the request).
     pub fn can_view_livechat_manager(&self) -> bool {
         let Some(user) = &self.user else {
@@ -101,6 +116,7 @@ mod tests {
                 username: "u".into(),
                 roles: roles.iter().map(|s| s.to_string()).collect(),
                 utc_offset: None,
+                generation: None,
             }),
             settings: TenantSettings::default(),
             view_livechat_manager_roles: over.map(|o| o.iter().map(|s| s.to_string()).collect()),
@@ -135,6 +151,7 @@ mod tests {
             tenant: "t".into(),
             user_id: "u".into(),
             issued_at_ms: 0,
+            generation: None,
         };
         assert!(s.is_valid_at(86_400_000 - 1, 1));
         assert!(!s.is_valid_at(86_400_000, 1));

@@ -126,9 +126,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         outcome.tenant = Some(session.tenant.clone());
         outcome.identity_reads += 1;
         let caller = self.store.caller(&session.tenant, user_id).await?;
-        if caller.user.is_none()
-            || !session.is_valid_at((self.clock)(), caller.settings.login_expiration_days)
-        {
+        if !caller.admits(&session, (self.clock)()) {
             return Err(ApiError::Unauthorized);
         }
 

@@ -3,5 +3,6 @@
 //! The operators' `verify-rollups` and the scheduled reconciliation function both run this.
 
 pub mod diff;
+pub mod scheduled;
 pub mod stored;
 pub mod verify;

@@ -4,9 +4,11 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
 use super::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
-    string_list, user_item, Item, MalformedItem,
+    string_list, user_item, Item, Reader,
 };
 use super::{succeeded_unless, StoreOpError};
 use crate::domain::identity::{Session, TenantSettings, User};
@@ -163,40 +165,229 @@ pub async fn delete_session(
         .transpose()?)
 }
 
-/// The token hashes of every session of one user. Sessions are keyed by token hash only, so
-/// this scans the table: an operator's occasional clean-up, not a request path.
-pub async fn session_hashes_of(
+/// The sessions table's index by (tenant, user id); keys only (template.yaml).
+pub const SESSIONS_BY_USER_INDEX: &str = "byTenantUser";
+
+/// A session as the index names it: its key and its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    pub token_hash: String,
+    pub user_id: String,
+}
+
+/// The sessions of a tenant, or of one of its users, through [`SESSIONS_BY_USER_INDEX`]: a
+/// query, never a scan. The index is eventually consistent; a session written a moment ago
+/// may be missing (the import and the tools write sessions last, after revoking).
+pub async fn sessions_of(
     client: &Client,
     sessions_table: &str,
     tenant: &str,
-    user_id: &str,
-) -> Result<Vec<String>, StoreOpError> {
-    let items: Vec<Item> = client
-        .scan()
+    user_id: Option<&str>,
+) -> Result<Vec<SessionKey>, StoreOpError> {
+    let mut query = client
+        .query()
         .table_name(sessions_table)
-        .filter_expression("#tenant = :tenant AND #user = :user")
+        .index_name(SESSIONS_BY_USER_INDEX)
+        .expression_attribute_names("#tenant", attr::TENANT)
+        .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()));
+    query = match user_id {
+        Some(user) => query
+            .key_condition_expression("#tenant = :tenant AND #user = :user")
+            .expression_attribute_names("#user", attr::USER_ID)
+            .expression_attribute_values(":user", AttributeValue::S(user.to_string())),
+        None => query.key_condition_expression("#tenant = :tenant"),
+    };
+    let items: Vec<Item> = query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| StoreOpError::call("Query", sessions_table, e))?;
+    items
+        .iter()
+        .map(|item| {
+            let r = Reader::new(item, "session");
+            Ok(SessionKey {
+                token_hash: r.str(attr::TOKEN_HASH)?.to_string(),
+                user_id: r.str(attr::USER_ID)?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Deletes a session only while it is still this tenant's user's. `Ok(false)`: it was not.
+pub async fn delete_session_of(
+    client: &Client,
+    sessions_table: &str,
+    token_hash: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<bool, StoreOpError> {
+    let result = client
+        .delete_item()
+        .table_name(sessions_table)
+        .key(attr::TOKEN_HASH, AttributeValue::S(token_hash.to_string()))
+        .condition_expression("#tenant = :tenant AND #user = :user")
         .expression_attribute_names("#tenant", attr::TENANT)
         .expression_attribute_names("#user", attr::USER_ID)
         .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
         .expression_attribute_values(":user", AttributeValue::S(user_id.to_string()))
-        .projection_expression("#hash")
-        .expression_attribute_names("#hash", attr::TOKEN_HASH)
+        .send()
+        .await;
+    succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
+        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))
+}
+
+/// Whose sessions these token hashes already are: `(hash, tenant, user id)` of each that
+/// exists. Consistent reads, 100 keys a call.
+pub async fn session_owners(
+    client: &Client,
+    sessions_table: &str,
+    hashes: &[String],
+) -> Result<Vec<(String, String, String)>, StoreOpError> {
+    let mut owners = Vec::new();
+    for chunk in hashes.chunks(100) {
+        let mut keys: Vec<Item> = chunk
+            .iter()
+            .map(|h| Item::from([(attr::TOKEN_HASH.to_string(), AttributeValue::S(h.clone()))]))
+            .collect();
+        for attempt in 0u32.. {
+            let wanted = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
+            let out = client
+                .batch_get_item()
+                .request_items(sessions_table, wanted)
+                .send()
+                .await
+                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
+            for item in out
+                .responses()
+                .and_then(|r| r.get(sessions_table))
+                .into_iter()
+                .flatten()
+            {
+                let r = Reader::new(item, "session");
+                owners.push((
+                    r.str(attr::TOKEN_HASH)?.to_string(),
+                    r.str(attr::TENANT)?.to_string(),
+                    r.str(attr::USER_ID)?.to_string(),
+                ));
+            }
+            keys = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(sessions_table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                break;
+            }
+            if attempt >= 8 {
+                return Err(StoreOpError::call(
+                    "BatchGetItem",
+                    sessions_table,
+                    std::io::Error::other("keys still unprocessed after retries"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        }
+    }
+    Ok(owners)
+}
+
+/// Puts a user, keeping its generation when the item exists and giving it a new one when it
+/// does not (so a user deleted and created again never matches its old sessions). Returns the
+/// generation the user has now.
+pub async fn put_user_keeping_generation(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user: &User,
+) -> Result<String, StoreOpError> {
+    let mut update = client
+        .update_item()
+        .table_name(directory_table)
+        .set_key(Some(directory_key(tenant, &sk::user(&user.id))))
+        .expression_attribute_names("#id", attr::USER_ID)
+        .expression_attribute_names("#name", attr::USERNAME)
+        .expression_attribute_names("#roles", attr::ROLES)
+        .expression_attribute_names("#offset", attr::UTC_OFFSET)
+        .expression_attribute_names("#gen", attr::GENERATION)
+        .expression_attribute_values(":id", AttributeValue::S(user.id.clone()))
+        .expression_attribute_values(":name", AttributeValue::S(user.username.clone()))
+        .expression_attribute_values(":roles", string_list(&user.roles))
+        .expression_attribute_values(":gen", AttributeValue::S(new_generation()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+    let set = "SET #id = :id, #name = :name, #roles = :roles, #gen = if_not_exists(#gen, :gen)";
+    update = match user_item(tenant, user).remove(attr::UTC_OFFSET) {
+        Some(offset) => update
+            .update_expression(format!("{set}, #offset = :offset"))
+            .expression_attribute_values(":offset", offset),
+        None => update.update_expression(format!("{set} REMOVE #offset")),
+    };
+    let out = update
+        .send()
+        .await
+        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))?;
+    let key = format!("{tenant}/USER#…");
+    let item = out.attributes.unwrap_or_default();
+    Ok(Reader::new(&item, &key).str(attr::GENERATION)?.to_string())
+}
+
+/// A fresh user generation: 128 random bits, hex.
+fn new_generation() -> String {
+    use rand::Rng;
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// Deletes a user's item. `Ok(false)`: there was none.
+pub async fn delete_user(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<bool, StoreOpError> {
+    let out = client
+        .delete_item()
+        .table_name(directory_table)
+        .set_key(Some(directory_key(tenant, &sk::user(user_id))))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))?;
+    Ok(out.attributes.is_some())
+}
+
+/// The ids of every user of a tenant (one query of its directory partition).
+pub async fn user_ids_of(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+) -> Result<Vec<String>, StoreOpError> {
+    let items: Vec<Item> = client
+        .query()
+        .table_name(directory_table)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :user)")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_values(":pk", AttributeValue::S(tenant.to_string()))
+        .expression_attribute_values(":user", AttributeValue::S(sk::user("")))
+        .projection_expression("#sk")
         .consistent_read(true)
         .into_paginator()
         .items()
         .send()
         .collect::<Result<_, _>>()
         .await
-        .map_err(|e| StoreOpError::call("Scan", sessions_table, e))?;
+        .map_err(|e| StoreOpError::call("Query", directory_table, e))?;
     items
         .iter()
-        .map(|item| match item.get(attr::TOKEN_HASH) {
-            Some(AttributeValue::S(hash)) => Ok(hash.clone()),
-            _ => Err(MalformedItem {
-                key: "session".into(),
-                problem: format!("{} is not a string", attr::TOKEN_HASH),
-            }
-            .into()),
+        .map(|item| {
+            let sort = Reader::new(item, tenant).str(attr::SK)?;
+            Ok(sort.strip_prefix("USER#").unwrap_or(sort).to_string())
         })
         .collect()
 }

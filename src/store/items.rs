@@ -22,6 +22,8 @@ pub mod attr {
     pub const USER_ID: &str = "userId";
     pub const ISSUED_AT: &str = "issuedAt";
     pub const EXPIRES_AT: &str = "expiresAt";
+    /// On users and sessions: which incarnation of a user id a session belongs to.
+    pub const GENERATION: &str = "generation";
 
     pub const PK: &str = "pk";
     pub const SK: &str = "sk";
@@ -181,13 +183,17 @@ pub fn conversation_item(tenant: &str, c: &Conversation) -> Result<Item, Malform
 }
 
 pub fn session_item(token_hash: &str, session: &Session, expires_at_s: i64) -> Item {
-    Item::from([
+    let mut item = Item::from([
         (attr::TOKEN_HASH.into(), s(token_hash)),
         (attr::TENANT.into(), s(session.tenant.clone())),
         (attr::USER_ID.into(), s(session.user_id.clone())),
         (attr::ISSUED_AT.into(), n(session.issued_at_ms)),
         (attr::EXPIRES_AT.into(), n(expires_at_s)),
-    ])
+    ]);
+    if let Some(g) = &session.generation {
+        item.insert(attr::GENERATION.into(), s(g.clone()));
+    }
+    item
 }
 
 pub fn user_item(tenant: &str, user: &User) -> Item {
@@ -200,6 +206,9 @@ pub fn user_item(tenant: &str, user: &User) -> Item {
     ]);
     if let Some(o) = user.utc_offset {
         item.insert(attr::UTC_OFFSET.into(), f(o));
+    }
+    if let Some(g) = &user.generation {
+        item.insert(attr::GENERATION.into(), s(g.clone()));
     }
     item
 }
@@ -490,6 +499,7 @@ pub fn read_session(item: &Item, key: &str) -> Result<Session, MalformedItem> {
         tenant: r.str(attr::TENANT)?.to_string(),
         user_id: r.str(attr::USER_ID)?.to_string(),
         issued_at_ms: r.number(attr::ISSUED_AT)?,
+        generation: r.opt_str(attr::GENERATION)?.map(str::to_string),
     })
 }
 
@@ -500,6 +510,7 @@ pub fn read_user(item: &Item, key: &str) -> Result<User, MalformedItem> {
         username: r.str(attr::USERNAME)?.to_string(),
         roles: r.string_list(attr::ROLES)?,
         utc_offset: r.opt_metric(attr::UTC_OFFSET)?,
+        generation: r.opt_str(attr::GENERATION)?.map(str::to_string),
     })
 }
 

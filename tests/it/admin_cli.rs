@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "create-tables",
     "import",
     "generate-demo",
@@ -25,6 +25,7 @@ const SUBCOMMANDS: [&str; 12] = [
     "mint-session",
     "revoke-session",
     "revoke-sessions",
+    "delete-user",
     "grant-role",
     "revoke-role",
 ];

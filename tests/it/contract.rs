@@ -67,6 +67,7 @@ pub fn store() -> MemoryStore {
                 username: name.into(),
                 roles: roles.into_iter().map(String::from).collect(),
                 utc_offset: None,
+                generation: None,
             },
         );
         s.put_session(
@@ -75,6 +76,7 @@ pub fn store() -> MemoryStore {
                 tenant: "acme".into(),
                 user_id: id.into(),
                 issued_at_ms: NOW_MS - age_days * 86_400_000,
+                generation: None,
             },
         );
     }
@@ -258,6 +260,7 @@ async fn a_session_whose_user_was_deleted_is_401() {
             tenant: "acme".into(),
             user_id: "u-ghost".into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
     );
     let (status, body) = call(&app(s), OK_QUERY, &as_user("tok-ghost", "u-ghost")).await;
@@ -617,6 +620,7 @@ async fn a_tenant_never_sees_another_tenants_conversations() {
             username: "manager".into(),
             roles: vec!["livechat-manager".into()],
             utc_offset: None,
+            generation: None,
         },
     );
     s.put_session(
@@ -625,6 +629,7 @@ async fn a_tenant_never_sees_another_tenants_conversations() {
             tenant: "globex".into(),
             user_id: "u-manager".into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
     );
     let a = app(s);

@@ -72,12 +72,14 @@ pub async fn seed_tenant(
         username: "manager".into(),
         roles: vec!["livechat-manager".into()],
         utc_offset,
+        generation: None,
     };
     let token = format!("{MANAGER_TOKEN}-{tenant}");
     let session = Session {
         tenant: tenant.into(),
         user_id: "u-manager".into(),
         issued_at_ms: NOW_MS,
+        generation: None,
     };
     for (table, item) in [
         (&tables.directory, items::user_item(tenant, &user)),
@@ -477,6 +479,7 @@ async fn a_malformed_user_item_is_named_in_the_log_without_its_user_id() {
             username: "manager".into(),
             roles: vec![],
             utc_offset: None,
+            generation: None,
         },
     );
     user.insert(
@@ -522,6 +525,7 @@ async fn a_malformed_session_item_is_named_without_its_token_hash() {
             tenant: "acme".into(),
             user_id: "u-manager".into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
         NOW_MS / 1000 + 86_400,
     );

@@ -22,6 +22,7 @@ pub fn demo_store() -> agent_overview::store::memory::MemoryStore {
             username: "manager".into(),
             roles: vec!["livechat-manager".into()],
             utc_offset: None,
+            generation: None,
         },
     );
     s.put_session(
@@ -30,6 +31,7 @@ pub fn demo_store() -> agent_overview::store::memory::MemoryStore {
             tenant: "acme".into(),
             user_id: "demo-manager".into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
     );
     s

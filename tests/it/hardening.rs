@@ -369,6 +369,7 @@ async fn dates_at_the_ends_of_the_calendar() {
                     username: "manager".into(),
                     roles: vec!["livechat-manager".into()],
                     utc_offset: offset,
+                    generation: None,
                 },
             );
             let a = app(s);

@@ -88,11 +88,45 @@ pub async fn ready() -> (Client, TableNames) {
 
 static EXPORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Held by a test while it imports a fixture export and checks the result. Sessions are keyed
-/// by the token's hash alone, so importing one export into two tenants at once would move its
-/// sessions from one tenant to the other mid-test.
+/// Held by a test while it imports a fixture export and checks the result. A login token is
+/// one user's session for life, so an import of a fixture into a second tenant is refused
+/// (issue 10): on taking the lock, the fixtures' sessions left by earlier tests are deleted.
 pub async fn exports_lock() -> tokio::sync::MutexGuard<'static, ()> {
-    EXPORTS.lock().await
+    let guard = EXPORTS.lock().await;
+    let (client, names) = ready().await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for dir in [
+        "small-export",
+        "rocketchat-export/custom-zone-relaxed",
+        "rocketchat-export/user-zone-canonical",
+    ] {
+        let users = std::fs::read_to_string(fixtures.join(dir).join("users.json")).unwrap();
+        for line in users.lines().filter(|l| !l.trim().is_empty()) {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            let tokens = doc
+                .pointer("/services/resume/loginTokens")
+                .and_then(|t| t.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for token in tokens {
+                let hash = match (token.get("hashedToken"), token.get("token")) {
+                    (Some(serde_json::Value::String(h)), _) => h.clone(),
+                    (_, Some(serde_json::Value::String(raw))) => {
+                        agent_overview::domain::identity::hash_token(raw)
+                    }
+                    _ => continue,
+                };
+                client
+                    .delete_item()
+                    .table_name(&names.sessions)
+                    .key("tokenHash", s(&hash))
+                    .send()
+                    .await
+                    .expect("DeleteItem");
+            }
+        }
+    }
+    guard
 }
 
 /// A tenant id no other test (or earlier run against the same dynalite) uses.

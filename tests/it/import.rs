@@ -24,9 +24,11 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The small export's clock: its login tokens (30 days from 2024-05-01) are current.
 fn skipping() -> ImportOptions {
     ImportOptions {
         skip_malformed: true,
+        now: "2024-05-02T00:00:00Z".parse().unwrap(),
         ..ImportOptions::default()
     }
 }
@@ -227,6 +229,8 @@ async fn small_export_imports_every_shape() {
     // Users, settings, permission override and sessions, read back as the handler reads them.
     let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
     let mia = store.caller(&tenant, "u-mia").await.expect("caller");
+    let generation = mia.user.as_ref().and_then(|u| u.generation.clone());
+    assert!(generation.is_some(), "a new user gets a generation");
     assert_eq!(
         mia.user,
         Some(User {
@@ -234,6 +238,7 @@ async fn small_export_imports_every_shape() {
             username: "mia".into(),
             roles: vec!["user".into(), "livechat-manager".into()],
             utc_offset: Some(2.0),
+            generation: generation.clone(),
         })
     );
     assert_eq!(
@@ -275,6 +280,7 @@ async fn small_export_imports_every_shape() {
             tenant: tenant.clone(),
             user_id: "u-mia".into(),
             issued_at_ms: 1_714_550_400_000,
+            generation,
         }
     );
     let item = get(
@@ -430,7 +436,11 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
         &names,
         &tid(&tenant),
         &fixture(&format!("rocketchat-export/{folder}")),
-        &ImportOptions::default(),
+        // The fixtures' clock: 4 of their 10 login tokens are current (3650 days), 6 expired.
+        &ImportOptions {
+            now: "2026-11-25T00:00:00Z".parse().unwrap(),
+            ..ImportOptions::default()
+        },
     )
     .await
     .unwrap_or_else(|e| panic!("{folder}: {}", agent_overview::errors::error_chain(&e)));
@@ -449,8 +459,9 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
     assert_eq!(c(MESSAGES).skipped("malformed"), 0);
     assert_eq!(
         (c(USERS).written("users"), c(USERS).written("sessions")),
-        (11, 10)
+        (11, 4)
     );
+    assert_eq!(c(USERS).skipped("expired login tokens"), 6);
     assert_eq!(c(PERMISSIONS).written("permissions"), 2);
     assert_eq!(c(SETTINGS).written("settings"), 1);
 
@@ -463,7 +474,7 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
     assert_eq!(total, agent_messages);
     assert_eq!(
         tenant_items(&client, &names.sessions, &tenant).await.len(),
-        10
+        4
     );
     assert_eq!(
         tenant_items(&client, &names.directory, &tenant).await.len(),

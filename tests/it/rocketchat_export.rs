@@ -39,7 +39,7 @@ async fn replay(folder: &str) {
     let options = ImportOptions {
         skip_malformed: false,
         show_progress: false,
-        writer: Default::default(),
+        ..ImportOptions::default()
     };
     import_export(
         &client,

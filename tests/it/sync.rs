@@ -104,7 +104,7 @@ async fn imported(
     let options = ImportOptions {
         skip_malformed: false,
         show_progress: false,
-        writer: Default::default(),
+        ..ImportOptions::default()
     };
     import_export(
         client,

@@ -113,6 +113,7 @@ fn secret_store() -> MemoryStore {
             username: "ops".into(),
             roles: vec!["livechat-manager".into()],
             utc_offset: None,
+            generation: None,
         },
     );
     s.put_session(
@@ -121,6 +122,7 @@ fn secret_store() -> MemoryStore {
             tenant: "acme".into(),
             user_id: USER_ID.into(),
             issued_at_ms: NOW_MS,
+            generation: None,
         },
     );
     s
@@ -264,11 +266,13 @@ async fn dynamo_manager(token: &str, user_id: &str) -> agent_overview::http::App
         username: "ops".into(),
         roles: vec!["livechat-manager".into()],
         utc_offset: None,
+        generation: None,
     };
     let session = Session {
         tenant: tenant.clone(),
         user_id: user_id.into(),
         issued_at_ms: NOW_MS,
+        generation: None,
     };
     for (table, item) in [
         (&tables.directory, items::user_item(&tenant, &user)),

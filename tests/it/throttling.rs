@@ -31,6 +31,7 @@ pub fn session_item() -> Item {
         tenant: "acme".into(),
         user_id: USER_ID.into(),
         issued_at_ms: NOW_MS,
+        generation: None,
     };
     items::session_item(&hash_token(TOKEN), &session, NOW_MS / 1000 + 86_400)
 }
@@ -43,6 +44,7 @@ fn manager_item() -> Item {
             username: "manager".into(),
             roles: vec!["livechat-manager".into()],
             utc_offset: None,
+            generation: None,
         },
     )
 }

@@ -29,6 +29,7 @@ impl LoginToken {
             tenant: tenant.to_string(),
             user_id: user_id.to_string(),
             issued_at_ms: self.issued_at_ms,
+            generation: None,
         };
         (session, expires_at_s)
     }
@@ -39,6 +40,8 @@ pub struct UserDoc {
     /// `None` when the account has no username yet (Rocket.Chat allows that during sign-up):
     /// it cannot appear in any figure and is not imported.
     pub user: Option<User>,
+    /// Rocket.Chat's `active` (missing: active). A deactivated user keeps no working session.
+    pub active: bool,
     pub tokens: Vec<LoginToken>,
     /// Personal access tokens (no `when`): they never expire in Rocket.Chat, which our sessions
     /// cannot express, so they are counted, not imported.
@@ -50,6 +53,7 @@ pub fn read_user(doc: &Doc) -> Result<UserDoc, DocError> {
     let username = doc.opt_str("username")?.map(str::to_string);
     let roles = doc.string_list("roles")?;
     let utc_offset = doc.opt_f64("utcOffset")?;
+    let active = doc.opt_bool("active")?.unwrap_or(true);
     let mut tokens = Vec::new();
     let mut personal_access_tokens = 0;
     for (i, entry) in doc
@@ -88,7 +92,9 @@ pub fn read_user(doc: &Doc) -> Result<UserDoc, DocError> {
             username,
             roles,
             utc_offset,
+            generation: None,
         }),
+        active,
         tokens,
         personal_access_tokens,
     })
@@ -116,6 +122,7 @@ mod tests {
                 username: "boss".into(),
                 roles: vec!["user".into(), "livechat-manager".into()],
                 utc_offset: Some(5.5),
+                generation: None,
             })
         );
         assert_eq!(
