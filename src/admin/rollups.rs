@@ -45,7 +45,7 @@ impl std::fmt::Display for RollupsRebuilt {
 
 impl super::Report for RollupsRebuilt {}
 
-/// A rebuilder whose `asOf` is the wall clock: the rebuild that reads last wins.
+/// A rebuilder on the wall clock (the state's `lastChangeAt` and overflow settling use it).
 pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
     Rebuilder::new(client.clone(), names.rollup_tables(), system_clock())
 }

@@ -473,7 +473,17 @@ mod tests {
             rollups.key_schema,
             vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]
         );
-        assert!(rollups.indexes.is_empty());
+        // The reconciliation's sparse index of the per-day states.
+        assert_eq!(rollups.indexes.len(), 1);
+        assert_eq!(rollups.indexes[0].name, "byAttention");
+        assert_eq!(
+            rollups.indexes[0].key_schema,
+            vec![
+                key("attention", KeyType::Hash),
+                key("lastChangeAt", KeyType::Range)
+            ]
+        );
+        assert_eq!(rollups.indexes[0].projection_type, ProjectionType::KeysOnly);
         // Every key attribute is defined, and nothing else (CreateTable refuses both).
         for spec in &specs {
             let mut keys: Vec<_> = spec

@@ -14,10 +14,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     let config = start(RollupsConfig::from_env(), |c| &c.metrics)?;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-    let rebuilder = Rebuilder::new(client, config.tables, system_clock());
-    let rebuilder = &rebuilder;
+    let rebuilder = Rebuilder::new(client, config.tables.clone(), system_clock());
+    let (rebuilder, metrics) = (&rebuilder, &config.metrics);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        handle_event(rebuilder, event).await
+        handle_event(rebuilder, metrics, event).await
     }))
     .await
 }

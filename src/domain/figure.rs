@@ -2,7 +2,7 @@
 //! it contributes, how the value is shown and how rows are sorted.
 
 /// One of the seven `name`s the endpoint answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Figure {
     TotalConversations,
     AvgChatDuration,

@@ -15,32 +15,32 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::NaiveDate;
 use futures::StreamExt;
+use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::config::MetricsConfig;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
-use crate::domain::rollup::Scope;
 use crate::errors::error_chain;
 use crate::store::change::read_change;
 use crate::store::items::MalformedItem;
-use crate::store::rebuild::{Overlay, RebuildSummary};
+use crate::store::rebuild::RebuildSummary;
 use crate::store::RollupMaintenance;
 
 /// Day rebuilds of one batch in flight at once.
 const REBUILDS_IN_FLIGHT: usize = 4;
 
-/// One (tenant, day) to rebuild: its scopes, and the first record that asked for it.
+/// One (tenant, day) to mark and rebuild: the conversations the batch changed on it, and the
+/// first record that asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayWork {
-    pub scopes: BTreeSet<Scope>,
+    pub pks: BTreeSet<String>,
     pub first_record: usize,
 }
 
 /// What a batch calls for.
 #[derive(Debug, Default)]
 pub struct BatchWork {
-    /// Latest image per conversation key, laid over the GSI's answer.
-    pub overlay: Overlay,
     pub days: BTreeMap<(String, NaiveDate), DayWork>,
     /// The first record that could not be read; records from it on are not in the work.
     pub unreadable: Option<(usize, MalformedItem)>,
@@ -64,7 +64,6 @@ pub fn plan_batch(records: &[EventRecord]) -> BatchWork {
                 break;
             }
         };
-        work.overlay.insert(change.pk.clone(), change.new.clone());
         if figures_unchanged(change.old.as_ref(), change.new.as_ref()) {
             continue;
         }
@@ -83,12 +82,10 @@ pub fn plan_batch(records: &[EventRecord]) -> BatchWork {
                 .days
                 .entry((change.tenant.clone(), day))
                 .or_insert_with(|| DayWork {
-                    scopes: BTreeSet::from([Scope::All]),
+                    pks: BTreeSet::new(),
                     first_record: index,
                 });
-            if let Some(d) = &c.department_id {
-                entry.scopes.insert(Scope::Department(d.clone()));
-            }
+            entry.pks.insert(change.pk.clone());
         }
     }
     work
@@ -108,37 +105,64 @@ fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> 
     }
 }
 
-/// Applies a batch and answers which record to retry from, if any.
+/// What a batch did: the answer to Lambda, and the (tenant, day) rebuilds that failed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub response: DynamoDbEventResponse,
+    pub failed_days: u64,
+}
+
+/// Applies a batch: marks each (tenant, day) it changed, then rebuilds it (the mark first, so
+/// a crash or a failed rebuild leaves the day dirty, read raw, until a rebuild succeeds).
+/// Answers which record to retry from, if any.
 pub async fn handle_batch(
     rebuilder: &impl RollupMaintenance,
     event: Event,
-) -> Result<DynamoDbEventResponse, StreamError> {
+) -> Result<Applied, StreamError> {
     let started = Instant::now();
     let records = event.records;
     let work = plan_batch(&records);
+    let sequence_number = |index: usize| {
+        records
+            .get(index)
+            .and_then(|r| r.change.sequence_number.as_deref())
+    };
+    let mut failed_days = 0;
     let mut first_failed = work.unreadable.as_ref().map(|(index, e)| {
-        tracing::error!(record = index, error = %error_chain(e), "unreadable stream record");
+        failed_days += 1;
+        tracing::error!(
+            record = index,
+            sequence_number = sequence_number(*index),
+            key = %e.key,
+            error = %error_chain(e),
+            "unreadable stream record"
+        );
         *index
     });
-    let overlay = &work.overlay;
     let results: Vec<_> = futures::stream::iter(&work.days)
         .map(|((tenant, day), w)| async move {
-            let result = rebuilder
-                .rebuild_day(tenant, *day, &w.scopes, overlay)
-                .await;
+            let result = match rebuilder.mark_day(tenant, *day, &w.pks).await {
+                Ok(()) => rebuilder.rebuild_day(tenant, *day).await,
+                Err(e) => Err(e),
+            };
             (tenant, day, w.first_record, result)
         })
         .buffer_unordered(REBUILDS_IN_FLIGHT)
         .collect()
         .await;
     let mut total = RebuildSummary::default();
-    let mut failed_days = 0;
     for (tenant, day, first_record, result) in results {
         match result {
-            Ok(summary) => total.add(&summary),
+            Ok(rebuilt) => total.add(&rebuilt.summary),
             Err(e) => {
                 failed_days += 1;
-                tracing::error!(tenant = %tenant, day = %day, error = %error_chain(&e), "rollup rebuild failed");
+                tracing::error!(
+                    tenant = %tenant,
+                    day = %day,
+                    sequence_number = sequence_number(first_record),
+                    error = %error_chain(&e),
+                    "rollup rebuild failed"
+                );
                 first_failed = Some(first_failed.map_or(first_record, |f| f.min(first_record)));
             }
         }
@@ -150,6 +174,7 @@ pub async fn handle_batch(
         conversations_read = total.conversations_read,
         items_written = total.items_written,
         items_superseded = total.items_superseded,
+        days_left_dirty = total.days_left_dirty,
         retry_from_record = first_failed,
         duration_ms = started.elapsed().as_millis() as u64,
         "rollups batch"
@@ -164,18 +189,45 @@ pub async fn handle_batch(
         failure.item_identifier = Some(sequence_number);
         response.batch_item_failures.push(failure);
     }
-    Ok(response)
+    Ok(Applied {
+        response,
+        failed_days,
+    })
+}
+
+/// The EMF document of a batch's failed rebuilds (`RollupRebuildFailures`, dimension `Stage`):
+/// a failed rebuild is retried through `batchItemFailures`, which Lambda's `Errors` never counts.
+pub fn failures_document(config: &MetricsConfig, failed_days: u64, timestamp_ms: i64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": config.namespace,
+                "Dimensions": [["Stage"]],
+                "Metrics": [{"Name": "RollupRebuildFailures", "Unit": "Count"}],
+            }],
+        },
+        "Stage": config.stage,
+        "RollupRebuildFailures": failed_days,
+    })
 }
 
 /// The Lambda invocation: one span per request id around [`handle_batch`]. An error fails the
 /// whole batch (it happens only when a failed record cannot be named).
 pub async fn handle_event(
     rebuilder: &impl RollupMaintenance,
+    metrics: &MetricsConfig,
     event: lambda_runtime::LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
     let (payload, context) = event.into_parts();
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
-    Ok(handle_batch(rebuilder, payload).instrument(span).await?)
+    let applied = handle_batch(rebuilder, payload).instrument(span).await?;
+    if applied.failed_days > 0 {
+        let now = chrono::Utc::now().timestamp_millis();
+        // One line on stdout: CloudWatch Logs turns it into the metric.
+        println!("{}", failures_document(metrics, applied.failed_days, now));
+    }
+    Ok(applied.response)
 }
 
 #[cfg(test)]
@@ -241,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transfer_rebuilds_both_days_and_departments_once_per_batch() {
+    fn a_transfer_marks_and_rebuilds_both_days_once_per_batch() {
         let before = conv("R1", DAY1 + 1000, Some("D1"), "kim");
         let after = conv("R1", DAY1 + 86_400_000, Some("D2"), "jane");
         let other = conv("R2", DAY1 + 5, None, "kim");
@@ -259,31 +311,20 @@ mod tests {
         let days: Vec<_> = work
             .days
             .iter()
-            .map(|((t, d), w)| (t.as_str(), *d, w.scopes.clone(), w.first_record))
+            .map(|((t, d), w)| (t.as_str(), *d, w.pks.clone(), w.first_record))
             .collect();
-        let d = |s: &str| Scope::Department(s.into());
+        let pks = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
         assert_eq!(
             days,
             vec![
-                (
-                    "acme",
-                    day("2024-03-01"),
-                    BTreeSet::from([Scope::All, d("D1")]),
-                    0
-                ),
-                (
-                    "acme",
-                    day("2024-03-02"),
-                    BTreeSet::from([Scope::All, d("D2")]),
-                    1
-                ),
+                ("acme", day("2024-03-01"), pks(&["acme#R1", "acme#R2"]), 0),
+                ("acme", day("2024-03-02"), pks(&["acme#R1"]), 1),
             ]
         );
-        assert_eq!(work.overlay["acme#R1"], Some(after));
     }
 
     #[test]
-    fn a_change_no_figure_reads_needs_no_rebuild_but_joins_the_overlay() {
+    fn a_change_no_figure_reads_needs_no_rebuild() {
         let open = conv("R1", DAY1, Some("D1"), "kim");
         let closed = Conversation {
             open: Some(false),
@@ -296,11 +337,10 @@ mod tests {
             "acme#R1",
         )]));
         assert!(work.days.is_empty());
-        assert_eq!(work.overlay["acme#R1"], Some(closed));
     }
 
     #[test]
-    fn a_removal_drops_the_conversation_from_the_overlay() {
+    fn a_removal_marks_its_day() {
         let c = conv("R1", DAY1, None, "kim");
         let work = plan_batch(&records(vec![record(
             1,
@@ -308,8 +348,8 @@ mod tests {
             None,
             "t#R1",
         )]));
-        assert_eq!(work.overlay["t#R1"], None);
         assert_eq!(work.days.len(), 1);
+        assert!(work.days.values().all(|w| w.pks.contains("t#R1")));
     }
 
     #[test]
@@ -330,10 +370,25 @@ mod tests {
         let (index, err) = work.unreadable.unwrap();
         assert_eq!(index, 1);
         assert_eq!(err.key, "t#R2");
-        assert!(!work.overlay.contains_key("t#R3"));
+        assert!(work.days.values().all(|w| !w.pks.contains("t#R3")));
         let keys_only = records(vec![record(4, None, None, "t#R4")]);
         let (_, err) = plan_batch(&keys_only).unreadable.unwrap();
         assert_eq!(err.key, "t#R4");
         assert!(err.problem.contains("NEW_AND_OLD_IMAGES"));
+    }
+
+    #[test]
+    fn failed_rebuilds_are_one_emf_metric() {
+        let config = MetricsConfig {
+            namespace: "AgentOverview".into(),
+            stage: "prod".into(),
+        };
+        let doc = failures_document(&config, 3, 1_700_000_000_000);
+        assert_eq!(doc["RollupRebuildFailures"], 3);
+        assert_eq!(doc["Stage"], "prod");
+        let m = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(m["Namespace"], "AgentOverview");
+        assert_eq!(m["Dimensions"], json!([["Stage"]]));
+        assert_eq!(m["Metrics"][0]["Name"], "RollupRebuildFailures");
     }
 }

@@ -14,8 +14,7 @@ use super::stored::{department_lists, stored_days};
 use crate::config::RollupTables;
 use crate::domain::rollup::{DayRollup, Scope};
 use crate::store::plan::month_spans;
-use crate::store::rebuild::{Overlay, Rebuilder};
-use crate::store::RollupMaintenance;
+use crate::store::rebuild::Rebuilder;
 use crate::store::StoreOpError;
 
 /// Days that differ: what differs, and the scopes compared.
@@ -172,9 +171,9 @@ impl Verifier {
         day: NaiveDate,
         scopes: &BTreeSet<Scope>,
     ) -> Result<bool, StoreOpError> {
-        self.rebuilder
-            .rebuild_day(tenant, day, scopes, &Overlay::new())
-            .await?;
+        // A mark first: the rebuild then writes a version newer than any item it must replace.
+        self.rebuilder.mark(tenant, day, &BTreeSet::new()).await?;
+        self.rebuilder.rebuild_day_with(tenant, day, scopes).await?;
         let (_, drifts) = self.compare_span(tenant, day, day).await?;
         Ok(drifts.is_empty())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
+use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
 
 use super::items::{self, attr, sk, Item, Reader};
@@ -18,6 +19,7 @@ use crate::config::{Limits, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::{AgentField, Figure, MetricField};
 use crate::domain::identity::{CallerContext, Session, TenantSettings, VIEW_LIVECHAT_MANAGER};
+use crate::domain::range::UtcRange;
 
 /// How often unprocessed BatchGetItem keys are asked for again before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
@@ -134,15 +136,36 @@ impl DynamoStore {
                     .await
             }
             Unit::Rollups { first, last } => {
-                rollups::fold_days(
+                let read = rollups::fold_days(
                     &self.client,
                     &self.tables.rollups,
                     query,
-                    first,
-                    last,
+                    (first, last),
                     self.limits.query_page_limit,
                 )
-                .await
+                .await?;
+                let (mut agg, mut stats) = (read.agg, read.stats);
+                // Days the rollups do not cover are read raw, one query per run of days.
+                let raw = read.uncovered.into_iter().map(|(from, to)| {
+                    let narrowed = RangeQuery {
+                        range: UtcRange {
+                            start_ms: UtcRange::utc_day(from).start_ms,
+                            end_ms: UtcRange::utc_day(to).end_ms,
+                        },
+                        ..query.clone()
+                    };
+                    let month = (from.year(), from.month());
+                    async move {
+                        self.fold_bucket(&narrowed, query.department_id.as_deref(), month)
+                            .await
+                    }
+                });
+                for (part, part_stats) in futures::future::try_join_all(raw).await? {
+                    agg.merge(part)
+                        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+                    stats.add(&part_stats);
+                }
+                Ok((agg, stats))
             }
         }
     }

@@ -49,8 +49,14 @@ pub mod attr {
     pub const AGENT_MESSAGES: &str = "agentMessages";
 
     pub const TALLIES: &str = "tallies";
-    pub const AS_OF: &str = "asOf";
+    pub const VERSION: &str = "version";
     pub const DEPARTMENTS: &str = "departments";
+    pub const CHANGED: &str = "changed";
+    pub const BUILT: &str = "built";
+    pub const PENDING: &str = "pending";
+    pub const OVERFLOW: &str = "overflow";
+    pub const ATTENTION: &str = "attention";
+    pub const LAST_CHANGE_AT: &str = "lastChangeAt";
 }
 
 /// Sort keys of the directory table.
@@ -246,12 +252,12 @@ pub fn permission_item(tenant: &str, permission: &str, roles: &[String]) -> Item
 //
 // One item per (tenant, scope, figure, UTC day): partition `pk` = `{tenant}#ALL` or
 // `{tenant}#D#{departmentId}`, sort `sk` = `{figure name}#{YYYY-MM-DD}`, so a request reads only
-// its figure's items (DynamoDB charges a Query for whole items, whatever the projection). The
-// `ALL` partition also holds `DEPARTMENTS#{YYYY-MM-DD}`: the departments that day's rollups
-// cover, so a rebuild finds the department rollups it must clear.
+// its figure's items (DynamoDB charges a Query for whole items, whatever the projection). Each
+// carries `version`, the day's `changed` counter it was built from. The `ALL` partition also
+// holds `DAY#{YYYY-MM-DD}`: the day's state (see `store::day_state`).
 
-/// Sort-key prefix of the per-day department lists.
-pub const DEPARTMENTS_SK_PREFIX: &str = "DEPARTMENTS#";
+/// Sort-key prefix of the per-day state items.
+pub const DAY_SK_PREFIX: &str = "DAY#";
 
 pub fn rollup_pk(tenant: &str, scope: &Scope) -> String {
     match scope {
@@ -264,22 +270,42 @@ pub fn rollup_sk(figure: Figure, day: NaiveDate) -> String {
     format!("{}#{}", figure.name(), day.format("%Y-%m-%d"))
 }
 
+pub fn day_state_sk(day: NaiveDate) -> String {
+    format!("{DAY_SK_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// The sort key of the item holding a day's department list: its state item.
 pub fn departments_sk(day: NaiveDate) -> String {
-    format!("{DEPARTMENTS_SK_PREFIX}{}", day.format("%Y-%m-%d"))
+    day_state_sk(day)
+}
+
+/// A day's department list, from its state item: its day and departments.
+pub fn read_departments_item(item: &Item) -> Result<(NaiveDate, Vec<String>), MalformedItem> {
+    let key = rollup_key(item);
+    let r = Reader::new(item, &key);
+    let day = day_of_sk(r.str(attr::SK)?).ok_or_else(|| r.malformed("sk is not DAY#YYYY-MM-DD"))?;
+    Ok((day, r.string_list(attr::DEPARTMENTS)?))
+}
+
+/// The day of a `DAY#YYYY-MM-DD` or `{figure}#YYYY-MM-DD` sort key.
+pub fn day_of_sk(sk: &str) -> Option<NaiveDate> {
+    let (_, day) = sk.rsplit_once('#')?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 /// One agent's tally as stored: `[count, exact sum (decimal), min (shortest round-trip text)
 /// or null, messages, first counted ts]`.
 type StoredTally = (u64, String, Option<String>, u64, i64);
 
-/// A figure's rollup for one scope and day. An empty aggregator gives an item with no agents:
-/// a tombstone that keeps an older, concurrent rebuild from writing stale tallies back.
+/// A figure's rollup for one scope and day, built from the day's `changed` = `version`. An
+/// empty aggregator gives an item with no agents: a tombstone that keeps an older, concurrent
+/// rebuild from writing stale tallies back.
 pub fn rollup_item(
     tenant: &str,
     scope: &Scope,
     day: NaiveDate,
     agg: &Aggregator,
-    as_of_ms: i64,
+    version: u64,
 ) -> Item {
     // serde_json's map is sorted, so the same tallies always make the same bytes.
     let tallies: serde_json::Map<String, serde_json::Value> = agg
@@ -301,25 +327,15 @@ pub fn rollup_item(
         (attr::PK.into(), s(rollup_pk(tenant, scope))),
         (attr::SK.into(), s(rollup_sk(agg.figure(), day))),
         (attr::TENANT.into(), s(tenant)),
-        (attr::AS_OF.into(), n(as_of_ms)),
+        (attr::VERSION.into(), n(version)),
         (attr::TALLIES.into(), s(json)),
     ])
 }
 
-/// The departments with rollups on `day`, kept in the tenant's `ALL` partition.
-pub fn departments_item(
-    tenant: &str,
-    day: NaiveDate,
-    departments: &[String],
-    as_of_ms: i64,
-) -> Item {
-    Item::from([
-        (attr::PK.into(), s(rollup_pk(tenant, &Scope::All))),
-        (attr::SK.into(), s(departments_sk(day))),
-        (attr::TENANT.into(), s(tenant)),
-        (attr::AS_OF.into(), n(as_of_ms)),
-        (attr::DEPARTMENTS.into(), string_list(departments)),
-    ])
+/// The `version` of a rollup item; `None` for an item written before versions existed.
+pub fn rollup_version(item: &Item) -> Result<Option<u64>, MalformedItem> {
+    let key = rollup_key(item);
+    Reader::new(item, &key).opt_number(attr::VERSION)
 }
 
 /// `pk/sk` of a rollups-table item, for errors.
@@ -363,18 +379,6 @@ pub fn fold_rollup_item(agg: &mut Aggregator, item: &Item) -> Result<(), Malform
             .map_err(|e| r.malformed(format!("tallies of {agent:?}: {e}")))?;
     }
     Ok(())
-}
-
-/// A `DEPARTMENTS#` item: its day and departments.
-pub fn read_departments_item(item: &Item) -> Result<(NaiveDate, Vec<String>), MalformedItem> {
-    let key = rollup_key(item);
-    let r = Reader::new(item, &key);
-    let day = r
-        .str(attr::SK)?
-        .strip_prefix(DEPARTMENTS_SK_PREFIX)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(|| r.malformed("sk is not DEPARTMENTS#YYYY-MM-DD"))?;
-    Ok((day, r.string_list(attr::DEPARTMENTS)?))
 }
 
 /// A conversation as a GSI query returns it (keys and the projected figure attributes), its
@@ -678,17 +682,14 @@ mod tests {
     }
 
     #[test]
-    fn department_lists_round_trip() {
+    fn sort_keys_name_their_day_and_rollups_their_version() {
         let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
-        let item = departments_item("t", day, &["a".into(), "b".into()], 5);
-        assert_eq!(
-            item[attr::SK],
-            AttributeValue::S("DEPARTMENTS#2024-02-29".into())
-        );
-        assert_eq!(
-            read_departments_item(&item).unwrap(),
-            (day, vec!["a".to_string(), "b".to_string()])
-        );
+        assert_eq!(day_state_sk(day), "DAY#2024-02-29");
+        assert_eq!(day_of_sk(&day_state_sk(day)), Some(day));
+        let figure = Figure::AvgChatDuration;
+        assert_eq!(day_of_sk(&rollup_sk(figure, day)), Some(day));
+        let item = rollup_item("t", &Scope::All, day, &Aggregator::new(figure), 7);
+        assert_eq!(rollup_version(&item).unwrap(), Some(7));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::domain::range::UtcRange;
 
 pub mod admin;
 pub mod change;
+pub mod day_state;
 pub mod dynamo;
 mod error;
 pub mod items;
@@ -78,17 +79,21 @@ pub trait WarmUp {
     fn warm_up(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// What the rollups function asks of the store: rebuild one UTC day of a tenant.
+/// What the rollups function asks of the store: mark a day's written conversations, then
+/// rebuild the day (see [`rebuild`]).
 pub trait RollupMaintenance {
-    /// Rebuilds `scopes` (and `All`) of `day`, laying `overlay` (the batch's latest images)
-    /// over what the index returns.
+    fn mark_day(
+        &self,
+        tenant: &str,
+        day: chrono::NaiveDate,
+        pks: &std::collections::BTreeSet<String>,
+    ) -> impl Future<Output = Result<(), StoreOpError>> + Send;
+
     fn rebuild_day(
         &self,
         tenant: &str,
         day: chrono::NaiveDate,
-        scopes: &std::collections::BTreeSet<crate::domain::rollup::Scope>,
-        overlay: &rebuild::Overlay,
-    ) -> impl Future<Output = Result<rebuild::RebuildSummary, StoreOpError>> + Send;
+    ) -> impl Future<Output = Result<rebuild::DayRebuild, StoreOpError>> + Send;
 }
 
 /// Conversations of a tenant, folded into a figure's tallies as they are read.

@@ -1,52 +1,202 @@
-//! Reading rollups: the whole UTC days of a plan's rollup unit, one item per day for the
-//! request's figure and scope (see [`super::plan`]).
+//! Reading rollups with their coverage: the whole UTC days of a plan's rollup unit (one
+//! calendar month at most). The days' states and the figure's rollup items are read by two
+//! queries in parallel; a day is answered from its rollup only when its state proves the item
+//! complete (see [`covers`]). Every other day is returned as uncovered, for the caller to read
+//! raw: a missing or stale rollup is never read as zero.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
-use super::items::{attr, fold_rollup_item, rollup_pk, rollup_sk};
+use super::day_state::{query_states, DayState};
+use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
 use super::{classify, FoldStats, RangeQuery, StoreError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::rollup::Scope;
 
-/// Folds the rollups of `first..=last` for the query's figure and scope. A day without an item
-/// had nothing to count.
+/// What the rollups of a span answer, and the runs of days they do not cover.
+#[derive(Debug)]
+pub struct RollupRead {
+    pub agg: Aggregator,
+    pub stats: FoldStats,
+    /// Runs of consecutive days, oldest first, that must be read raw.
+    pub uncovered: Vec<(NaiveDate, NaiveDate)>,
+}
+
+/// Whether a day's rollup item answers for `scope`: the day's state exists and is clean, and
+/// the item was built from that state (`version` = `built`). A department the clean day does
+/// not list had no conversation that day: it counts zero, unless an item newer than the state
+/// says otherwise.
+pub fn covers(state: Option<&DayState>, scope: &Scope, item_version: Option<Option<u64>>) -> bool {
+    let Some(state) = state.filter(|s| s.is_clean()) else {
+        return false;
+    };
+    let built = state.built;
+    match scope {
+        Scope::Department(d) if !state.lists(d) => match item_version {
+            None => true,
+            Some(version) => version.unwrap_or(0) <= built.unwrap_or(0),
+        },
+        _ => item_version == Some(built),
+    }
+}
+
+/// Folds the covered days of `first..=last` (one calendar month) for the query's figure and
+/// scope.
 pub async fn fold_days(
     client: &Client,
     table: &str,
     query: &RangeQuery,
-    first: NaiveDate,
-    last: NaiveDate,
+    (first, last): (NaiveDate, NaiveDate),
     page_limit: Option<i32>,
-) -> Result<(Aggregator, FoldStats), StoreError> {
+) -> Result<RollupRead, StoreError> {
     let scope = Scope::of_request(query.department_id.as_deref());
-    let mut pages = client
+    let (states, rollups) = futures::try_join!(
+        query_states(client, table, &query.tenant, (first, last), page_limit),
+        query_rollups(client, table, query, &scope, (first, last), page_limit),
+    )?;
+    let (states, state_requests) = states;
+    let (rollups, rollup_requests) = rollups;
+    let states: BTreeMap<NaiveDate, DayState> = states
+        .into_iter()
+        .filter_map(|s| Some((s.day?, s)))
+        .collect();
+    let mut agg = Aggregator::new(query.figure);
+    let mut stats = FoldStats {
+        requests: state_requests + rollup_requests,
+        rollup_items_read: rollups.len() as u64,
+        ..FoldStats::default()
+    };
+    let mut uncovered: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for day in first.iter_days().take_while(|d| *d <= last) {
+        let item = rollups.get(&day);
+        let version = item.map(items::rollup_version).transpose()?;
+        if covers(states.get(&day), &scope, version) {
+            stats.rollup_days += 1;
+            if let Some(item) = item {
+                fold_rollup_item(&mut agg, item)?;
+            }
+            continue;
+        }
+        match uncovered.last_mut() {
+            Some((_, end)) if end.succ_opt() == Some(day) => *end = day,
+            _ => uncovered.push((day, day)),
+        }
+    }
+    Ok(RollupRead {
+        agg,
+        stats,
+        uncovered,
+    })
+}
+
+/// A Query of one partition of the rollups table between two sort keys (`#pk`, `#sk` named).
+pub fn span_query(
+    client: &Client,
+    table: &str,
+    pk: String,
+    (first, last): (String, String),
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
         .query()
         .table_name(table)
         .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
         .expression_attribute_names("#pk", attr::PK)
         .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":first", AttributeValue::S(first))
+        .expression_attribute_values(":last", AttributeValue::S(last))
+}
+
+/// The figure's rollup items of `first..=last` for `scope`, by day; and the pages read.
+async fn query_rollups(
+    client: &Client,
+    table: &str,
+    query: &RangeQuery,
+    scope: &Scope,
+    (first, last): (NaiveDate, NaiveDate),
+    page_limit: Option<i32>,
+) -> Result<(BTreeMap<NaiveDate, Item>, u64), StoreError> {
+    let sort_keys = (
+        rollup_sk(query.figure, first),
+        rollup_sk(query.figure, last),
+    );
+    let mut pages = span_query(client, table, rollup_pk(&query.tenant, scope), sort_keys)
         .expression_attribute_names("#tallies", attr::TALLIES)
-        .expression_attribute_values(":pk", AttributeValue::S(rollup_pk(&query.tenant, &scope)))
-        .expression_attribute_values(":first", AttributeValue::S(rollup_sk(query.figure, first)))
-        .expression_attribute_values(":last", AttributeValue::S(rollup_sk(query.figure, last)))
-        .projection_expression("#pk, #sk, #tallies")
+        .expression_attribute_names("#version", attr::VERSION)
+        .projection_expression("#pk, #sk, #tallies, #version")
         .set_limit(page_limit)
         .into_paginator()
         .send();
-    let mut agg = Aggregator::new(query.figure);
-    let mut stats = FoldStats {
-        rollup_days: (last - first).num_days() as u64 + 1,
-        ..FoldStats::default()
-    };
+    let (mut by_day, mut requests) = (BTreeMap::new(), 0);
     while let Some(page) = pages.next().await {
         let page = page.map_err(classify)?;
-        stats.requests += 1;
+        requests += 1;
         for item in page.items() {
-            stats.rollup_items_read += 1;
-            fold_rollup_item(&mut agg, item)?;
+            let day = match item.get(attr::SK) {
+                Some(AttributeValue::S(sk)) => items::day_of_sk(sk),
+                _ => None,
+            };
+            let day = day.ok_or_else(|| items::MalformedItem {
+                key: items::rollup_key(item),
+                problem: "sk is not {figure}#YYYY-MM-DD".into(),
+            })?;
+            by_day.insert(day, item.clone());
         }
     }
-    Ok((agg, stats))
+    Ok((by_day, requests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(changed: u64, built: Option<u64>, departments: &[&str]) -> DayState {
+        DayState {
+            changed,
+            built,
+            departments: departments.iter().map(|d| d.to_string()).collect(),
+            ..DayState::default()
+        }
+    }
+
+    #[test]
+    fn only_a_clean_state_and_an_item_of_its_version_cover_a_day() {
+        let all = Scope::All;
+        assert!(!covers(None, &all, Some(Some(1))), "no state: never zero");
+        assert!(
+            !covers(Some(&state(2, Some(1), &[])), &all, Some(Some(1))),
+            "dirty"
+        );
+        assert!(covers(Some(&state(2, Some(2), &[])), &all, Some(Some(2))));
+        assert!(
+            !covers(Some(&state(2, Some(2), &[])), &all, Some(Some(3))),
+            "newer item"
+        );
+        assert!(
+            !covers(Some(&state(2, Some(2), &[])), &all, None),
+            "item missing"
+        );
+        assert!(
+            !covers(Some(&state(0, Some(0), &[])), &all, Some(None)),
+            "unversioned"
+        );
+    }
+
+    #[test]
+    fn an_unlisted_department_of_a_clean_day_counts_zero() {
+        let d1 = Scope::Department("D1".into());
+        let clean = state(4, Some(4), &["D2"]);
+        assert!(covers(Some(&clean), &d1, None));
+        assert!(covers(Some(&clean), &d1, Some(Some(3))), "an old tombstone");
+        assert!(
+            !covers(Some(&clean), &d1, Some(Some(5))),
+            "built after the state"
+        );
+        let listed = state(4, Some(4), &["D1"]);
+        assert!(!covers(Some(&listed), &d1, None), "listed but missing");
+        assert!(covers(Some(&listed), &d1, Some(Some(4))));
+    }
 }

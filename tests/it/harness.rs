@@ -186,3 +186,40 @@ pub async fn tenant_items(client: &Client, table: &str, tenant: &str) -> Vec<Ite
         .await
         .expect("Scan")
 }
+
+/// Fault injection: index lag. Puts a conversation as the base table holds it but without the
+/// month-bucket attributes, so the GSIs do not show it yet (as when their propagation lags);
+/// [`index_now`] makes it visible. A DynamoDB GSI lags like this for ms to minutes.
+pub async fn put_unindexed(
+    client: &Client,
+    tenant: &str,
+    c: &agent_overview::domain::conversation::Conversation,
+) {
+    let mut item = agent_overview::store::items::conversation_item(tenant, c).unwrap();
+    item.remove("month");
+    item.remove("deptMonth");
+    client
+        .put_item()
+        .table_name(table_names().conversations)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("PutItem");
+}
+
+/// Ends the simulated index lag of [`put_unindexed`]: the GSIs now show the conversation.
+pub async fn index_now(
+    client: &Client,
+    tenant: &str,
+    c: &agent_overview::domain::conversation::Conversation,
+) {
+    client
+        .put_item()
+        .table_name(table_names().conversations)
+        .set_item(Some(
+            agent_overview::store::items::conversation_item(tenant, c).unwrap(),
+        ))
+        .send()
+        .await
+        .expect("PutItem");
+}

@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod contract;
+mod coverage;
 mod dynamo;
 mod events;
 mod fake_dynamo;

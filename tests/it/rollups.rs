@@ -26,7 +26,7 @@ use crate::harness;
 
 const DAY_MS: i64 = 86_400_000;
 
-fn store(client: &Client, query_plan: QueryPlan) -> DynamoStore {
+pub fn store(client: &Client, query_plan: QueryPlan) -> DynamoStore {
     DynamoStore::new(
         client.clone(),
         harness::table_names(),
@@ -98,7 +98,7 @@ pub async fn assert_plans_agree(
             .split_utc_days()
             .whole_days
             .map_or(0, |(a, b)| (b - a).num_days() as u64 + 1);
-        assert_eq!(stats.rollup_days, whole_days, "{label}");
+        assert!(stats.rollup_days <= whole_days, "{label}");
         assert!(stats.rollup_items_read <= whole_days, "{label}: {stats:?}");
         rollup_items += stats.rollup_items_read;
     }
@@ -177,7 +177,7 @@ async fn the_rollup_plan_answers_exactly_what_the_raw_plan_answers() {
 // --- The stream function ---------------------------------------------------------------------
 
 /// A DynamoDB stream event of the conversations table, as Lambda delivers it.
-fn stream_event(records: &[Value]) -> Event {
+pub fn stream_event(records: &[Value]) -> Event {
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }
 
@@ -188,7 +188,12 @@ fn image(tenant: &str, c: &Conversation) -> Value {
 }
 
 /// One stream record; its event name follows the images it carries.
-fn record(seq: u64, tenant: &str, old: Option<&Conversation>, new: Option<&Conversation>) -> Value {
+pub fn record(
+    seq: u64,
+    tenant: &str,
+    old: Option<&Conversation>,
+    new: Option<&Conversation>,
+) -> Value {
     let room = old.or(new).map(|c| c.room_id.clone()).unwrap_or_default();
     let mut change = json!({
         "ApproximateCreationDateTime": 1_711_324_800.0,
@@ -222,6 +227,18 @@ fn record(seq: u64, tenant: &str, old: Option<&Conversation>, new: Option<&Conve
 fn rebuilder(client: &Client, tables: RollupTables) -> Rebuilder {
     let clock = Arc::new(|| chrono::Utc::now().timestamp_millis());
     Rebuilder::new(client.clone(), tables, clock)
+}
+
+/// Runs the stream function on `records`; every record must be applied.
+pub async fn deliver(client: &Client, records: &[Value]) {
+    let tables = harness::table_names().rollup_tables();
+    let response = handle_batch(&rebuilder(client, tables), stream_event(records))
+        .await
+        .unwrap();
+    assert!(
+        response.response.batch_item_failures.is_empty(),
+        "{response:?}"
+    );
 }
 
 /// The conversations as they stand, the table and the reference in step.
@@ -271,11 +288,7 @@ impl Tenant {
     }
 
     async fn deliver(&self, records: &[Value]) {
-        let tables = harness::table_names().rollup_tables();
-        let response = handle_batch(&rebuilder(&self.client, tables), stream_event(records))
-            .await
-            .unwrap();
-        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        deliver(&self.client, records).await
     }
 
     /// The rollup plan equals the reference (and the raw plan) for the first week of April,
@@ -317,7 +330,7 @@ impl Tenant {
     }
 }
 
-fn room(id: &str, ts: i64, dept: &str, agent: &str, first_response: f64) -> Conversation {
+pub fn room(id: &str, ts: i64, dept: &str, agent: &str, first_response: f64) -> Conversation {
     Conversation {
         department_id: Some(dept.into()),
         open: Some(false),
@@ -412,7 +425,7 @@ async fn the_stream_keeps_rollups_right_through_every_kind_of_change() {
 }
 
 #[tokio::test]
-async fn the_batch_s_own_images_cover_a_gsi_that_lags_behind() {
+async fn the_table_not_the_lagging_gsi_decides_what_a_rebuild_counts() {
     let client = harness::ready().await.0;
     let mut t = Tenant::new(&client).await;
     let r1 = room("R1", DAY + 1000, "D1", "kim", 30.0);
@@ -422,17 +435,14 @@ async fn the_batch_s_own_images_cover_a_gsi_that_lags_behind() {
     let inserts = [t.record(None, Some(&r1)), t.record(None, Some(&r2))];
     t.deliver(&inserts).await;
 
-    // The GSI does not show R3 yet, and still shows R2 although it was deleted: the batch's
-    // images win over both. (The table is left behind on purpose; the reference follows the
-    // batch.)
+    // R3 is in the table but the GSI does not show it yet; R2 is deleted. The rebuild reads the
+    // keys the batch marked from the table itself.
     let r3 = room("R3", DAY + 3000, "D1", "omar", 20.0);
-    let batch = [t.record(None, Some(&r3)), t.record(Some(&r2), None)];
-    t.memory.retain(|c| c.room_id != "R2");
+    harness::put_unindexed(&client, &t.name, &r3).await;
     t.memory.push(r3.clone());
-    let tables = harness::table_names().rollup_tables();
-    handle_batch(&rebuilder(&client, tables), stream_event(&batch))
-        .await
-        .unwrap();
+    t.store("R2", None).await;
+    let batch = [t.record(None, Some(&r3)), t.record(Some(&r2), None)];
+    t.deliver(&batch).await;
     let range = UtcRange::utc_day(NaiveDate::from_ymd_opt(2024, 4, 1).unwrap());
     let (agg, stats) = store(&client, QueryPlan::Rollups)
         .fold(&RangeQuery {
@@ -443,13 +453,15 @@ async fn the_batch_s_own_images_cover_a_gsi_that_lags_behind() {
         })
         .await
         .unwrap();
-    assert_eq!((stats.items_read, stats.rollup_items_read), (0, 1));
+    assert_eq!(
+        (stats.items_read, stats.rollup_items_read, stats.rollup_days),
+        (0, 1, 1)
+    );
     let names: Vec<_> = agg.into_rows().into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["kim", "omar"]);
 
-    // Once the table catches up, both plans agree.
-    t.store("R3", Some(&r3)).await;
-    t.store("R2", None).await;
+    // Once the index catches up, both plans agree.
+    harness::index_now(&client, &t.name, &r3).await;
     t.check(Figure::TotalConversations, None).await;
 }
 
@@ -471,6 +483,7 @@ async fn failures_name_the_first_record_to_retry_from() {
     .await
     .unwrap();
     let failed: Vec<_> = response
+        .response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone().unwrap())
@@ -487,9 +500,11 @@ async fn failures_name_the_first_record_to_retry_from() {
     let response = handle_batch(&rebuilder(&client, broken), stream_event(&[good]))
         .await
         .unwrap();
-    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.response.batch_item_failures.len(), 1);
     assert_eq!(
-        response.batch_item_failures[0].item_identifier.as_deref(),
+        response.response.batch_item_failures[0]
+            .item_identifier
+            .as_deref(),
         Some(format!("{:021}", 1).as_str())
     );
 }
@@ -517,12 +532,35 @@ async fn the_stream_event_fixture_is_applied() {
             );
         }
     }
+    // The table holds what the batch's last images say (the fixture's tenant is its own).
+    for r in &event.records {
+        let item: Item = r.change.new_image.clone().into();
+        let key = r.change.keys.clone();
+        let table = harness::table_names().conversations;
+        if item.is_empty() {
+            let key: Item = key.into();
+            client
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .unwrap();
+        } else {
+            client
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
     let tables = harness::table_names().rollup_tables();
     let response = handle_batch(&rebuilder(&client, tables), event)
         .await
         .unwrap();
-    assert!(response.batch_item_failures.is_empty());
-    // The rooms are not in the table: the batch's images alone make the day.
+    assert!(response.response.batch_item_failures.is_empty());
     let day = UtcRange::utc_day(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap());
     for (department, expected) in [
         (Some("D2"), rows(&[("omar", "50.00%"), ("jane", "50.00%")])),
