@@ -14,6 +14,8 @@ VENV_DIR="$REPO_ROOT/.venv"     # git-ignored: cargo-lambda, the SAM CLI and Sch
 CARGO_LAMBDA_VERSION=1.9.2
 SAM_CLI_VERSION=1.170.0
 SCHEMATHESIS_VERSION=4.32.5     # test.sh fuzzes openapi.yaml against the served function with it
+# moto's server: Secrets Manager and SQS for the sync's tests (never used outside tests).
+MOTO_VERSION=5.2.5
 
 # --- AWS SDK, pointed at dynalite ---------------------------------------------------------------
 # Credentials are fixed dummies on purpose: local runs never need, and never send, real ones.
@@ -83,6 +85,10 @@ ensure_tools() {
     "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
       "cargo-lambda==$CARGO_LAMBDA_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" \
       "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  if [[ "$("$VENV_DIR/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]]; then
+    info "installing moto[server] $MOTO_VERSION into .venv"
+    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
   # `cargo lambda` is cargo's subcommand lookup of `cargo-lambda` on PATH.
   export PATH="$VENV_DIR/bin:$PATH"
@@ -171,6 +177,24 @@ start_dynalite() {
   _port_answers "$port" || die "dynalite did not answer on port $port within 30 s"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   info "dynalite (in memory) on $AWS_ENDPOINT_URL_DYNAMODB"
+}
+
+# start_moto: moto's server (in memory) on a free local port for the tests' Secrets Manager and
+# SQS, waited for (at most 30 s). Reached only through the SDK's standard endpoint variables.
+start_moto() {
+  local port i
+  port="$(free_port)"
+  start_background moto "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$port"
+  MOTO_PID=$BACKGROUND_PID
+  for ((i = 0; i < 300; i++)); do
+    _port_answers "$port" && break
+    kill -0 "$MOTO_PID" 2>/dev/null || die "moto exited: $(tail -n 20 "$LOG_DIR/moto.log")"
+    sleep 0.1
+  done
+  _port_answers "$port" || die "moto did not answer on port $port within 30 s"
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+  info "moto (Secrets Manager, SQS) on http://127.0.0.1:$port"
 }
 
 # A range covering the demo data (the last $DEMO_DAYS days up to now), UTC dates (YYYY-MM-DD).

@@ -85,10 +85,12 @@ cli_crates="$(cargo tree --locked -e normal --no-default-features --prefix none 
 optional, enabled by the admin feature; AWS SDK crates take default-features = false,
 features = [\"default-https-client\", \"rt-tokio\"]: their default \`rustls\` adds hyper 0.14/rustls 0.21)"
 
-begin tests "Unit and integration tests (cargo test, against dynalite)"
+begin tests "Unit and integration tests (cargo test, against dynalite and moto)"
 DYNALITE_PORT="$(free_port)"
 start_dynalite
+start_moto
 cargo test --locked
+stop_pid "$MOTO_PID"
 stop_pid "$DYNALITE_PID"
 
 begin smoke "Smoke test: the served function, seeded like run-local.sh"

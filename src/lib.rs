@@ -12,4 +12,5 @@ pub mod functions;
 pub mod http;
 pub mod reconcile;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

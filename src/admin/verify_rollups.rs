@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::rollups::rebuilder;
 use crate::config::TableNames;
+use crate::domain::clock::system_clock;
 use crate::domain::identity::TenantId;
 use crate::reconcile::verify::{Verifier, VerifyReport};
 use crate::store::StoreOpError;
@@ -147,6 +148,7 @@ pub async fn verify_rollups(
         client.clone(),
         names.rollup_tables(),
         rebuilder(client, names),
+        system_clock(),
     );
     let (from, to) = match days {
         Some(days) => days,

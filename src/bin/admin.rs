@@ -24,6 +24,9 @@ use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::errors::error_chain;
 use agent_overview::store::dynamo::sdk_config;
 use agent_overview::store::writer::WriterOptions;
+use agent_overview::sync::client::{AuthToken, RestClient, RetryPolicy};
+use agent_overview::sync::connect::{connect, disconnect, TOKEN_VARIABLE};
+use agent_overview::sync::cycle::{sync_tenant, Progress, SyncOptions, SyncSummary};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -34,11 +37,13 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
     name = "agent-overview-admin",
     version,
     about = "Operate the agent-overview tables: create them, import Rocket.Chat exports, \
-             generate demo data, rebuild and verify rollups, manage users, settings and sessions",
+             generate demo data, rebuild and verify rollups, manage users, settings and sessions, \
+             sync tenants from their Rocket.Chat",
     after_help = "Environment: SESSIONS_TABLE, DIRECTORY_TABLE, CONVERSATIONS_TABLE, ROLLUPS_TABLE \
                   (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
-                  AWS_REGION and credentials as for any AWS SDK."
+                  AWS_REGION and credentials as for any AWS SDK; \
+                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -123,6 +128,23 @@ enum Command {
         /// The user's id (Rocket.Chat's users._id)
         #[arg(long)]
         user_id: String,
+    },
+    /// One sync cycle of a tenant from its running Rocket.Chat, through Rocket.Chat's REST API;
+    /// the service account's personal access token is read from ROCKETCHAT_AUTH_TOKEN
+    Sync(SyncArgs),
+    /// Connect a tenant to its Rocket.Chat for the scheduled sync
+    Connect {
+        #[command(flatten)]
+        to: SyncArgs,
+        /// ARN of the Secrets Manager secret holding the account's personal access token
+        #[arg(long)]
+        secret_arn: String,
+    },
+    /// Stop the scheduled sync of a tenant (its data stays)
+    Disconnect {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+        #[arg(long)]
+        tenant: TenantId,
     },
     /// Give a user a role
     GrantRole(RoleChange),
@@ -233,6 +255,23 @@ impl AddUser {
             generation: None,
         }
     }
+}
+
+/// Which Rocket.Chat `sync` reads, as whom.
+#[derive(Args)]
+struct SyncArgs {
+    /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+    #[arg(long)]
+    tenant: TenantId,
+    /// The workspace's address, e.g. https://chat.example.com
+    #[arg(long)]
+    url: String,
+    /// The service account's user id (X-User-Id)
+    #[arg(long)]
+    user_id: String,
+    /// Also list every room and user, and remove those Rocket.Chat no longer has (sync only)
+    #[arg(long)]
+    full: bool,
 }
 
 /// `set-settings`'s arguments.
@@ -358,6 +397,42 @@ async fn run(command: Command) -> Result<(), AnyError> {
         Command::RevokeSessions { tenant, user_id } => {
             show(revoke_sessions(client, names, &tenant, &user_id).await?)
         }
+        Command::Sync(a) => {
+            // Read here, never a flag: it stays out of shell history, process lists and --help.
+            let token = std::env::var(TOKEN_VARIABLE)
+                .ok()
+                .and_then(AuthToken::new)
+                .ok_or_else(|| {
+                    format!(
+                        "{TOKEN_VARIABLE} is not set (the service account's personal access token)"
+                    )
+                })?;
+            let rc = RestClient::new(&a.url, &a.user_id, token, RetryPolicy::default())?;
+            let options = SyncOptions {
+                full: a.full,
+                rebuild_rollups: true,
+                progress: std::io::stderr().is_terminal().then(progress_bar),
+                ..SyncOptions::default()
+            };
+            let now = Utc::now().timestamp_millis();
+            show(sync_tenant(client, names, &a.tenant, &rc, &options, now).await?)
+        }
+        Command::Connect { to, secret_arn } => {
+            let at = Utc::now();
+            show(
+                connect(
+                    client,
+                    names,
+                    &to.tenant,
+                    &to.url,
+                    &to.user_id,
+                    &secret_arn,
+                    at,
+                )
+                .await?,
+            )
+        }
+        Command::Disconnect { tenant } => show(disconnect(client, names, &tenant).await?),
         Command::DeleteUser { tenant, user_id } => {
             show(delete_user(client, names, &tenant, &user_id).await?)
         }
@@ -368,6 +443,18 @@ async fn run(command: Command) -> Result<(), AnyError> {
             show(revoke_role(client, names, &c.tenant, &c.user_id, &c.role).await?)
         }
     }
+}
+
+/// A spinner on stderr with the sync's running counts.
+fn progress_bar() -> Progress {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    std::sync::Arc::new(move |s: &SyncSummary| {
+        bar.set_message(format!(
+            "rooms {} added, {} changed, {} unchanged; {} messages; {} requests",
+            s.rooms_added, s.rooms_changed, s.rooms_unchanged, s.messages_read, s.requests
+        ));
+    })
 }
 
 fn show(report: impl Report) -> Result<(), AnyError> {

@@ -22,8 +22,11 @@ pub type Tallies = BTreeMap<String, Tally>;
 pub struct StoredDay {
     /// Figure items present, by scope and figure (absent: no item).
     pub figures: HashMap<(Scope, Figure), Tallies>,
-    /// The `DEPARTMENTS#` list; `None` when there is no such item.
+    /// The department list of the day's state item; `None` when there is no state item.
     pub departments: Option<Vec<String>>,
+    /// A state item that says the rollups were not rebuilt since the day's last settled change:
+    /// `(changed, built)`.
+    pub unbuilt: Option<(u64, Option<u64>)>,
 }
 
 impl StoredDay {
@@ -99,6 +102,24 @@ pub fn diff_day(day: NaiveDate, expected: &DayRollup, stored: &StoredDay) -> Vec
                 });
             }
         }
+    }
+    if let Some((changed, built)) = stored.unbuilt {
+        let built = built.map_or("never".to_string(), |b| b.to_string());
+        drifts.push(Drift {
+            day,
+            scope: scope_label(&Scope::All),
+            figure: "STATE".into(),
+            differences: vec![format!(
+                "not rebuilt since its last change (changed {changed}, built {built})"
+            )],
+        });
+    } else if stored.departments.is_none() && expected.scope(&Scope::All).is_some() {
+        drifts.push(Drift {
+            day,
+            scope: scope_label(&Scope::All),
+            figure: "STATE".into(),
+            differences: vec!["no state item (the day is read raw until rebuilt)".into()],
+        });
     }
     let unlisted: Vec<String> = expected
         .departments()
@@ -229,6 +250,7 @@ mod tests {
         StoredDay {
             figures,
             departments: Some(d.departments()),
+            unbuilt: None,
         }
     }
 
@@ -301,6 +323,23 @@ mod tests {
         let moved = vec![room("r1", Some("support"), "kim", 30.0)];
         let drifts = diff_day(day(), &rollup(&moved), &stored(&rooms()));
         assert!(drifts.iter().any(|d| d.scope == "department sales"));
+    }
+
+    #[test]
+    fn a_day_not_rebuilt_since_its_last_change_or_without_state_is_drift() {
+        let mut s = stored(&rooms());
+        s.unbuilt = Some((5, Some(4)));
+        let drifts = diff_day(day(), &rollup(&rooms()), &s);
+        assert_eq!(drifts.len(), 1);
+        assert_eq!(drifts[0].figure, "STATE");
+        assert_eq!(
+            drifts[0].differences,
+            ["not rebuilt since its last change (changed 5, built 4)"]
+        );
+        let mut s = stored(&rooms());
+        s.departments = None;
+        let drifts = diff_day(day(), &rollup(&rooms()), &s);
+        assert!(drifts.iter().any(|d| d.figure == "STATE"), "{drifts:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use super::verify::Verifier;
 use crate::config::MetricsConfig;
 use crate::errors::error_chain;
+use crate::store::day_state::days_needing_attention;
 use crate::store::StoreOpError;
 
 /// Days verified at once.
@@ -51,6 +53,31 @@ pub async fn run_once(
 ) -> Result<ReconcileRun, StoreOpError> {
     let days = source.days(now_ms - WINDOW_MS).await?;
     Ok(reconcile_days(verifier, &days).await)
+}
+
+/// Name of the rollups table's sparse index of days needing attention.
+pub const ATTENTION_INDEX: &str = "byAttention";
+
+/// The days the rollups table's `byAttention` index lists: every dirty day, and the clean days
+/// changed since `since_ms` (keys-only queries, never a `Scan`).
+pub struct AttentionIndex {
+    client: Client,
+    table: String,
+}
+
+impl AttentionIndex {
+    pub fn new(client: Client, rollups_table: &str) -> Self {
+        Self {
+            client,
+            table: rollups_table.to_string(),
+        }
+    }
+}
+
+impl DaysToReconcile for AttentionIndex {
+    async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+        days_needing_attention(&self.client, &self.table, ATTENTION_INDEX, since_ms).await
+    }
 }
 
 /// Verifies and repairs each (tenant, day); logs every day that differed (tenant, day, what

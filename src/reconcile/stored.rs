@@ -13,58 +13,66 @@ use super::diff::{StoredDay, Tallies};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
+use crate::store::day_state::{read_state, DayState};
 use crate::store::items::{
-    attr, departments_sk, fold_rollup_item, read_departments_item, rollup_key, rollup_pk,
-    rollup_sk, Item, MalformedItem,
+    attr, day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
 };
 use crate::store::StoreOpError;
 
 /// Figure queries in flight at once.
 const QUERIES_IN_FLIGHT: usize = 8;
 
-/// The department lists of `first..=last`, by day.
-pub async fn department_lists(
+/// The state items of `first..=last`, by day (strongly consistent).
+pub async fn day_states(
     client: &Client,
     table: &str,
     tenant: &str,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<BTreeMap<NaiveDate, Vec<String>>, StoreOpError> {
+) -> Result<BTreeMap<NaiveDate, DayState>, StoreOpError> {
     let items = query_between(
         client,
         table,
         rollup_pk(tenant, &Scope::All),
-        departments_sk(first),
-        departments_sk(last),
+        day_state_sk(first),
+        day_state_sk(last),
     )
     .await?;
-    let mut lists = BTreeMap::new();
+    let mut states = BTreeMap::new();
     for item in &items {
-        let (day, departments) = read_departments_item(item)?;
-        lists.insert(day, departments);
+        let state = read_state(item)?;
+        let day = state.day.ok_or_else(|| MalformedItem {
+            key: rollup_key(item),
+            problem: "sk is not DAY#YYYY-MM-DD".into(),
+        })?;
+        states.insert(day, state);
     }
-    Ok(lists)
+    Ok(states)
 }
 
-/// Every figure item of `scopes` on `first..=last`, and the department lists, by day. Days
-/// without any item are absent.
+/// Every figure item of `scopes` on `first..=last`, with the days' states (a state unbuilt
+/// since a change before `settled_before_ms` is reported), by day. Days without any item are
+/// absent.
 pub async fn stored_days(
     client: &Client,
     table: &str,
     tenant: &str,
     scopes: &BTreeSet<Scope>,
-    first: NaiveDate,
-    last: NaiveDate,
-    lists: BTreeMap<NaiveDate, Vec<String>>,
+    (first, last): (NaiveDate, NaiveDate),
+    states: &BTreeMap<NaiveDate, DayState>,
+    settled_before_ms: i64,
 ) -> Result<BTreeMap<NaiveDate, StoredDay>, StoreOpError> {
-    let mut days: BTreeMap<NaiveDate, StoredDay> = lists
-        .into_iter()
-        .map(|(day, departments)| {
+    let mut days: BTreeMap<NaiveDate, StoredDay> = states
+        .iter()
+        .map(|(day, state)| {
+            // A change younger than the settle time is the stream's to rebuild, not drift.
+            let settled = state.last_change_at.is_none_or(|at| at < settled_before_ms);
             let stored = StoredDay {
-                departments: Some(departments),
+                departments: Some(state.departments.clone()),
+                unbuilt: (!state.is_clean() && settled).then_some((state.changed, state.built)),
                 ..StoredDay::default()
             };
-            (day, stored)
+            (*day, stored)
         })
         .collect();
     let reads = scopes

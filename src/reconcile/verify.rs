@@ -10,8 +10,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::diff::{diff_day, scopes_of, Drift, StoredDay};
-use super::stored::{department_lists, stored_days};
+use super::stored::{day_states, stored_days};
 use crate::config::RollupTables;
+use crate::domain::clock::Clock;
 use crate::domain::rollup::{DayRollup, Scope};
 use crate::store::plan::month_spans;
 use crate::store::rebuild::Rebuilder;
@@ -62,14 +63,20 @@ pub struct Verifier {
     client: Client,
     tables: RollupTables,
     rebuilder: Rebuilder,
+    clock: Clock,
 }
 
+/// A day marked changed less than this long ago is the stream's to rebuild (it normally does
+/// within seconds), not drift: the bound the rollup plan's exactness allows for a fresh write.
+pub const SETTLE_MS: i64 = 60_000;
+
 impl Verifier {
-    pub fn new(client: Client, tables: RollupTables, rebuilder: Rebuilder) -> Self {
+    pub fn new(client: Client, tables: RollupTables, rebuilder: Rebuilder, clock: Clock) -> Self {
         Self {
             client,
             tables,
             rebuilder,
+            clock,
         }
     }
 
@@ -115,7 +122,7 @@ impl Verifier {
         };
         // Every list: sort keys of four-digit years (the only ones a UTC day of a stored `ts`
         // can have within DynamoDB's number range, written as the rebuild writes them).
-        let lists = department_lists(&self.client, &self.tables.rollups, tenant, min, max).await?;
+        let lists = day_states(&self.client, &self.tables.rollups, tenant, min, max).await?;
         let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
         let horizon = today.checked_add_days(Days::new(366)).unwrap_or(today);
         let first = lists.keys().next().map_or(epoch, |d| (*d).min(epoch));
@@ -188,16 +195,26 @@ impl Verifier {
     ) -> Result<(u64, DriftedDays), StoreOpError> {
         let table = &self.tables.rollups;
         let (expected, read) = self.rebuilder.fold_span(tenant, first, last).await?;
-        let lists = department_lists(&self.client, table, tenant, first, last).await?;
+        let states = day_states(&self.client, table, tenant, first, last).await?;
         let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::All]);
         scopes.extend(
             expected
                 .values()
                 .flat_map(DayRollup::departments)
-                .chain(lists.values().flatten().cloned())
+                .chain(states.values().flat_map(|s| s.departments.iter().cloned()))
                 .map(Scope::Department),
         );
-        let stored = stored_days(&self.client, table, tenant, &scopes, first, last, lists).await?;
+        let settled_before = (self.clock)() - SETTLE_MS;
+        let stored = stored_days(
+            &self.client,
+            table,
+            tenant,
+            &scopes,
+            (first, last),
+            &states,
+            settled_before,
+        )
+        .await?;
         let days: BTreeSet<NaiveDate> = expected.keys().chain(stored.keys()).copied().collect();
         let empty_day = DayRollup::new();
         let nothing_stored = StoredDay::default();

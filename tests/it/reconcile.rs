@@ -7,10 +7,13 @@ use std::sync::Mutex;
 
 use agent_overview::admin::rollups::rebuilder;
 use agent_overview::config::MetricsConfig;
+use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::rollup::Scope;
-use agent_overview::reconcile::scheduled::{emf_document, run_once, DaysToReconcile, WINDOW_MS};
+use agent_overview::reconcile::scheduled::{
+    emf_document, run_once, AttentionIndex, DaysToReconcile, WINDOW_MS,
+};
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::store::items::{attr, rollup_pk, rollup_sk};
 use agent_overview::store::StoreOpError;
@@ -29,6 +32,10 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, d).unwrap()
 }
 
+/// The two runs' tests one at a time: a log line's callsite first hit on another test's thread
+/// (which has no capturing subscriber) may not reach this thread's capture.
+static LOGGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The days a test hands the run, and the `since` the run asked for.
 struct Fixed {
     days: Vec<(String, NaiveDate)>,
@@ -44,6 +51,7 @@ impl DaysToReconcile for Fixed {
 
 #[tokio::test]
 async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
+    let _one_at_a_time = LOGGING.lock().await;
     let (client, names) = harness::ready().await;
     let tenant = unique_tenant("reconcile");
     let rooms = random_rooms(21, 60, MARCH_1, 3 * DAY_MS);
@@ -92,6 +100,7 @@ async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
         client.clone(),
         names.rollup_tables(),
         rebuilder(&client, &names),
+        system_clock(),
     );
     let (log, guard) = capture("info");
     let run = run_once(&verifier, &source, NOW_MS).await.unwrap();
@@ -160,4 +169,43 @@ async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
         .await
         .unwrap();
     assert_eq!(all.drifted, [], "every day equals its conversations");
+}
+
+/// A day left dirty (marked changed, never rebuilt: the stream's record was lost) is found
+/// through the `byAttention` index, counted as drift once settled, and rebuilt clean.
+#[tokio::test]
+async fn the_attention_index_names_a_day_left_dirty_and_a_run_cleans_it() {
+    let _one_at_a_time = LOGGING.lock().await;
+    let (client, names) = harness::ready().await;
+    let tenant = unique_tenant("reconcile-dirty");
+    let rooms = random_rooms(33, 20, MARCH_1, DAY_MS);
+    put_conversations(&client, &tenant, &rooms).await;
+    rebuild_rollups(&client, &tenant, &rooms).await;
+    let rebuilder = rebuilder(&client, &names);
+    rebuilder
+        .mark(&tenant, day(1), &std::collections::BTreeSet::new())
+        .await
+        .unwrap();
+    let listed = AttentionIndex::new(client.clone(), &names.rollups)
+        .days(0)
+        .await
+        .unwrap();
+    assert!(listed.contains(&(tenant.clone(), day(1))), "{listed:?}");
+
+    // Two minutes later the mark is settled: the day is drift, and the run rebuilds it.
+    let later = chrono::Utc::now().timestamp_millis() + 120_000;
+    let verifier = Verifier::new(
+        client.clone(),
+        names.rollup_tables(),
+        rebuilder,
+        std::sync::Arc::new(move || later),
+    );
+    let source = Fixed {
+        days: vec![(tenant.clone(), day(1))],
+        asked_since: Mutex::new(None),
+    };
+    let run = run_once(&verifier, &source, later).await.unwrap();
+    assert_eq!((run.drift_days, run.repaired_days), (1, 1), "{run:?}");
+    let again = run_once(&verifier, &source, later).await.unwrap();
+    assert_eq!(again.drift_days, 0, "{again:?}");
 }

@@ -1,0 +1,139 @@
+//! `connect` and `disconnect`: which tenants the scheduled sync keeps current, and from where.
+
+use std::fmt;
+
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+
+use super::client::{url_host, RestClient};
+use super::state::Connection;
+use super::store;
+use crate::admin::Report;
+use crate::config::TableNames;
+use crate::domain::identity::TenantId;
+use crate::store::StoreOpError;
+
+/// Where `agent-overview-admin sync` reads the service account's token.
+pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0:?} is not an http(s) URL with a host")]
+    BadUrl(String),
+    #[error("the user id must be 1 to 128 visible ASCII characters")]
+    BadUserId,
+    #[error("{0:?} is not the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")]
+    BadSecretArn(String),
+    #[error(transparent)]
+    Store(#[from] StoreOpError),
+}
+
+fn valid_secret_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+}
+
+/// Stores (or replaces) the tenant's connection. Nothing is fetched: the token is in the
+/// secret, which only the sync function reads.
+/// What `connect` stored, as the operator sees it.
+pub struct Connected(pub Connection);
+
+impl fmt::Display for Connected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.0;
+        writeln!(
+            f,
+            "tenant {}: connected to {} as {} (token in {})",
+            c.tenant,
+            url_host(&c.url),
+            c.user_id,
+            c.secret_arn
+        )
+    }
+}
+
+impl Report for Connected {}
+
+/// Whether `disconnect` found the tenant connected.
+pub struct Disconnected {
+    pub tenant: TenantId,
+    pub was_connected: bool,
+}
+
+impl fmt::Display for Disconnected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.was_connected {
+            writeln!(f, "tenant {}: disconnected; its data stays", self.tenant)
+        } else {
+            writeln!(f, "tenant {}: was not connected", self.tenant)
+        }
+    }
+}
+
+impl Report for Disconnected {}
+
+pub async fn connect(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    url: &str,
+    user_id: &str,
+    secret_arn: &str,
+    now: DateTime<Utc>,
+) -> Result<Connected, ConnectError> {
+    if url_host(url) == "?" || RestClient::check_url(url).is_err() {
+        return Err(ConnectError::BadUrl(url.to_string()));
+    }
+    if user_id.is_empty() || user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConnectError::BadUserId);
+    }
+    if !valid_secret_arn(secret_arn) {
+        return Err(ConnectError::BadSecretArn(secret_arn.to_string()));
+    }
+    let connection = Connection {
+        tenant: tenant.to_string(),
+        url: url.trim().to_string(),
+        user_id: user_id.to_string(),
+        secret_arn: secret_arn.to_string(),
+    };
+    store::put_connection(client, names, &connection, now.timestamp_millis()).await?;
+    Ok(Connected(connection))
+}
+
+/// Removes the connection and the sync state (the next connect starts with a first pass);
+/// the tenant's data stays.
+pub async fn disconnect(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+) -> Result<Disconnected, ConnectError> {
+    Ok(Disconnected {
+        tenant: tenant.clone(),
+        was_connected: store::delete_connection(client, names, tenant.as_str()).await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_arns_are_checked() {
+        assert!(valid_secret_arn(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:agent-overview/rocketchat/acme-AbCdEf"
+        ));
+        assert!(!valid_secret_arn("arn:aws:s3:::bucket"));
+        assert!(!valid_secret_arn(
+            "arn:aws:secretsmanager:eu-west-1:123:secret:x"
+        ));
+        assert!(!valid_secret_arn("token-itself"));
+    }
+}

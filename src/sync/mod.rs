@@ -1,0 +1,14 @@
+//! Keeping a tenant current from its running Rocket.Chat through Rocket.Chat's REST API
+//! (`agent-overview-admin sync`, and the scheduled fan-out and sync functions).
+//!
+//! [`client`] speaks HTTP (timeouts, 429 and 5xx handling), [`source`] turns each answer into
+//! the importer's domain values, [`state`] decides what a pass must read, [`store`] holds the
+//! connection and checkpoint, and [`cycle`] runs one cycle through the store's writer.
+
+pub mod client;
+pub mod connect;
+pub mod cycle;
+pub mod scheduled;
+pub mod source;
+pub mod state;
+pub mod store;

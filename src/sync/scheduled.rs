@@ -1,0 +1,321 @@
+//! The scheduled path: a schedule invokes the fan-out, which enqueues one job per connected
+//! tenant on a FIFO queue (the tenant is the message group, so a tenant's jobs never overlap
+//! while one slow or broken workspace never holds up another); the sync function runs each job
+//! within its time budget, reading the tenant's token from Secrets Manager. Every job publishes
+//! `SyncLagSeconds` and `SyncFailures` as EMF, with the tenant and the URL's host as properties.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::client::{url_host, AuthToken, RestClient, RetryPolicy};
+use super::cycle::{sync_tenant, SyncOptions, SyncSummary};
+use super::store;
+use crate::config::{MetricsConfig, TableNames};
+use crate::domain::identity::TenantId;
+use crate::errors::error_chain;
+use crate::store::StoreOpError;
+
+/// A full listing (removals) at most this often per tenant.
+pub const FULL_EVERY_MS: i64 = 24 * 3600 * 1000;
+/// Left of the function's time when the job stops starting rooms: writes and the checkpoint.
+pub const BUDGET_MARGIN: Duration = Duration::from_secs(45);
+
+/// One job: the tenant to sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub tenant: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FanOutError {
+    #[error(transparent)]
+    Store(#[from] StoreOpError),
+    #[error("SendMessageBatch failed")]
+    Send(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0} jobs were not accepted by the queue")]
+    Refused(usize),
+}
+
+/// Enqueues one job per connected tenant; returns how many. `slot` (e.g. the schedule's
+/// minute) makes a repeated invocation for the same slot a duplicate the queue drops.
+pub async fn fan_out(
+    client: &Client,
+    names: &TableNames,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    slot: i64,
+) -> Result<u64, FanOutError> {
+    let mut batch: Vec<SendMessageBatchRequestEntry> = Vec::new();
+    let mut sent = 0u64;
+    let mut failure: Option<FanOutError> = None;
+    store::for_each_connection(client, names, async |c| {
+        let body = serde_json::to_string(&Job {
+            tenant: c.tenant.clone(),
+        })
+        .unwrap_or_default();
+        let entry = SendMessageBatchRequestEntry::builder()
+            .id(format!("m{}", batch.len()))
+            .message_body(body)
+            .message_group_id(&c.tenant)
+            .message_deduplication_id(format!("{}-{slot}", c.tenant))
+            .build();
+        match entry {
+            Ok(e) => batch.push(e),
+            Err(e) => failure = Some(FanOutError::Send(Box::new(e))),
+        }
+        if batch.len() == 10 {
+            if let Err(e) = send(sqs, queue_url, std::mem::take(&mut batch)).await {
+                failure.get_or_insert(e);
+            } else {
+                sent += 10;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if !batch.is_empty() {
+        let n = batch.len() as u64;
+        send(sqs, queue_url, batch).await?;
+        sent += n;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(sent),
+    }
+}
+
+async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    entries: Vec<SendMessageBatchRequestEntry>,
+) -> Result<(), FanOutError> {
+    let out = sqs
+        .send_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| FanOutError::Send(Box::new(e)))?;
+    if !out.failed.is_empty() {
+        return Err(FanOutError::Refused(out.failed.len()));
+    }
+    Ok(())
+}
+
+/// What one job did, for its log line and metrics.
+#[derive(Debug)]
+pub enum JobOutcome {
+    Synced(Box<SyncSummary>),
+    /// The tenant was disconnected after the job was enqueued.
+    NotConnected,
+    Failed {
+        host: String,
+        /// The token was refused (401) or lacks a permission (403).
+        auth: bool,
+        error: String,
+    },
+}
+
+/// Runs one job until `deadline`, then writes its EMF line. Failures are reported (log and
+/// metric), not raised: the next scheduled job is the retry.
+pub async fn run_job(
+    client: &Client,
+    names: &TableNames,
+    secrets: &aws_sdk_secretsmanager::Client,
+    metrics: &MetricsConfig,
+    job: &Job,
+    deadline: Instant,
+    now_ms: i64,
+) -> JobOutcome {
+    let outcome = sync_job(client, names, secrets, job, deadline, now_ms).await;
+    let lag = match store::get_state(client, names, &job.tenant).await {
+        Ok(s) => s
+            .last_complete_started_ms
+            .map(|t| (now_ms.max(t) - t) as f64 / 1000.0),
+        Err(_) => None,
+    };
+    let line = emf_line(metrics, &job.tenant, &outcome, lag, now_ms);
+    println!("{line}");
+    match &outcome {
+        JobOutcome::Synced(s) => tracing::info!(
+            tenant = %job.tenant, host = %s.host, complete = s.complete,
+            rooms_added = s.rooms_added, rooms_changed = s.rooms_changed,
+            rooms_removed = s.rooms_removed, requests = s.requests, "sync job done"
+        ),
+        JobOutcome::NotConnected => {
+            tracing::info!(tenant = %job.tenant, "tenant not connected; job dropped")
+        }
+        JobOutcome::Failed { host, auth, error } => tracing::error!(
+            tenant = %job.tenant, host = %host, auth, error = %error, "sync job failed"
+        ),
+    }
+    outcome
+}
+
+async fn sync_job(
+    client: &Client,
+    names: &TableNames,
+    secrets: &aws_sdk_secretsmanager::Client,
+    job: &Job,
+    deadline: Instant,
+    now_ms: i64,
+) -> JobOutcome {
+    let failed = |host: &str, auth: bool, error: String| JobOutcome::Failed {
+        host: host.to_string(),
+        auth,
+        error,
+    };
+    let Ok(tenant) = job.tenant.parse::<TenantId>() else {
+        return failed(
+            "?",
+            false,
+            format!("{:?} is not a valid tenant id", job.tenant),
+        );
+    };
+    let connection = match store::get_connection(client, names, &job.tenant).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return JobOutcome::NotConnected,
+        Err(e) => return failed("?", false, error_chain(&e)),
+    };
+    let host = url_host(&connection.url);
+    let token = match secrets
+        .get_secret_value()
+        .secret_id(&connection.secret_arn)
+        .send()
+        .await
+    {
+        Ok(out) => match out.secret_string().and_then(token_of) {
+            Some(t) => t,
+            None => return failed(&host, true, "the secret holds no token".into()),
+        },
+        Err(e) => {
+            return failed(
+                &host,
+                true,
+                format!("reading the token's secret failed: {}", error_chain(&e)),
+            )
+        }
+    };
+    let rc = match RestClient::new(
+        &connection.url,
+        &connection.user_id,
+        token,
+        RetryPolicy::default(),
+    ) {
+        Ok(rc) => rc.with_deadline(Some(deadline)),
+        Err(e) => return failed(&host, false, error_chain(&e)),
+    };
+    let state = match store::get_state(client, names, &job.tenant).await {
+        Ok(s) => s,
+        Err(e) => return failed(&host, false, error_chain(&e)),
+    };
+    let options = SyncOptions {
+        full: state
+            .last_full_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= FULL_EVERY_MS),
+        // The conversations table's stream keeps the rollups in step.
+        rebuild_rollups: false,
+        progress: None,
+        deadline: Some(deadline),
+        writer: Default::default(),
+    };
+    match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
+        Ok(summary) => JobOutcome::Synced(Box::new(summary)),
+        Err(e) => failed(&host, e.is_auth(), error_chain(&e)),
+    }
+}
+
+/// The secret is the token itself, or JSON with a `token` field.
+fn token_of(secret: &str) -> Option<AuthToken> {
+    match serde_json::from_str::<Value>(secret) {
+        Ok(Value::Object(map)) => map
+            .get("token")
+            .and_then(Value::as_str)
+            .and_then(AuthToken::new),
+        _ => AuthToken::new(secret),
+    }
+}
+
+/// One EMF document: `SyncFailures` (0 or 1) and, when a cycle ever finished, `SyncLagSeconds`
+/// (now minus the start of the last finished cycle). No dimension but `Stage`: the tenant is
+/// a property, searchable in Logs Insights without a metric per tenant.
+pub fn emf_line(
+    metrics: &MetricsConfig,
+    tenant: &str,
+    outcome: &JobOutcome,
+    lag_s: Option<f64>,
+    now_ms: i64,
+) -> Value {
+    let failed = matches!(outcome, JobOutcome::Failed { .. });
+    let mut definitions = vec![json!({"Name": "SyncFailures", "Unit": "Count"})];
+    let mut doc = json!({
+        "Stage": metrics.stage,
+        "tenant": tenant,
+        "SyncFailures": if failed { 1 } else { 0 },
+    });
+    if let Some(lag) = lag_s {
+        definitions.push(json!({"Name": "SyncLagSeconds", "Unit": "Seconds"}));
+        doc["SyncLagSeconds"] = json!(lag);
+    }
+    match outcome {
+        JobOutcome::Synced(s) => {
+            doc["host"] = json!(s.host);
+            doc["complete"] = json!(s.complete);
+            doc["requests"] = json!(s.requests);
+        }
+        JobOutcome::Failed { host, auth, .. } => {
+            doc["host"] = json!(host);
+            doc["authFailure"] = json!(auth);
+        }
+        JobOutcome::NotConnected => {}
+    }
+    doc["_aws"] = json!({
+        "Timestamp": now_ms,
+        "CloudWatchMetrics": [{
+            "Namespace": metrics.namespace,
+            "Dimensions": [["Stage"]],
+            "Metrics": definitions,
+        }],
+    });
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_the_token_or_json_holding_it() {
+        assert!(token_of("abc").is_some());
+        assert!(token_of(r#"{"token":"abc"}"#).is_some());
+        assert!(token_of(r#"{"other":"abc"}"#).is_none());
+        assert!(token_of("  ").is_none());
+    }
+
+    #[test]
+    fn the_tenant_is_a_property_not_a_dimension() {
+        let m = MetricsConfig::default();
+        let outcome = JobOutcome::Failed {
+            host: "chat.example.com".into(),
+            auth: true,
+            error: "401".into(),
+        };
+        let doc = emf_line(&m, "acme", &outcome, Some(42.5), 1);
+        assert_eq!(doc["tenant"], "acme");
+        assert_eq!(doc["SyncFailures"], 1);
+        assert_eq!(doc["SyncLagSeconds"], 42.5);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stage"]])
+        );
+        assert!(
+            !doc.to_string().contains("401"),
+            "no error text in the metric line"
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! The sync's own items and reads in DynamoDB.
+//!
+//! - A tenant's connection (Rocket.Chat URL, service-account user id, the ARN of the secret
+//!   holding its token) lives in one shared directory partition, `pk = "#SYNC"`, `sk = tenant`,
+//!   so the scheduled fan-out lists every connected tenant with one paged Query (a tenant id
+//!   never starts with `#`).
+//! - A tenant's sync state (checkpoint, an unfinished pass, the last full listing) is the
+//!   tenant's own directory item `sk = "SYNC"`.
+//! - Reads of what is stored (to tell added from changed, and to find what `--full` removes)
+//!   go page by page, so memory follows the page size, not the workspace.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+
+use super::state::{Connection, SyncState};
+use crate::config::TableNames;
+use crate::domain::conversation::Conversation;
+use crate::domain::identity::User;
+use crate::store::items::{
+    self, attr, conversation_pk, directory_key, read_conversation, read_user, sk, Item,
+    MalformedItem, Reader,
+};
+use crate::store::plan::months_between;
+use crate::store::StoreOpError;
+
+pub const CONNECTIONS_PK: &str = "#SYNC";
+pub const STATE_SK: &str = "SYNC";
+
+mod a {
+    pub const URL: &str = "url";
+    pub const SERVICE_USER_ID: &str = "serviceUserId";
+    pub const SECRET_ARN: &str = "secretArn";
+    pub const CONNECTED_AT: &str = "connectedAt";
+    pub const CHECKPOINT: &str = "checkpoint";
+    pub const PENDING_UPPER: &str = "pendingUpper";
+    pub const PENDING_REACHED: &str = "pendingReached";
+    pub const LAST_COMPLETE: &str = "lastCompleteStartedAt";
+    pub const LAST_FULL: &str = "lastFullAt";
+}
+
+fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreOpError + 't
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreOpError::call(operation, table, e)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+// --- Connections -----------------------------------------------------------------------------
+
+pub async fn put_connection(
+    client: &Client,
+    names: &TableNames,
+    c: &Connection,
+    now_ms: i64,
+) -> Result<(), StoreOpError> {
+    let mut item = directory_key(CONNECTIONS_PK, &c.tenant);
+    item.insert(a::URL.into(), s(&c.url));
+    item.insert(a::SERVICE_USER_ID.into(), s(&c.user_id));
+    item.insert(a::SECRET_ARN.into(), s(&c.secret_arn));
+    item.insert(a::CONNECTED_AT.into(), n(now_ms));
+    client
+        .put_item()
+        .table_name(&names.directory)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(call("PutItem", &names.directory))?;
+    Ok(())
+}
+
+/// Removes the connection and the sync state; `false` when the tenant was not connected.
+pub async fn delete_connection(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+) -> Result<bool, StoreOpError> {
+    let out = client
+        .delete_item()
+        .table_name(&names.directory)
+        .set_key(Some(directory_key(CONNECTIONS_PK, tenant)))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .map_err(call("DeleteItem", &names.directory))?;
+    delete_item(client, &names.directory, directory_key(tenant, STATE_SK)).await?;
+    Ok(out.attributes.is_some())
+}
+
+fn read_connection(item: &Item) -> Result<Connection, MalformedItem> {
+    let r = Reader::new(item, "#SYNC connection");
+    Ok(Connection {
+        tenant: r.str(attr::SK)?.to_string(),
+        url: r.str(a::URL)?.to_string(),
+        user_id: r.str(a::SERVICE_USER_ID)?.to_string(),
+        secret_arn: r.str(a::SECRET_ARN)?.to_string(),
+    })
+}
+
+pub async fn get_connection(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+) -> Result<Option<Connection>, StoreOpError> {
+    let out = client
+        .get_item()
+        .table_name(&names.directory)
+        .set_key(Some(directory_key(CONNECTIONS_PK, tenant)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(call("GetItem", &names.directory))?;
+    Ok(out.item.as_ref().map(read_connection).transpose()?)
+}
+
+/// Every connected tenant, a page at a time.
+pub async fn for_each_connection(
+    client: &Client,
+    names: &TableNames,
+    mut each: impl AsyncFnMut(Connection) -> Result<(), StoreOpError>,
+) -> Result<u64, StoreOpError> {
+    let mut pages = client
+        .query()
+        .table_name(&names.directory)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_values(":pk", s(CONNECTIONS_PK))
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(call("Query", &names.directory))?;
+        for item in page.items() {
+            each(read_connection(item)?).await?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+// --- Sync state ------------------------------------------------------------------------------
+
+pub async fn get_state(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+) -> Result<SyncState, StoreOpError> {
+    let out = client
+        .get_item()
+        .table_name(&names.directory)
+        .set_key(Some(directory_key(tenant, STATE_SK)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(call("GetItem", &names.directory))?;
+    let Some(item) = out.item else {
+        return Ok(SyncState::default());
+    };
+    let key = format!("{tenant}/{STATE_SK}");
+    let r = Reader::new(&item, &key);
+    let pending = match (
+        r.opt_number::<i64>(a::PENDING_UPPER)?,
+        r.opt_number::<i64>(a::PENDING_REACHED)?,
+    ) {
+        (Some(upper), Some(reached)) => Some((upper, reached)),
+        _ => None,
+    };
+    Ok(SyncState {
+        checkpoint_ms: r.opt_number(a::CHECKPOINT)?,
+        pending,
+        last_complete_started_ms: r.opt_number(a::LAST_COMPLETE)?,
+        last_full_ms: r.opt_number(a::LAST_FULL)?,
+    })
+}
+
+pub async fn put_state(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    state: &SyncState,
+) -> Result<(), StoreOpError> {
+    let mut item = directory_key(tenant, STATE_SK);
+    let mut set = |name: &str, v: Option<i64>| {
+        if let Some(v) = v {
+            item.insert(name.to_string(), n(v));
+        }
+    };
+    set(a::CHECKPOINT, state.checkpoint_ms);
+    set(a::PENDING_UPPER, state.pending.map(|p| p.0));
+    set(a::PENDING_REACHED, state.pending.map(|p| p.1));
+    set(a::LAST_COMPLETE, state.last_complete_started_ms);
+    set(a::LAST_FULL, state.last_full_ms);
+    client
+        .put_item()
+        .table_name(&names.directory)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(call("PutItem", &names.directory))?;
+    Ok(())
+}
+
+// --- What is stored ---------------------------------------------------------------------------
+
+/// Up to 100 items by key (BatchGetItem's limit), strongly consistent, unprocessed keys retried.
+async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreOpError> {
+    let mut found = Vec::new();
+    let mut pending = keys;
+    let mut attempt = 0u32;
+    while !pending.is_empty() {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(pending))
+            .consistent_read(true)
+            .build()
+            .map_err(call("BatchGetItem", table))?;
+        let out = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(call("BatchGetItem", table))?;
+        found.extend(
+            out.responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+        attempt += 1;
+        if !pending.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+        }
+    }
+    Ok(found)
+}
+
+/// The stored conversations among `room_ids` (at most 100), by room id.
+pub async fn stored_conversations(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    room_ids: &[String],
+) -> Result<HashMap<String, Conversation>, StoreOpError> {
+    let keys = room_ids
+        .iter()
+        .map(|id| Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, id)))]))
+        .collect();
+    let mut out = HashMap::new();
+    for item in batch_get(client, &names.conversations, keys).await? {
+        let key = match item.get(attr::PK) {
+            Some(AttributeValue::S(pk)) => pk.clone(),
+            _ => "<conversation without pk>".into(),
+        };
+        let c = read_conversation(&item, &key)?;
+        out.insert(c.room_id.clone(), c);
+    }
+    Ok(out)
+}
+
+/// The stored users among `user_ids` (at most 100), by user id.
+pub async fn stored_users(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_ids: &[String],
+) -> Result<HashMap<String, User>, StoreOpError> {
+    let keys = user_ids
+        .iter()
+        .map(|id| directory_key(tenant, &sk::user(id)))
+        .collect();
+    let mut out = HashMap::new();
+    for item in batch_get(client, &names.directory, keys).await? {
+        let u = read_user(&item, &format!("{tenant}/USER"))?;
+        out.insert(u.id.clone(), u);
+    }
+    Ok(out)
+}
+
+/// Every stored user id of the tenant, a page at a time.
+pub async fn for_each_stored_user(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    mut each: impl AsyncFnMut(String) -> Result<(), StoreOpError>,
+) -> Result<(), StoreOpError> {
+    let table = &names.directory;
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :user)")
+        .projection_expression("#uid")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_names("#uid", attr::USER_ID)
+        .expression_attribute_values(":pk", s(tenant))
+        .expression_attribute_values(":user", s(&sk::user("")))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(call("Query", table))?;
+        for item in page.items() {
+            let r = Reader::new(item, "user");
+            each(r.str(attr::USER_ID)?.to_string()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every stored conversation of the tenant as `(room id, ts)`, month bucket by month bucket
+/// through the `byMonth` index (keys only), from 1970 to a year after `now_ms`.
+pub async fn for_each_stored_room(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    now_ms: i64,
+    mut each: impl AsyncFnMut(String, i64) -> Result<(), StoreOpError>,
+) -> Result<(), StoreOpError> {
+    let table = &names.conversations;
+    let horizon = now_ms.saturating_add(366 * 86_400_000);
+    for month in months_between(0, horizon) {
+        let mut pages = client
+            .query()
+            .table_name(table)
+            .index_name(&names.by_month_index)
+            .key_condition_expression("#month = :month")
+            .projection_expression("#pk, #ts")
+            .expression_attribute_names("#month", attr::MONTH)
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#ts", attr::TS)
+            .expression_attribute_values(":month", s(&items::month_key(tenant, month)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(call("Query", table))?;
+            for item in page.items() {
+                let r = Reader::new(item, "conversation");
+                let pk = r.str(attr::PK)?;
+                let room_id = pk
+                    .strip_prefix(tenant)
+                    .and_then(|rest| rest.strip_prefix('#'))
+                    .ok_or_else(|| r.malformed(format!("pk is not {tenant}#{{roomId}}")))?;
+                each(room_id.to_string(), r.number(attr::TS)?).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), StoreOpError> {
+    client
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .send()
+        .await
+        .map_err(call("DeleteItem", table))?;
+    Ok(())
+}
+
+pub async fn delete_conversation(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    room_id: &str,
+) -> Result<(), StoreOpError> {
+    let key = Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, room_id)))]);
+    delete_item(client, &names.conversations, key).await
+}
+
+pub async fn delete_user(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    user_id: &str,
+) -> Result<(), StoreOpError> {
+    delete_item(
+        client,
+        &names.directory,
+        directory_key(tenant, &sk::user(user_id)),
+    )
+    .await
+}

@@ -1,0 +1,527 @@
+//! A stand-in for Rocket.Chat's REST API (`../../shared` spec `rocketchat-rest-sync.md`), served
+//! in-process over HTTP/1.1 so the sync's real client talks to it: ISO dates, whole stored
+//! documents, `count` capped at 100, `count` echoed by `livechat/:rid/messages`, Rocket.Chat's
+//! 401/403/429 bodies and headers (`X-RateLimit-Reset` in epoch milliseconds). It is a test
+//! double of someone else's server, not a second implementation of ours: it selects and sorts
+//! as Rocket.Chat's queries do and knows nothing of figures.
+//!
+//! Faults are injected per test: the next N answers 429 or 503, a body cut off mid-page,
+//! refused connections, a wrong token.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const USER_ID: &str = "sync-bot";
+pub const TOKEN: &str = "stand-in-personal-access-token";
+const UPPER_COUNT_LIMIT: usize = 100;
+
+/// A workspace's stored documents, in REST's JSON (dates as ISO strings).
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    pub rooms: Vec<Value>,
+    pub messages: Vec<Value>,
+    pub users: Vec<Value>,
+    pub settings: Vec<Value>,
+    pub permissions: Vec<Value>,
+}
+
+impl Workspace {
+    /// A `mongoexport` folder (relaxed or canonical Extended JSON), as the server would hold it.
+    pub fn from_export(dir: &Path) -> Self {
+        let read = |name: &str| -> Vec<Value> {
+            let path = dir.join(format!("{name}.json"));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                return Vec::new();
+            };
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| plain(serde_json::from_str(l).expect("fixture line is JSON")))
+                .collect()
+        };
+        let mut w = Workspace {
+            rooms: read("rocketchat_room"),
+            messages: read("rocketchat_message"),
+            users: read("users"),
+            settings: read("rocketchat_settings"),
+            permissions: read("rocketchat_permissions"),
+        };
+        // Every stored document has an `_updatedAt`; an export may leave it out.
+        for room in &mut w.rooms {
+            if room.get("_updatedAt").is_none() {
+                let ts = room.get("ts").cloned().unwrap_or(json!(iso(0)));
+                room["_updatedAt"] = ts;
+            }
+        }
+        for doc in w
+            .users
+            .iter_mut()
+            .chain(&mut w.permissions)
+            .chain(&mut w.messages)
+        {
+            if doc.get("_updatedAt").is_none() {
+                let ts = doc
+                    .get("ts")
+                    .cloned()
+                    .unwrap_or(json!("2024-01-01T00:00:00.000Z"));
+                doc["_updatedAt"] = ts;
+            }
+        }
+        w
+    }
+
+    pub fn room_mut(&mut self, id: &str) -> &mut Value {
+        self.rooms
+            .iter_mut()
+            .find(|r| r["_id"] == id)
+            .unwrap_or_else(|| panic!("no room {id}"))
+    }
+}
+
+/// ISO-8601 with milliseconds, as Rocket.Chat's REST API writes dates.
+pub fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Extended JSON as REST shows it: dates as ISO strings, wrapped numbers as numbers.
+fn plain(v: Value) -> Value {
+    match v {
+        Value::Object(map) if map.len() == 1 => {
+            let (k, inner) = map.iter().next().unwrap();
+            match (k.as_str(), inner) {
+                ("$date", Value::String(s)) => {
+                    let ms = DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+                    json!(iso(ms))
+                }
+                ("$date", Value::Object(o)) => {
+                    json!(iso(o["$numberLong"].as_str().unwrap().parse().unwrap()))
+                }
+                ("$date", Value::Number(n)) => json!(iso(n.as_i64().unwrap())),
+                ("$numberInt" | "$numberLong", Value::String(s)) => {
+                    json!(s.parse::<i64>().unwrap())
+                }
+                ("$numberDouble", Value::String(s)) => json!(s.parse::<f64>().unwrap()),
+                ("$oid", Value::String(s)) => json!(s),
+                _ => Value::Object(map.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+            }
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(plain).collect()),
+        other => other,
+    }
+}
+
+/// Faults for the next requests; each counter is spent one request at a time.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Answer 429 with `X-RateLimit-Reset` this many ms ahead.
+    pub rate_limited: u32,
+    pub rate_limit_reset_ms: i64,
+    /// Answer 503.
+    pub unavailable: u32,
+    /// Send the headers and half the body, then close the connection.
+    pub cut_mid_body: u32,
+    /// Close every connection without an answer while set (the server is gone).
+    pub down: bool,
+    /// Answer 403 on these paths (`livechat/rooms`, …).
+    pub forbidden: HashSet<String>,
+    /// Only requests whose path contains this are faulted (all when empty).
+    pub only_path: String,
+    /// Every answer waits this long (a slow server).
+    pub delay_ms: u64,
+}
+
+#[derive(Default)]
+pub struct Shared {
+    pub workspace: Workspace,
+    pub faults: Faults,
+    /// Every request, `path?query`, in order.
+    pub log: Vec<String>,
+}
+
+pub struct StandIn {
+    pub url: String,
+    pub shared: Arc<Mutex<Shared>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StandIn {
+    pub async fn start(workspace: Workspace) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shared = Arc::new(Mutex::new(Shared {
+            workspace,
+            ..Shared::default()
+        }));
+        let state = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serve(stream, state.clone()));
+            }
+        });
+        StandIn { url, shared, task }
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+        f(&mut self.shared.lock().unwrap())
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.with(|s| s.log.clone())
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Value,
+}
+
+fn ok(body: Value) -> Response {
+    Response {
+        status: 200,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn error(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let mut lines = text.split("\r\n");
+    let target = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("/")
+        .to_string();
+    let headers: HashMap<String, String> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+
+    let (cut, response, delay_ms) = {
+        let mut s = shared.lock().unwrap();
+        if s.faults.down {
+            return;
+        }
+        s.log.push(target.clone());
+        let (cut, response) = answer(&mut s, &target, &headers);
+        let slow = s.faults.only_path.is_empty() || target.contains(&s.faults.only_path);
+        (cut, response, if slow { s.faults.delay_ms } else { 0 })
+    };
+    if delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    }
+    let body = response.body.to_string().into_bytes();
+    let reason = match response.status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        429 => "Too Many Requests",
+        _ => "Service Unavailable",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        response.status,
+        body.len()
+    );
+    for (k, v) in &response.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let sent = if cut {
+        &body[..body.len() / 2]
+    } else {
+        &body[..]
+    };
+    let _ = stream.write_all(sent).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The answer, and whether to cut its body short.
+fn answer(s: &mut Shared, target: &str, headers: &HashMap<String, String>) -> (bool, Response) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let Some(route) = path.strip_prefix("/api/v1/") else {
+        return (
+            false,
+            error(404, json!({"success":false,"error":"Not found"})),
+        );
+    };
+    // Authentication comes first, as in Rocket.Chat's route wrapper.
+    if headers.get("x-auth-token").map(String::as_str) != Some(TOKEN)
+        || headers.get("x-user-id").map(String::as_str) != Some(USER_ID)
+    {
+        return (
+            false,
+            error(
+                401,
+                json!({"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}),
+            ),
+        );
+    }
+    let faulted = s.faults.only_path.is_empty() || route.contains(&s.faults.only_path);
+    if faulted && s.faults.rate_limited > 0 {
+        s.faults.rate_limited -= 1;
+        let reset = Utc::now().timestamp_millis() + s.faults.rate_limit_reset_ms;
+        let wait_s = (s.faults.rate_limit_reset_ms + 999) / 1000;
+        return (
+            false,
+            Response {
+                status: 429,
+                headers: vec![
+                    ("X-RateLimit-Limit", "10".into()),
+                    ("X-RateLimit-Remaining", "0".into()),
+                    ("X-RateLimit-Reset", reset.to_string()),
+                ],
+                body: json!({"success":false,"error":format!("Error, too many requests. Please slow down. You must wait {wait_s} seconds before trying this endpoint again. [error-too-many-requests]")}),
+            },
+        );
+    }
+    if faulted && s.faults.unavailable > 0 {
+        s.faults.unavailable -= 1;
+        return (
+            false,
+            error(503, json!({"success":false,"error":"unavailable"})),
+        );
+    }
+    let route_key = route.split('/').next().unwrap_or(route);
+    if s.faults
+        .forbidden
+        .iter()
+        .any(|f| route.starts_with(f.as_str()))
+    {
+        return (
+            false,
+            error(
+                403,
+                json!({"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}),
+            ),
+        );
+    }
+    let cut = faulted && s.faults.cut_mid_body > 0;
+    if cut {
+        s.faults.cut_mid_body -= 1;
+    }
+    let w = &s.workspace;
+    let response = match route {
+        "livechat/rooms" => {
+            let rooms: Vec<Value> = w.rooms.iter().filter(|r| r["t"] == "l").cloned().collect();
+            list(rooms, &params, "rooms", Some(json!({"ts": -1})), false)
+        }
+        "chat.syncMessages" => {
+            let rid = params.get("roomId").cloned().unwrap_or_default();
+            let since = params.get("lastUpdate").cloned().unwrap_or_default();
+            let updated: Vec<Value> = w
+                .messages
+                .iter()
+                .filter(|m| {
+                    m["rid"] == rid.as_str()
+                        && m["_hidden"] != true
+                        && m["_updatedAt"].as_str().unwrap_or("") > since.as_str()
+                })
+                .cloned()
+                .collect();
+            ok(json!({"result":{"updated":updated,"deleted":[]},"success":true}))
+        }
+        "permissions.listAll" => {
+            ok(json!({"update": w.permissions, "remove": [], "success": true}))
+        }
+        "settings.public" => {
+            let id = params.get("_id").cloned().unwrap_or_default();
+            let found: Vec<Value> = w
+                .settings
+                .iter()
+                .filter(|s| s["_id"] == id.as_str())
+                .map(|s| json!({"_id": s["_id"], "value": s["value"]}))
+                .collect();
+            let n = found.len();
+            ok(json!({"settings": found, "count": n, "offset": 0, "total": n, "success": true}))
+        }
+        "users.list" => {
+            let users = w.users.iter().map(|u| listed_user(u, false)).collect();
+            list(users, &params, "users", None, false)
+        }
+        "users.info" => {
+            let id = params.get("userId").cloned().unwrap_or_default();
+            match w.users.iter().find(|u| u["_id"] == id.as_str()) {
+                Some(u) => ok(json!({"user": listed_user(u, true), "success": true})),
+                None => error(400, json!({"success":false,"error":"User not found."})),
+            }
+        }
+        _ if route.starts_with("settings/") => {
+            let id = &route["settings/".len()..];
+            match w.settings.iter().find(|s| s["_id"] == id) {
+                Some(s) => ok(json!({"_id": id, "value": s["value"], "success": true})),
+                None => error(
+                    400,
+                    json!({"success":false,"error":"error-setting-not-found"}),
+                ),
+            }
+        }
+        _ if route_key == "livechat" && route.ends_with("/messages") => {
+            let rid = &route["livechat/".len()..route.len() - "/messages".len()];
+            if !w.rooms.iter().any(|r| r["_id"] == rid && r["t"] == "l") {
+                error(400, json!({"success":false,"error":"invalid-room"}))
+            } else {
+                // `{rid, $or: [{t: {$exists: false}}, {t: "livechat-close"}]}`: an explicit
+                // `t: null` exists, so it is not selected.
+                let messages: Vec<Value> = w
+                    .messages
+                    .iter()
+                    .filter(|m| m["rid"] == rid)
+                    .filter(|m| m.get("t").is_none() || m["t"] == "livechat-close")
+                    .cloned()
+                    .collect();
+                list(messages, &params, "messages", Some(json!({"ts": -1})), true)
+            }
+        }
+        _ => error(404, json!({"success":false,"error":"Not found"})),
+    };
+    (cut, response)
+}
+
+/// `users.list` leaves out `services` and `utcOffset`; `users.info` only `services`.
+fn listed_user(u: &Value, info: bool) -> Value {
+    let mut u = u.clone();
+    if let Some(map) = u.as_object_mut() {
+        map.remove("services");
+        if !info {
+            map.remove("utcOffset");
+        }
+    }
+    u
+}
+
+/// Rocket.Chat's paging: `offset`, `count` (default 50, capped at 100), `sort` a JSON object
+/// of 1/-1; `count` in the answer is the page's size, or the requested count when `echo`.
+fn list(
+    mut docs: Vec<Value>,
+    params: &HashMap<String, String>,
+    name: &str,
+    default_sort: Option<Value>,
+    echo: bool,
+) -> Response {
+    let offset: usize = params
+        .get("offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    let count: usize = params
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(50)
+        .min(UPPER_COUNT_LIMIT);
+    let sort = match params.get("sort") {
+        Some(text) => match serde_json::from_str::<Map<String, Value>>(text) {
+            Ok(map) if map.values().all(|v| v == 1 || v == -1) => Some(Value::Object(map)),
+            _ => {
+                return error(
+                    400,
+                    json!({"success":false,"error":"Invalid sort parameter provided: \"{text}\" [error-invalid-sort]","errorType":"error-invalid-sort"}),
+                )
+            }
+        },
+        None => default_sort,
+    };
+    if let Some(Value::Object(sort)) = &sort {
+        docs.sort_by(|a, b| {
+            for (field, dir) in sort {
+                let ord = compare(&a[field], &b[field]);
+                let ord = if dir == -1 { ord.reverse() } else { ord };
+                if ord.is_ne() {
+                    return ord;
+                }
+            }
+            compare(&a["_id"], &b["_id"])
+        });
+    }
+    let total = docs.len();
+    let page: Vec<Value> = docs.into_iter().skip(offset).take(count).collect();
+    let shown = if echo { count } else { page.len() };
+    ok(json!({name: page, "count": shown, "offset": offset, "total": total, "success": true}))
+}
+
+fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => std::cmp::Ordering::Less,
+        (_, Value::Null) => std::cmp::Ordering::Greater,
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// Not a test: serves a fixture workspace for a demonstration of `agent-overview-admin sync`
+/// (README, "Sync from Rocket.Chat"), on `RC_STANDIN_PORT` (default 3900), until Ctrl-C or
+/// `RC_STANDIN_MINUTES` (default 30) pass.
+#[tokio::test]
+#[ignore = "a demonstration server, run on purpose"]
+async fn serve_the_standin_for_a_demo() {
+    let port: u16 = std::env::var("RC_STANDIN_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3900);
+    let minutes: u64 = std::env::var("RC_STANDIN_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(30);
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rocketchat-export/custom-zone-relaxed");
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free");
+    let shared = Arc::new(Mutex::new(Shared {
+        workspace: Workspace::from_export(&dir),
+        ..Shared::default()
+    }));
+    println!("Rocket.Chat stand-in on http://127.0.0.1:{port}  user id {USER_ID}  token {TOKEN}");
+    let accepting = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(serve(stream, shared.clone()));
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(minutes * 60), accepting).await;
+}
