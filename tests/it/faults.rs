@@ -11,10 +11,20 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// Fails every call of `operation` from its `nth` (1-based) on, before it is sent.
+/// The operations that write to a table.
+pub const WRITES: &[&str] = &[
+    "BatchWriteItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+];
+
+/// Fails every call of the `targets` operations, counted together, from the `nth` (1-based)
+/// on, before it is sent.
 #[derive(Debug)]
 struct FailFrom {
-    target: String,
+    targets: Vec<String>,
     nth: usize,
     seen: Arc<AtomicUsize>,
 }
@@ -30,11 +40,13 @@ impl Intercept for FailFrom {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context.request().headers().get("x-amz-target");
-        if target.is_some_and(|t| t.ends_with(&self.target)) {
+        let Some(target) = context.request().headers().get("x-amz-target") else {
+            return Ok(());
+        };
+        if self.targets.iter().any(|t| target.ends_with(t.as_str())) {
             let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
             if n >= self.nth {
-                return Err(format!("injected failure of {} call {n}", self.target).into());
+                return Err(format!("injected failure of {target}, call {n}").into());
             }
         }
         Ok(())
@@ -43,11 +55,17 @@ impl Intercept for FailFrom {
 
 /// `client`, except that its `nth` call of `operation` and every later one fail.
 pub fn fail_nth(client: &Client, operation: &str, nth: usize) -> Client {
+    fail_nth_of(client, &[operation], nth)
+}
+
+/// `client`, except that its `nth` call of any of `operations` (counted together) and every
+/// later one fail.
+pub fn fail_nth_of(client: &Client, operations: &[&str], nth: usize) -> Client {
     let config = client
         .config()
         .to_builder()
         .interceptor(FailFrom {
-            target: format!(".{operation}"),
+            targets: operations.iter().map(|o| format!(".{o}")).collect(),
             nth,
             seen: Arc::default(),
         })
