@@ -386,3 +386,79 @@ async fn random_histories_converge_to_a_fresh_rebuild() {
         history(&client, seed).await;
     }
 }
+
+/// More than `PENDING_CAP` keys written to a day before its rebuild: the state stops listing
+/// them (`overflow`), so a rebuild cannot read them from the table. Until 60 s after the day's
+/// last change the day stays dirty (read raw); after that the index is trusted and the
+/// rebuild makes it clean, counting the write the index showed late.
+#[tokio::test]
+async fn an_overflowed_day_is_trusted_to_the_index_only_after_it_settles() {
+    use agent_overview::store::day_state::{get_state, PENDING_CAP};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    let client = harness::ready().await.0;
+    let tenant = harness::unique_tenant("overflow");
+    let tables = harness::table_names();
+    let now = Arc::new(AtomicI64::new(MAY_10 + DAY_MS));
+    let clock_now = now.clone();
+    let rebuilder = Rebuilder::new(
+        client.clone(),
+        tables.rollup_tables(),
+        Arc::new(move || clock_now.load(Ordering::SeqCst)),
+    );
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap();
+    let x = room("X", MAY_10 + 1000, "D1", "x", 10.0);
+    let x_pk = agent_overview::store::items::conversation_pk(&tenant, "X");
+    let pks: BTreeSet<String> = (0..PENDING_CAP)
+        .map(|i| agent_overview::store::items::conversation_pk(&tenant, &format!("gone{i}")))
+        .chain([x_pk])
+        .collect();
+
+    harness::put_unindexed(&client, &tenant, &x).await;
+    rebuilder.mark(&tenant, day, &pks).await.unwrap();
+    let state = get_state(&client, &tables.rollups, &tenant, day)
+        .await
+        .unwrap()
+        .expect("a state");
+    assert!(state.overflow && state.pending.is_empty(), "{state:?}");
+
+    now.fetch_add(59_000, Ordering::SeqCst);
+    let early = rebuilder.rebuild_day(&tenant, day).await.unwrap();
+    assert!(
+        !early.clean,
+        "59 s after the change the index is not trusted"
+    );
+    let (_, stats) = store(&client, QueryPlan::Rollups)
+        .fold(&RangeQuery {
+            tenant: tenant.clone(),
+            figure: Figure::TotalConversations,
+            range: may(),
+            department_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(stats.rollup_days, 0, "the unsettled day is read raw");
+
+    harness::index_now(&client, &tenant, &x).await;
+    now.fetch_add(1_000, Ordering::SeqCst);
+    let settled = rebuilder.rebuild_day(&tenant, day).await.unwrap();
+    assert!(settled.clean, "60 s after the change the day settles");
+    let state = get_state(&client, &tables.rollups, &tenant, day)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!state.overflow && state.is_clean(), "{state:?}");
+    let memory = memory_of(&tenant, &[x]);
+    agree_in_every_scope(&client, &memory, &tenant, "settled").await;
+    let (_, stats) = store(&client, QueryPlan::Rollups)
+        .fold(&RangeQuery {
+            tenant: tenant.clone(),
+            figure: Figure::TotalConversations,
+            range: may(),
+            department_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(stats.rollup_days, 1, "answered from its rollups");
+}
