@@ -25,6 +25,7 @@ use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, User, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
 use crate::store::items::{attr, conversation_item, permission_item, settings_item, user_item};
+use crate::store::rebuild::Rebuilder;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
@@ -63,6 +64,8 @@ pub enum SyncError {
     },
     #[error("rebuilding the rollups of the synced days failed")]
     Rollups(#[source] StoreOpError),
+    #[error("marking a day's rollups stale before writing its conversations failed")]
+    MarkDay(#[source] StoreOpError),
 }
 
 impl SyncError {
@@ -168,6 +171,7 @@ pub async fn sync_tenant(
             ..SyncSummary::default()
         },
         days: BTreeSet::new(),
+        rebuilder: rebuilder(client, names),
         directory: BatchWriter::new(
             client.clone(),
             &names.directory,
@@ -309,8 +313,9 @@ struct Cycle<'a> {
     options: &'a SyncOptions,
     state: SyncState,
     summary: SyncSummary,
-    /// UTC days whose conversations were written or removed.
+    /// UTC days whose conversations were written or removed (each marked before its first).
     days: BTreeSet<NaiveDate>,
+    rebuilder: Rebuilder,
     directory: BatchWriter,
     conversations: BatchWriter,
 }
@@ -555,11 +560,11 @@ impl Cycle<'_> {
             }
             Some(b) => {
                 self.summary.rooms_changed += 1;
-                self.touch(b.ts_ms);
+                self.before_write(b.ts_ms).await?;
             }
             None => self.summary.rooms_added += 1,
         }
-        self.touch(conversation.ts_ms);
+        self.before_write(conversation.ts_ms).await?;
         self.conversations
             .put(item)
             .await
@@ -571,10 +576,22 @@ impl Cycle<'_> {
         Ok(())
     }
 
-    fn touch(&mut self, ts_ms: i64) {
-        if let Some(day) = utc_day_of(ts_ms) {
+    /// Call before writing or removing a conversation started at `ts_ms`. The first write of
+    /// a day marks the day's rollups stale first, so the rollup plan reads it raw until the
+    /// stream function (or `rebuild_rollups`) has rebuilt it after the write: never an answer
+    /// from rollups that miss it, even if the stream fails (the reconciliation then repairs it).
+    async fn before_write(&mut self, ts_ms: i64) -> Result<(), SyncError> {
+        let Some(day) = utc_day_of(ts_ms) else {
+            return Ok(());
+        };
+        if !self.days.contains(&day) {
+            self.rebuilder
+                .mark(self.tenant, day, &BTreeSet::new())
+                .await
+                .map_err(SyncError::MarkDay)?;
             self.days.insert(day);
         }
+        Ok(())
     }
 
     /// Every room by id: rooms not stored yet are synced, stored rooms not listed are removed.
@@ -622,8 +639,8 @@ impl Cycle<'_> {
         )
         .await?;
         for (id, ts) in gone {
+            self.before_write(ts).await?;
             store::delete_conversation(self.client, self.names, self.tenant, &id).await?;
-            self.touch(ts);
             self.summary.rooms_removed += 1;
         }
         Ok(true)

@@ -807,3 +807,74 @@ async fn connect_and_disconnect_keep_the_tenant_in_the_schedule() {
     let out = admin(&names, None, &["disconnect", "--tenant", &tenant]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("was not connected"));
 }
+
+/// What the scheduled sync does (it leaves the rebuild to the stream function): a synced
+/// change to a day whose rollups were built makes the rollup plan read that day raw until the
+/// rollups are rebuilt — never the old figure, even when the stream never runs (as here: the
+/// stream is down, or its records went to the failure queue).
+#[tokio::test]
+async fn a_synced_change_is_never_answered_from_the_rollups_it_made_stale() {
+    use agent_overview::config::QueryPlan;
+    use agent_overview::domain::figure::Figure;
+    use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+    use agent_overview::store::{ConversationStore, RangeQuery};
+
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("sync-stale");
+    let standin = StandIn::start(generated(3, 0)).await;
+    run(&client, &names, &tenant, &standin.url, incremental())
+        .await
+        .unwrap();
+    // room0001 is transferred to jane.
+    standin.with(|s| {
+        let room = s.workspace.room_mut("room0001");
+        room["servedBy"] = json!({"_id": "j", "username": "jane"});
+        room["_updatedAt"] = now_iso(0);
+    });
+    let scheduled = SyncOptions {
+        rebuild_rollups: false,
+        ..incremental()
+    };
+    let summary = sync_tenant(
+        &client,
+        &names,
+        &harness::tid(&tenant),
+        &rest(&standin.url, TOKEN),
+        &scheduled,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.rooms_changed, 1);
+
+    let query = RangeQuery {
+        tenant: tenant.clone(),
+        figure: Figure::TotalConversations,
+        range: UtcRange::from_days(
+            ReportDate::parse("2024-06-01").unwrap(),
+            ReportDate::parse("2024-06-30").unwrap(),
+            &ReportingZone::Utc,
+        ),
+        department_id: None,
+    };
+    let rows = |plan| {
+        let store = crate::rollups::store(&client, plan);
+        let query = query.clone();
+        async move {
+            let (agg, _) = store.fold(&query).await.unwrap();
+            agg.into_rows()
+                .into_iter()
+                .map(|r| (r.name, r.value))
+                .collect::<Vec<_>>()
+        }
+    };
+    let raw = rows(QueryPlan::Raw).await;
+    assert_eq!(
+        raw,
+        [
+            ("kim".to_string(), "66.67%".to_string()),
+            ("jane".into(), "33.33%".into())
+        ]
+    );
+    assert_eq!(rows(QueryPlan::Rollups).await, raw);
+}
