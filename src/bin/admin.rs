@@ -78,17 +78,7 @@ enum Command {
     /// Generate deterministic demo conversations for a tenant
     GenerateDemo(GenerateDemo),
     /// Recompute a tenant's daily rollups from its conversations
-    RebuildRollups {
-        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
-        #[arg(long)]
-        tenant: TenantId,
-        /// First UTC day, YYYY-MM-DD (with --to); without both, every day of the tenant
-        #[arg(long, requires = "to")]
-        from: Option<NaiveDate>,
-        /// Last UTC day, YYYY-MM-DD (with --from)
-        #[arg(long, requires = "from")]
-        to: Option<NaiveDate>,
-    },
+    RebuildRollups(TenantDays),
     /// Recompute a tenant's daily rollups from its conversations and report each day, scope
     /// and figure whose stored rollups differ (exit status 1); --repair rebuilds those days
     VerifyRollups(VerifyRollups),
@@ -205,9 +195,9 @@ impl GenerateDemo {
     }
 }
 
-/// `verify-rollups`' arguments.
+/// A tenant and, optionally, the UTC days of its rollups: `rebuild-rollups`, `verify-rollups`.
 #[derive(Args)]
-struct VerifyRollups {
+struct TenantDays {
     /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
     #[arg(long)]
     tenant: TenantId,
@@ -217,6 +207,19 @@ struct VerifyRollups {
     /// Last UTC day, YYYY-MM-DD (with --from)
     #[arg(long, requires = "from")]
     to: Option<NaiveDate>,
+}
+
+impl TenantDays {
+    fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.from.zip(self.to)
+    }
+}
+
+/// `verify-rollups`' arguments.
+#[derive(Args)]
+struct VerifyRollups {
+    #[command(flatten)]
+    scope: TenantDays,
     /// Rebuild every day that differs and verify it again (exit status 0 when all are repaired)
     #[arg(long)]
     repair: bool,
@@ -368,16 +371,16 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 .await?,
             )
         }
-        Command::RebuildRollups { tenant, from, to } => {
+        Command::RebuildRollups(t) => {
             let today = Utc::now().date_naive();
-            show(rebuild_rollups(client, names, &tenant, from.zip(to), today).await?)
+            show(rebuild_rollups(client, names, &t.tenant, t.days(), today).await?)
         }
         Command::VerifyRollups(v) => {
             let today = Utc::now().date_naive();
             let progress = !v.json && std::io::stderr().is_terminal();
-            let days = v.from.zip(v.to);
+            let (tenant, days) = (&v.scope.tenant, v.scope.days());
             let report =
-                verify_rollups(client, names, &v.tenant, days, today, v.repair, progress).await?;
+                verify_rollups(client, names, tenant, days, today, v.repair, progress).await?;
             let outcome = report.outcome();
             if v.json {
                 println!("{}", report.to_json());

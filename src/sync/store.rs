@@ -68,14 +68,7 @@ pub async fn put_connection(
     item.insert(a::SERVICE_USER_ID.into(), s(&c.user_id));
     item.insert(a::SECRET_ARN.into(), s(&c.secret_arn));
     item.insert(a::CONNECTED_AT.into(), n(now_ms));
-    client
-        .put_item()
-        .table_name(&names.directory)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(call("PutItem", &names.directory))?;
-    Ok(())
+    put_directory_item(client, names, item).await
 }
 
 /// Removes the connection and the sync state; `false` when the tenant was not connected.
@@ -111,15 +104,8 @@ pub async fn get_connection(
     names: &TableNames,
     tenant: &str,
 ) -> Result<Option<Connection>, StoreOpError> {
-    let out = client
-        .get_item()
-        .table_name(&names.directory)
-        .set_key(Some(directory_key(CONNECTIONS_PK, tenant)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(call("GetItem", &names.directory))?;
-    Ok(out.item.as_ref().map(read_connection).transpose()?)
+    let item = get_directory_item(client, names, directory_key(CONNECTIONS_PK, tenant)).await?;
+    Ok(item.as_ref().map(read_connection).transpose()?)
 }
 
 /// Every connected tenant, a page at a time.
@@ -154,15 +140,8 @@ pub async fn get_state(
     names: &TableNames,
     tenant: &str,
 ) -> Result<SyncState, StoreOpError> {
-    let out = client
-        .get_item()
-        .table_name(&names.directory)
-        .set_key(Some(directory_key(tenant, STATE_SK)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(call("GetItem", &names.directory))?;
-    let Some(item) = out.item else {
+    let item = get_directory_item(client, names, directory_key(tenant, STATE_SK)).await?;
+    let Some(item) = item else {
         return Ok(SyncState::default());
     };
     let key = format!("{tenant}/{STATE_SK}");
@@ -199,6 +178,33 @@ pub async fn put_state(
     set(a::PENDING_REACHED, state.pending.map(|p| p.1));
     set(a::LAST_COMPLETE, state.last_complete_started_ms);
     set(a::LAST_FULL, state.last_full_ms);
+    put_directory_item(client, names, item).await
+}
+
+// --- One directory item --------------------------------------------------------------------
+
+/// The directory item at `key`, strongly consistent.
+async fn get_directory_item(
+    client: &Client,
+    names: &TableNames,
+    key: Item,
+) -> Result<Option<Item>, StoreOpError> {
+    let out = client
+        .get_item()
+        .table_name(&names.directory)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(call("GetItem", &names.directory))?;
+    Ok(out.item)
+}
+
+async fn put_directory_item(
+    client: &Client,
+    names: &TableNames,
+    item: Item,
+) -> Result<(), StoreOpError> {
     client
         .put_item()
         .table_name(&names.directory)
