@@ -1,9 +1,12 @@
 //! Rocket.Chat's Agent Analytics Overview API on AWS Lambda and DynamoDB.
 //!
 //! Layers, with imports in one direction: [`functions`] (the Lambda entry points) → [`http`] →
-//! [`domain`], and [`store`] → [`domain`]; nothing deployed imports [`admin`] (the operators'
-//! tool). The binaries in `main.rs` and `src/bin/` only wire.
+//! [`domain`]; [`store`] → [`domain`]; [`sync`] and [`reconcile`] → [`store`], and [`sync`] →
+//! [`rocketchat`] (Rocket.Chat's documents, shared with the import). Nothing deployed imports
+//! [`admin`] (the operators' tool), which may use all of them. The binaries in `main.rs` and
+//! `src/bin/` only wire.
 
+#[cfg(feature = "admin")]
 pub mod admin;
 pub mod config;
 pub mod domain;
@@ -11,6 +14,7 @@ pub mod errors;
 pub mod functions;
 pub mod http;
 pub mod reconcile;
+pub mod rocketchat;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -4,11 +4,11 @@ use std::fmt;
 
 use aws_sdk_dynamodb::Client;
 
-use super::rocketchat::setting::{validate_zone, Mode, SettingsError};
 use super::session::end_sessions_of;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
+use crate::rocketchat::setting::{validate_zone, Mode, SettingsError};
 use crate::store::admin::{
     delete_user as delete_user_item, get_settings, get_user, put_settings,
     put_user_keeping_generation, set_roles,

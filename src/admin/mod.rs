@@ -1,23 +1,18 @@
 //! The operators' command-line tool (`agent-overview-admin`): creating local tables,
 //! importing Rocket.Chat exports, generating demo data, rebuilding rollups, and managing users,
 //! settings and sessions. The binary only parses arguments and calls these functions.
-//! The modules that need the `admin` feature's crates (file import with its progress bar,
-//! tables from template.yaml) are left out of the Lambda builds; the rest (Rocket.Chat
-//! documents, rollup rebuilds, demo data, sessions) also serves the functions.
+//! Nothing deployed imports this module, and the Lambda builds (without the `admin` feature)
+//! leave it out: the functions share the Rocket.Chat documents ([`crate::rocketchat`]), the
+//! store and the sync with it, never the other way.
 
+pub mod connect;
 pub mod demo;
 pub mod directory;
-pub mod extjson;
-#[cfg(feature = "admin")]
 pub mod import;
-#[cfg(feature = "admin")]
 pub mod lines;
-pub mod rocketchat;
 pub mod rollups;
 pub mod session;
-#[cfg(feature = "admin")]
 pub mod tables;
-#[cfg(feature = "admin")]
 pub mod verify_rollups;
 
 use std::fmt;
@@ -29,3 +24,6 @@ pub trait Report: fmt::Display {
         None
     }
 }
+
+/// `sync`'s summary (the sync itself is shared with the deployed functions).
+impl Report for crate::sync::cycle::SyncSummary {}

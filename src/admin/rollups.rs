@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use crate::config::TableNames;
-use crate::domain::clock::system_clock;
 use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
 use crate::store::rebuild::{RebuildSummary, Rebuilder};
@@ -47,11 +46,6 @@ impl std::fmt::Display for RollupsRebuilt {
 
 impl super::Report for RollupsRebuilt {}
 
-/// A rebuilder on the wall clock (the state's `lastChangeAt` and overflow settling use it).
-pub fn rebuilder(client: &Client, names: &TableNames) -> Rebuilder {
-    Rebuilder::new(client.clone(), names.rollup_tables(), system_clock())
-}
-
 /// Recomputes a tenant's rollups from its conversations: the UTC days `from..=to`, or without
 /// them every day (each month from 1970-01 to a year after `today`, and every day that already
 /// has rollups).
@@ -64,7 +58,7 @@ pub async fn rebuild_rollups(
 ) -> Result<RollupsRebuilt, RollupsError> {
     let tenant_id = tenant;
     let tenant = tenant.as_str();
-    let rebuilder = rebuilder(client, names);
+    let rebuilder = Rebuilder::on_wall_clock(client, names);
     let result = match days {
         Some((from, to)) if from > to => return Err(RollupsError::Order { from, to }),
         Some((from, to)) => rebuilder.rebuild_days(tenant, from, to).await,
@@ -105,7 +99,7 @@ impl DaySpan {
         match self.0 {
             None => Ok(RebuildSummary::default()),
             Some((from, to)) => {
-                rebuilder(client, names)
+                Rebuilder::on_wall_clock(client, names)
                     .rebuild_days(tenant, from, to)
                     .await
             }
@@ -126,7 +120,7 @@ pub struct WrittenDays {
 impl WrittenDays {
     pub fn new(client: &Client, names: &TableNames, tenant: &str) -> Self {
         Self {
-            rebuilder: rebuilder(client, names),
+            rebuilder: Rebuilder::on_wall_clock(client, names),
             tenant: tenant.to_string(),
             days: BTreeMap::new(),
             span: DaySpan::default(),

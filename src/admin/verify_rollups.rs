@@ -9,11 +9,11 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
-use super::rollups::rebuilder;
 use crate::config::TableNames;
 use crate::domain::clock::system_clock;
 use crate::domain::identity::TenantId;
 use crate::reconcile::verify::{Verifier, VerifyReport};
+use crate::store::rebuild::Rebuilder;
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +147,7 @@ pub async fn verify_rollups(
     let verifier = Verifier::new(
         client.clone(),
         names.rollup_tables(),
-        rebuilder(client, names),
+        Rebuilder::on_wall_clock(client, names),
         system_clock(),
     );
     let (from, to) = match days {

@@ -8,12 +8,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use agent_overview::admin::connect::{connect, disconnect, TOKEN_VARIABLE};
 use agent_overview::admin::demo::{write_demo, DemoParams};
 use agent_overview::admin::directory::{
     add_user, delete_user, grant_role, revoke_role, set_settings, SettingsChange,
 };
 use agent_overview::admin::import::{import_export, ImportOptions};
-use agent_overview::admin::rocketchat::setting::Mode;
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables;
@@ -22,10 +22,10 @@ use agent_overview::admin::Report;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::errors::error_chain;
+use agent_overview::rocketchat::setting::Mode;
 use agent_overview::store::dynamo::sdk_config;
 use agent_overview::store::writer::WriterOptions;
 use agent_overview::sync::client::{AuthToken, RestClient, RetryPolicy};
-use agent_overview::sync::connect::{connect, disconnect, TOKEN_VARIABLE};
 use agent_overview::sync::cycle::{sync_tenant, Progress, SyncOptions, SyncSummary};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -16,14 +16,13 @@ use super::client::{CallStats, RestClient};
 use super::source::{self, rest_doc, SourceError};
 use super::state::{Decision, SyncState};
 use super::store;
-use crate::admin::rocketchat::room::{read_room, Room};
-use crate::admin::rocketchat::user::read_user;
-use crate::admin::rocketchat::DocError;
-use crate::admin::rollups::rebuilder;
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, User, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
+use crate::rocketchat::room::{read_room, Room};
+use crate::rocketchat::user::read_user;
+use crate::rocketchat::DocError;
 use crate::store::items::{attr, conversation_item, permission_item, settings_item, user_item};
 use crate::store::rebuild::Rebuilder;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
@@ -144,8 +143,6 @@ impl fmt::Display for SyncSummary {
     }
 }
 
-impl crate::admin::Report for SyncSummary {}
-
 /// Runs one cycle of `tenant` from the Rocket.Chat behind `rc`. `now_ms` is the cycle's start.
 pub async fn sync_tenant(
     client: &Client,
@@ -171,7 +168,7 @@ pub async fn sync_tenant(
             ..SyncSummary::default()
         },
         days: BTreeSet::new(),
-        rebuilder: rebuilder(client, names),
+        rebuilder: Rebuilder::on_wall_clock(client, names),
         directory: BatchWriter::new(
             client.clone(),
             &names.directory,
@@ -272,7 +269,7 @@ async fn rebuild_days(
     tenant: &str,
     days: &BTreeSet<NaiveDate>,
 ) -> Result<u64, SyncError> {
-    let rebuilder = rebuilder(client, names);
+    let rebuilder = Rebuilder::on_wall_clock(client, names);
     let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for &day in days {
         match runs.last_mut() {

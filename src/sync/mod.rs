@@ -6,7 +6,6 @@
 //! connection and checkpoint, and [`cycle`] runs one cycle through the store's writer.
 
 pub mod client;
-pub mod connect;
 pub mod cycle;
 pub mod scheduled;
 pub mod source;

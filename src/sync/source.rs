@@ -1,18 +1,18 @@
 //! The requests of one sync cycle, each turning Rocket.Chat's REST answer into the same domain
-//! values the importer reads from an export (`admin::rocketchat`): REST dates are ISO strings
+//! values the importer reads from an export (`crate::rocketchat`): REST dates are ISO strings
 //! where an export has `{"$date": …}`, so they are wrapped back before the shared readers see them.
 
 use serde_json::{json, Value};
 
 use super::client::{RestClient, RestError};
-use crate::admin::rocketchat::message::{read_message, Kind};
-use crate::admin::rocketchat::permission::read_permission;
-use crate::admin::rocketchat::setting::{
+use crate::domain::identity::{TenantSettings, VIEW_LIVECHAT_MANAGER};
+use crate::rocketchat::message::{read_message, Kind};
+use crate::rocketchat::permission::read_permission;
+use crate::rocketchat::setting::{
     read_setting, SettingsDraft, SettingsError, CUSTOM_TIMEZONE, LOGIN_EXPIRATION,
     REPORTING_TIMEZONE,
 };
-use crate::admin::rocketchat::{Doc, DocError};
-use crate::domain::identity::{TenantSettings, VIEW_LIVECHAT_MANAGER};
+use crate::rocketchat::{Doc, DocError};
 
 /// Documents asked for per page: Rocket.Chat's default `API_Upper_Count_Limit`.
 pub const PAGE: usize = 100;
@@ -253,7 +253,7 @@ pub async fn manager_roles(c: &RestClient) -> Result<Option<Vec<String>>, Source
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::rocketchat::room::{read_room, Room};
+    use crate::rocketchat::room::{read_room, Room};
 
     #[test]
     fn rest_and_export_rooms_read_alike() {

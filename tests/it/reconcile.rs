@@ -5,7 +5,6 @@
 
 use std::sync::Mutex;
 
-use agent_overview::admin::rollups::rebuilder;
 use agent_overview::config::MetricsConfig;
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
@@ -16,6 +15,7 @@ use agent_overview::reconcile::scheduled::{
 };
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::store::items::{attr, rollup_pk, rollup_sk};
+use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::StoreOpError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
@@ -99,7 +99,7 @@ async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
     let verifier = Verifier::new(
         client.clone(),
         names.rollup_tables(),
-        rebuilder(&client, &names),
+        Rebuilder::on_wall_clock(&client, &names),
         system_clock(),
     );
     let (log, guard) = capture("info");
@@ -181,7 +181,7 @@ async fn the_attention_index_names_a_day_left_dirty_and_a_run_cleans_it() {
     let rooms = random_rooms(33, 20, MARCH_1, DAY_MS);
     put_conversations(&client, &tenant, &rooms).await;
     rebuild_rollups(&client, &tenant, &rooms).await;
-    let rebuilder = rebuilder(&client, &names);
+    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
     rebuilder
         .mark(&tenant, day(1), &std::collections::BTreeSet::new())
         .await

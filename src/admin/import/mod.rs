@@ -23,11 +23,11 @@ use chrono::{DateTime, Utc};
 pub use summary::{CollectionSummary, ImportSummary};
 
 use super::lines::{ExportFile, Lines, LinesError};
-use super::rocketchat::setting::SettingsError;
-use super::rocketchat::DocError;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
+use crate::rocketchat::setting::SettingsError;
+use crate::rocketchat::DocError;
 use crate::store::writer::{WriteError, WriterOptions};
 use crate::store::StoreOpError;
 

@@ -11,10 +11,10 @@ use super::summary::{CollectionSummary, ImportSummary};
 use super::validate::{check_permission, check_room, check_user, Plan};
 use super::{Context, ExportFiles, ImportError, PERMISSIONS, ROOMS, USERS};
 use crate::admin::lines::ExportFile;
-use crate::admin::rocketchat::room::Room;
 use crate::admin::rollups::WrittenDays;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
+use crate::rocketchat::room::Room;
 use crate::store::admin::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,

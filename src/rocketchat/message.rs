@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::DocError;
-use crate::admin::extjson;
+use crate::rocketchat::extjson;
 
 /// Rocket.Chat's kinds of message, as `Total_messages` sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Documents of a Rocket.Chat export, one module per collection, each turning a document into
 //! the domain values we store. Every problem is a [`DocError`] naming the field.
 
+pub mod extjson;
 pub mod message;
 pub mod permission;
 pub mod room;
@@ -9,7 +10,7 @@ pub mod user;
 
 use serde_json::Value;
 
-use super::extjson::{self, ExtJsonError};
+use extjson::ExtJsonError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {

@@ -5,13 +5,13 @@ use std::fmt;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
-use super::client::{url_host, RestClient};
-use super::state::Connection;
-use super::store;
-use crate::admin::Report;
+use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
 use crate::store::StoreOpError;
+use crate::sync::client::{url_host, RestClient};
+use crate::sync::state::Connection;
+use crate::sync::store;
 
 /// Where `agent-overview-admin sync` reads the service account's token.
 pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
