@@ -577,7 +577,8 @@ async fn a_failure_at_any_write_is_reported_and_a_rerun_completes_the_import() {
             "write {nth}: raw plan"
         );
     }
-    // Revocation query, settings, users, day marks, conversations, rollups, the session.
+    // The user, the day's marks, the conversations, the rollup items, the day's state, the
+    // session: each was failed in turn.
     assert!(
         failed_writes >= 5,
         "only {failed_writes} writes were failed"
