@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::items::{self, attr, sk, Item, Reader};
 use super::plan::{self, Unit};
-use super::rollups;
+use super::rollups::{self, SpanStates};
 use super::{
     classify, ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp,
 };
@@ -124,6 +124,7 @@ impl DynamoStore {
     async fn fold_unit(
         &self,
         query: &RangeQuery,
+        states: &SpanStates<'_>,
         unit: Unit,
     ) -> Result<(Aggregator, FoldStats), StoreError> {
         match unit {
@@ -140,6 +141,7 @@ impl DynamoStore {
                     &self.client,
                     &self.tables.rollups,
                     query,
+                    states,
                     (first, last),
                     self.limits.query_page_limit,
                 )
@@ -336,8 +338,15 @@ fn read_caller(
 impl ConversationStore for DynamoStore {
     async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
         let units = plan::plan(query.range, self.limits.query_plan);
+        let states = SpanStates::new(
+            &self.client,
+            &self.tables.rollups,
+            &query.tenant,
+            plan::rollup_span(&units).unwrap_or_default(),
+            self.limits.query_page_limit,
+        );
         let work = futures::stream::iter(units)
-            .map(|unit| self.fold_unit(query, unit))
+            .map(|unit| self.fold_unit(query, &states, unit))
             .buffer_unordered(self.limits.query_concurrency)
             .try_fold(
                 (Aggregator::new(query.figure), FoldStats::default()),
@@ -348,8 +357,10 @@ impl ConversationStore for DynamoStore {
                     Ok((agg, stats))
                 },
             );
-        tokio::time::timeout(self.limits.query_budget, work)
+        let (agg, mut stats) = tokio::time::timeout(self.limits.query_budget, work)
             .await
-            .map_err(|_| StoreError::BudgetExceeded(self.limits.query_budget))?
+            .map_err(|_| StoreError::BudgetExceeded(self.limits.query_budget))??;
+        stats.requests += states.requests();
+        Ok((agg, stats))
     }
 }

@@ -19,6 +19,15 @@ pub enum Unit {
     Rollups { first: NaiveDate, last: NaiveDate },
 }
 
+/// The first and last day of the rollup units among `units` (`None`: there are none).
+pub fn rollup_span(units: &[Unit]) -> Option<(NaiveDate, NaiveDate)> {
+    units.iter().fold(None, |span, unit| match (*unit, span) {
+        (Unit::Rollups { first, last }, None) => Some((first, last)),
+        (Unit::Rollups { first, last }, Some((a, b))) => Some((a.min(first), b.max(last))),
+        (Unit::Raw { .. }, span) => span,
+    })
+}
+
 /// The reads that answer `range` under `plan`.
 pub fn plan(range: UtcRange, plan: QueryPlan) -> Vec<Unit> {
     let raw = |r: UtcRange| {
@@ -161,6 +170,19 @@ mod tests {
                 month: (2024, 3)
             }]
         );
+    }
+
+    #[test]
+    fn the_rollup_span_runs_from_the_first_to_the_last_whole_utc_day() {
+        let r = range("2024-03-01", "2024-05-31", "America/Sao_Paulo");
+        let units = plan(r, QueryPlan::Rollups);
+        assert_eq!(
+            rollup_span(&units),
+            Some((day("2024-03-02"), day("2024-05-31")))
+        );
+        let single = range("2024-03-01", "2024-03-01", "America/Sao_Paulo");
+        assert_eq!(rollup_span(&plan(single, QueryPlan::Rollups)), None);
+        assert_eq!(rollup_span(&plan(r, QueryPlan::Raw)), None);
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Reading rollups with their coverage: the whole UTC days of a plan's rollup unit (one
-//! calendar month at most). The days' states and the figure's rollup items are read by two
-//! queries in parallel; a day is answered from its rollup only when its state proves the item
-//! complete (see [`covers`]). Every other day is returned as uncovered, for the caller to read
-//! raw: a missing or stale rollup is never read as zero.
+//! calendar month at most). The day states of the request's whole rollup span are read once,
+//! by one Query that the first unit starts ([`SpanStates`]), in parallel with every unit's
+//! query of the figure's rollup items; a day is answered from its rollup only when its state
+//! proves the item complete (see [`covers`]). Every other day is returned as uncovered, for the
+//! caller to read raw: a missing or stale rollup is never read as zero.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
+use tokio::sync::OnceCell;
 
 use super::day_state::{query_states, DayState};
 use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
@@ -43,29 +45,82 @@ pub fn covers(state: Option<&DayState>, scope: &Scope, item_version: Option<Opti
     }
 }
 
-/// Folds the covered days of `first..=last` (one calendar month) for the query's figure and
-/// scope.
+/// The day states of a request's rollup span, `first..=last` (any length: a year's states
+/// are about 40 KB, one page), read by one strongly consistent Query the first time a unit
+/// asks; the other units wait for that read instead of making their own.
+pub struct SpanStates<'a> {
+    client: &'a Client,
+    table: &'a str,
+    tenant: &'a str,
+    span: (NaiveDate, NaiveDate),
+    page_limit: Option<i32>,
+    read: OnceCell<(BTreeMap<NaiveDate, DayState>, u64)>,
+}
+
+impl<'a> SpanStates<'a> {
+    pub fn new(
+        client: &'a Client,
+        table: &'a str,
+        tenant: &'a str,
+        span: (NaiveDate, NaiveDate),
+        page_limit: Option<i32>,
+    ) -> Self {
+        Self {
+            client,
+            table,
+            tenant,
+            span,
+            page_limit,
+            read: OnceCell::new(),
+        }
+    }
+
+    async fn get(&self) -> Result<&BTreeMap<NaiveDate, DayState>, StoreError> {
+        let (states, _) = self
+            .read
+            .get_or_try_init(|| async {
+                let (states, requests) = query_states(
+                    self.client,
+                    self.table,
+                    self.tenant,
+                    self.span,
+                    self.page_limit,
+                )
+                .await?;
+                let by_day = states
+                    .into_iter()
+                    .filter_map(|s| Some((s.day?, s)))
+                    .collect();
+                Ok::<_, StoreError>((by_day, requests))
+            })
+            .await?;
+        Ok(states)
+    }
+
+    /// The pages the state read took (0 if no unit asked).
+    pub fn requests(&self) -> u64 {
+        self.read.get().map_or(0, |(_, requests)| *requests)
+    }
+}
+
+/// Folds the covered days of `first..=last` (one calendar month, inside the span of `states`)
+/// for the query's figure and scope.
 pub async fn fold_days(
     client: &Client,
     table: &str,
     query: &RangeQuery,
+    states: &SpanStates<'_>,
     (first, last): (NaiveDate, NaiveDate),
     page_limit: Option<i32>,
 ) -> Result<RollupRead, StoreError> {
     let scope = Scope::of_request(query.department_id.as_deref());
-    let (states, rollups) = futures::try_join!(
-        query_states(client, table, &query.tenant, (first, last), page_limit),
+    let (states, (rollups, rollup_requests)) = futures::try_join!(
+        states.get(),
         query_rollups(client, table, query, &scope, (first, last), page_limit),
     )?;
-    let (states, state_requests) = states;
-    let (rollups, rollup_requests) = rollups;
-    let states: BTreeMap<NaiveDate, DayState> = states
-        .into_iter()
-        .filter_map(|s| Some((s.day?, s)))
-        .collect();
     let mut agg = Aggregator::new(query.figure);
     let mut stats = FoldStats {
-        requests: state_requests + rollup_requests,
+        requests: rollup_requests,
         rollup_items_read: rollups.len() as u64,
         ..FoldStats::default()
     };

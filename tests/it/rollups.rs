@@ -609,3 +609,40 @@ fn the_rollups_function_stops_on_invalid_metric_settings() {
         "{logs}"
     );
 }
+
+/// Issue 9's "speed is kept": coverage costs one Query of the day states for the whole range,
+/// not one per month (nor a read per day). A year of whole UTC days whose rollups are built
+/// answers from 12 month queries of rollup items and one of states: 13 requests.
+#[tokio::test]
+async fn a_year_from_rollups_reads_the_day_states_with_one_query() {
+    let client = harness::ready().await.0;
+    let tenant = harness::unique_tenant("state-query");
+    let jan_1 = 1_704_067_200_000; // 2024-01-01T00:00Z
+    let rooms = vec![
+        room("R1", jan_1 + 1000, "D1", "kim", 10.0),
+        room("R2", jan_1 + 200 * DAY_MS, "D2", "jane", 20.0),
+    ];
+    put_conversations(&client, &tenant, &rooms).await;
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    rebuilder(&client, harness::table_names().rollup_tables())
+        .rebuild_days(&tenant, day("2024-01-01"), day("2024-12-31"))
+        .await
+        .unwrap();
+    let store = DynamoStore::new(client.clone(), harness::table_names(), Limits::default());
+    let (agg, stats) = store
+        .fold(&RangeQuery {
+            tenant: tenant.clone(),
+            figure: Figure::TotalConversations,
+            range: UtcRange::from_days(
+                ReportDate::parse("2024-01-01").unwrap(),
+                ReportDate::parse("2024-12-31").unwrap(),
+                &ReportingZone::Utc,
+            ),
+            department_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(agg.into_rows().len(), 2);
+    assert_eq!((stats.rollup_days, stats.items_read), (366, 0), "{stats:?}");
+    assert_eq!(stats.requests, 12 + 1, "{stats:?}");
+}
