@@ -33,10 +33,23 @@ pub struct ColdStart {
     pub warm_invocation_ms: f64,
     /// The function logged that its warm-up GetItem succeeded before it was ready.
     pub connection_opened_in_init: bool,
+    /// CPU time of the process (every thread) until ready: INIT's own work.
+    #[serde(default)]
+    pub init_cpu_ms: f64,
+}
+
+/// One process of the function serving `n` invocations of the same event.
+pub struct FunctionRun {
+    pub ready_ms: f64,
+    pub init_cpu_ms: f64,
+    /// Wall time and the process's CPU time of each invocation, in order.
+    pub invocations: Vec<(f64, f64)>,
+    pub log: Vec<String>,
 }
 
 enum Seen {
-    Next(Instant),
+    /// A `next`, and the process's CPU so far (read before the event is handed out).
+    Next(Instant, f64),
     Response(Instant, String),
 }
 
@@ -53,9 +66,16 @@ pub fn event(tenant: &Tenant, query: &str) -> Value {
     event
 }
 
-/// Serves the Runtime API on one connection: hands out `event` twice, then holds the third
-/// `next` (the benchmark stops the process then).
-fn serve(stream: TcpStream, event: Arc<Vec<u8>>, handed: Arc<AtomicU32>, seen: Sender<Seen>) {
+/// Serves the Runtime API on one connection: hands out `event` `limit` times, then holds the
+/// next `next` (the benchmark stops the process then).
+fn serve(
+    stream: TcpStream,
+    event: Arc<Vec<u8>>,
+    limit: u32,
+    pid: Arc<AtomicU32>,
+    handed: Arc<AtomicU32>,
+    seen: Sender<Seen>,
+) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -63,9 +83,9 @@ fn serve(stream: TcpStream, event: Arc<Vec<u8>>, handed: Arc<AtomicU32>, seen: S
     while let Some(req) = read_request(&mut reader) {
         let now = Instant::now();
         if req.method == "GET" && req.path.ends_with("/invocation/next") {
-            let _ = seen.send(Seen::Next(now));
+            let _ = seen.send(Seen::Next(now, cpu_ms(pid.load(Ordering::SeqCst))));
             let n = handed.fetch_add(1, Ordering::SeqCst) + 1;
-            if n > 2 {
+            if n > limit {
                 return;
             }
             let id = format!("bench-request-{n}");
@@ -104,22 +124,37 @@ fn next_seen(rx: &Receiver<Seen>) -> Seen {
 
 /// One cold start of `binary` (its environment: this process's, plus the Lambda variables).
 pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
+    let run = run_function(binary, event, &[], 2);
+    ColdStart {
+        ready_ms: run.ready_ms,
+        first_invocation_ms: run.invocations[0].0,
+        warm_invocation_ms: run.invocations[1].0,
+        connection_opened_in_init: run.log.iter().any(|l| l.contains(INIT_CONNECTED)),
+        init_cpu_ms: run.init_cpu_ms,
+    }
+}
+
+/// Starts `binary` as Lambda would (plus `env`), has it answer `event` `n` times, and stops it.
+/// Every invocation must answer 200.
+pub fn run_function(binary: &Path, event: &Value, env: &[(&str, &str)], n: u32) -> FunctionRun {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
     let addr = listener.local_addr().expect("its address");
     let (tx, rx) = mpsc::channel();
     let body = Arc::new(serde_json::to_vec(event).expect("json"));
     let handed = Arc::new(AtomicU32::new(0));
+    let pid = Arc::new(AtomicU32::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let acceptor = {
-        let done = done.clone();
+        let (done, pid) = (done.clone(), pid.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if done.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (body, handed, tx) = (body.clone(), handed.clone(), tx.clone());
-                thread::spawn(move || serve(stream, body, handed, tx));
+                let (body, pid, handed, tx) =
+                    (body.clone(), pid.clone(), handed.clone(), tx.clone());
+                thread::spawn(move || serve(stream, body, n, pid, handed, tx));
             }
         })
     };
@@ -133,10 +168,12 @@ pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting the function");
+    pid.store(child.id(), Ordering::SeqCst);
     let stdout = child.stdout.take().expect("piped stdout");
     let log = thread::spawn(move || {
         BufReader::new(stdout)
@@ -145,11 +182,11 @@ pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
             .collect::<Vec<_>>()
     });
 
-    let mut times = Vec::new();
+    let mut nexts = Vec::new();
     let mut responses = Vec::new();
-    while times.len() < 3 {
+    while nexts.len() < n as usize + 1 {
         match next_seen(&rx) {
-            Seen::Next(t) => times.push(t),
+            Seen::Next(t, cpu) => nexts.push((t, cpu)),
             Seen::Response(t, body) => {
                 responses.push((t, body));
             }
@@ -164,8 +201,8 @@ pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
 
     assert_eq!(
         responses.len(),
-        2,
-        "two invocations answered: {responses:?}"
+        n as usize,
+        "every invocation answered: {responses:?}"
     );
     for (_, body) in &responses {
         assert!(
@@ -174,12 +211,21 @@ pub fn cold_start(binary: &Path, event: &Value) -> ColdStart {
         );
     }
     let ms = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64() * 1000.0;
-    ColdStart {
-        ready_ms: ms(started, times[0]),
-        first_invocation_ms: ms(times[0], responses[0].0),
-        warm_invocation_ms: ms(times[1], responses[1].0),
-        connection_opened_in_init: log.iter().any(|l| l.contains(INIT_CONNECTED)),
+    FunctionRun {
+        ready_ms: ms(started, nexts[0].0),
+        init_cpu_ms: nexts[0].1,
+        invocations: nexts
+            .windows(2)
+            .zip(&responses)
+            .map(|(pair, (answered, _))| (ms(pair[0].0, *answered), pair[1].1 - pair[0].1))
+            .collect(),
+        log,
     }
+}
+
+/// CPU time of every thread of process `pid` so far, in ms.
+fn cpu_ms(pid: u32) -> f64 {
+    crate::e2e::cpu_ns(Some(pid)).unwrap_or(0) as f64 / 1e6
 }
 
 pub fn file_size(path: &Path) -> Option<u64> {

@@ -44,7 +44,7 @@ pub struct Cell {
 
 /// CPU time consumed so far by every thread of a process (`None`: this one), from
 /// /proc/PID/task/*/schedstat (nanoseconds on CPU).
-fn cpu_ns(pid: Option<u32>) -> Option<u64> {
+pub fn cpu_ns(pid: Option<u32>) -> Option<u64> {
     let dir = match pid {
         Some(p) => format!("/proc/{p}/task"),
         None => "/proc/self/task".to_string(),

@@ -19,6 +19,7 @@ mod http1;
 mod load;
 mod memory;
 mod plans;
+mod profiles;
 mod report;
 
 use std::path::PathBuf;
@@ -67,6 +68,11 @@ struct Args {
     /// Measure nothing: render the report and chart again from a results.json of an earlier run.
     #[arg(long)]
     report_from: Option<PathBuf>,
+    /// Profile mode: compare only these release builds of the function, NAME=PATH[=WHAT]
+    /// (repeatable; the first is the base of the ratios) on size, INIT and CPU per request,
+    /// over a tenant of the largest --sizes; `--runs` rounds. Writes profiles.md/.json.
+    #[arg(long = "profile", value_parser = profiles::Candidate::parse)]
+    profiles: Vec<profiles::Candidate>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -156,7 +162,7 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn machine() -> Machine {
+pub fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -213,6 +219,15 @@ fn main() {
                 rollup_items: 0,
             };
             runtime.block_on(memory::probe_child(plan, days, tenant, figure));
+        }
+        None if !args.profiles.is_empty() => {
+            let size = *args.sizes.iter().max().expect("a size");
+            runtime.block_on(profiles::compare(
+                &args.profiles,
+                size,
+                args.runs,
+                &args.out,
+            ));
         }
         None if args.report_from.is_some() => {
             let path = args.report_from.as_deref().expect("checked");
