@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use agent_overview::admin::connect::{connect, disconnect};
 use agent_overview::config::MetricsConfig;
-use agent_overview::sync::connect::{connect, disconnect};
 use agent_overview::sync::scheduled::{fan_out, run_job, Job, JobOutcome};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
