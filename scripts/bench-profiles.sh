@@ -23,7 +23,6 @@ trap 'exit 143' TERM
 CANDIDATES=(
   "release|3|thin|the release profile in Cargo.toml"
   "fat|3|fat|opt-level 3, fat LTO"
-  "s-fat|s|fat|opt-level s, fat LTO"
   "z-fat|z|fat|opt-level z, fat LTO"
 )
 
