@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Release-profile comparison (issue 11): builds the API function's release binary once per
-# candidate profile (each but the current one in its own target dir under target/profiles/),
+# candidate profile (each in its own target dir under target/profiles/),
 # then runs the benchmark's profile mode on all of them against one dynalite: binary size,
 # INIT (wall and CPU) and the function's CPU per request on the heavy raw path. Writes
 # bench/profiles.md and bench/profiles.json.
@@ -23,6 +23,7 @@ trap 'exit 143' TERM
 CANDIDATES=(
   "release|3|thin|the release profile in Cargo.toml"
   "fat|3|fat|opt-level 3, fat LTO"
+  "s-fat|s|fat|opt-level s, fat LTO"
   "z-fat|z|fat|opt-level z, fat LTO"
 )
 
@@ -32,9 +33,9 @@ ensure_tools
 profile_args=()
 for candidate in "${CANDIDATES[@]}"; do
   IFS='|' read -r name opt lto what <<<"$candidate"
+  # Each in its own target dir: a binary left in target/release by a build with other
+  # features (cargo bench, default features) is not replaced when cargo finds its own fresh.
   dir="target/profiles/$name"
-  # The release profile as it is: the main target dir, shared with scripts/bench.sh.
-  [[ "$name" == release ]] && dir="target"
   step "Release build: $name ($what)"
   CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt" CARGO_PROFILE_RELEASE_LTO="$lto" \
     cargo build --release --locked --no-default-features --bin agent-overview --target-dir "$dir"
