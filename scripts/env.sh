@@ -161,7 +161,7 @@ _port_answers() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
 # Starts an in-memory dynalite on 127.0.0.1:$DYNALITE_PORT and waits until it answers
 # (at most 30 s). Sets DYNALITE_PID and AWS_ENDPOINT_URL_DYNAMODB.
 start_dynalite() {
-  local port="$DYNALITE_PORT" i
+  local port="$DYNALITE_PORT"
   if _port_answers "$port"; then
     die "something already listens on 127.0.0.1:$port; stop it or set DYNALITE_PORT"
   fi
@@ -169,29 +169,31 @@ start_dynalite() {
   start_background dynalite "$REPO_ROOT/infra/node_modules/.bin/dynalite" \
     --host 127.0.0.1 --port "$port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
   DYNALITE_PID=$BACKGROUND_PID
-  for ((i = 0; i < 300; i++)); do
-    _port_answers "$port" && break
-    kill -0 "$DYNALITE_PID" 2>/dev/null || die "dynalite exited: $(tail -n 20 "$LOG_DIR/dynalite.log")"
-    sleep 0.1
-  done
-  _port_answers "$port" || die "dynalite did not answer on port $port within 30 s"
+  _wait_for_port dynalite "$DYNALITE_PID" "$port"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   info "dynalite (in memory) on $AWS_ENDPOINT_URL_DYNAMODB"
+}
+
+# _wait_for_port NAME PID PORT: waits (at most 30 s) until PORT answers; dies with NAME's log
+# if the process exits first.
+_wait_for_port() {
+  local name="$1" pid="$2" port="$3" i
+  for ((i = 0; i < 300; i++)); do
+    _port_answers "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || die "$name exited: $(tail -n 20 "$LOG_DIR/$name.log")"
+    sleep 0.1
+  done
+  die "$name did not answer on port $port within 30 s"
 }
 
 # start_moto: moto's server (in memory) on a free local port for the tests' Secrets Manager and
 # SQS, waited for (at most 30 s). Reached only through the SDK's standard endpoint variables.
 start_moto() {
-  local port i
+  local port
   port="$(free_port)"
   start_background moto "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$port"
   MOTO_PID=$BACKGROUND_PID
-  for ((i = 0; i < 300; i++)); do
-    _port_answers "$port" && break
-    kill -0 "$MOTO_PID" 2>/dev/null || die "moto exited: $(tail -n 20 "$LOG_DIR/moto.log")"
-    sleep 0.1
-  done
-  _port_answers "$port" || die "moto did not answer on port $port within 30 s"
+  _wait_for_port moto "$MOTO_PID" "$port"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
   info "moto (Secrets Manager, SQS) on http://127.0.0.1:$port"

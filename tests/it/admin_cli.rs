@@ -54,7 +54,7 @@ fn admin_with_stdin(names: &TableNames, args: &[&str], input: &str) -> Output {
     child.wait_with_output().expect("the admin binary ends")
 }
 
-fn admin_command(names: &TableNames, args: &[&str]) -> Command {
+pub fn admin_command(names: &TableNames, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"));
     command
         .args(args)

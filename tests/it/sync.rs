@@ -656,18 +656,8 @@ async fn a_workspace_larger_than_a_page_is_walked_page_by_page() {
 /// The admin binary with the tables' names, the token in `token` (if any), run off the
 /// runtime so the stand-in keeps answering.
 async fn admin(names: &TableNames, token: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_agent-overview-admin"));
-    command
-        .args(args)
-        .env("SESSIONS_TABLE", &names.sessions)
-        .env("DIRECTORY_TABLE", &names.directory)
-        .env("CONVERSATIONS_TABLE", &names.conversations)
-        .env("ROLLUPS_TABLE", &names.rollups)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", harness::endpoint())
-        .env("AWS_REGION", harness::region())
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("ROCKETCHAT_AUTH_TOKEN");
+    let mut command = crate::admin_cli::admin_command(names, args);
+    command.env_remove("ROCKETCHAT_AUTH_TOKEN");
     if let Some(t) = token {
         command.env("ROCKETCHAT_AUTH_TOKEN", t);
     }
