@@ -11,8 +11,8 @@
 #
 # Each candidate is a full release build of the tree (about 10 minutes on 2 quiet cores).
 set -euo pipefail
-# shellcheck source=scripts/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 trap stop_all EXIT

@@ -9,8 +9,8 @@
 #   ARM64=0 ./scripts/bench.sh             # skip the arm64 build (its size only)
 #   ./scripts/bench.sh --sizes 1000,10000  # any option of the bench binary (--help lists them)
 set -euo pipefail
-# shellcheck source=scripts/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 trap stop_all EXIT

@@ -3,8 +3,8 @@
 # demo tenant, and the Lambda function served over HTTP by `cargo lambda watch` on
 # http://127.0.0.1:${PORT:-9000} (reloaded when the code changes). Ctrl-C stops everything.
 set -euo pipefail
-# shellcheck source=scripts/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 PORT="${PORT:-9000}"
@@ -29,11 +29,11 @@ start_function "$PORT"
 info "starting (log: .local/logs/function.log)"
 wait_for_function "$PORT" 300
 
-from="$(demo_from)"
-to="$(demo_to)"
+from="$DEMO_FROM"
+to="$DEMO_TO"
 step "Ready"
 cat <<MSG
-    The demo tenant has $DEMO_DAYS days of conversations ($from .. $to). Try:
+    The demo tenant has 90 days of conversations ($from .. $to). Try:
 
     curl -s -H 'X-Auth-Token: $DEMO_TOKEN' -H 'X-User-Id: $DEMO_USER_ID' \\
       'http://127.0.0.1:$PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$from&to=$to'

@@ -3,8 +3,8 @@
 # an in-memory DynamoDB (dynalite), a smoke test of the function served by `cargo lambda watch`
 # (with Schemathesis fuzzing openapi.yaml against it), and the SAM template's lint. Stops at the first failure; leaves no process behind.
 set -euo pipefail
-# shellcheck source=scripts/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 STARTED_AT=$SECONDS
@@ -69,6 +69,10 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+# scripts/env.sh is for users' shells: it may only export variables (no function, no exit).
+env -i HOME="$HOME" PATH="$PATH" bash -c 'source scripts/env.sh && [[ -z "$(declare -F)" ]]' ||
+  die "sourcing scripts/env.sh must define no function"
+
 begin fmt "Format (cargo fmt --check)"
 cargo fmt --all -- --check
 
@@ -101,7 +105,7 @@ seed_demo
 FUNCTION_PORT="$(free_port)"
 start_function "$FUNCTION_PORT" --ignore-changes
 wait_for_function "$FUNCTION_PORT" 300
-url="http://127.0.0.1:$FUNCTION_PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$(demo_from)&to=$(demo_to)"
+url="http://127.0.0.1:$FUNCTION_PORT/api/v1/livechat/analytics/agent-overview?name=Total_conversations&from=$DEMO_FROM&to=$DEMO_TO"
 check_status "demo request" 200 '"success":true' \
   -H "X-Auth-Token: $DEMO_TOKEN" -H "X-User-Id: $DEMO_USER_ID" "$url"
 check_status "request without credentials" 401 '"status":"error"' "$url"

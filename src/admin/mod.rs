@@ -11,6 +11,7 @@ pub mod directory;
 pub mod import;
 pub mod lines;
 pub mod rollups;
+pub mod seed_demo;
 pub mod session;
 pub mod tables;
 pub mod verify_rollups;

@@ -15,6 +15,9 @@ use agent_overview::admin::directory::{
 };
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rollups::rebuild_rollups;
+use agent_overview::admin::seed_demo::{
+    seed_demo, SeedDemo, DEMO_TENANT, DEMO_TOKEN, DEMO_USER_ID,
+};
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables;
 use agent_overview::admin::verify_rollups::verify_rollups;
@@ -77,6 +80,9 @@ enum Command {
     },
     /// Generate deterministic demo conversations for a tenant
     GenerateDemo(GenerateDemo),
+    /// Create the tables and seed the local demo (run-local.sh): 90 days of demo conversations,
+    /// a livechat-manager and a session with a known token; prints DEMO_* KEY=value lines
+    SeedDemo(SeedDemoArgs),
     /// Recompute a tenant's daily rollups from its conversations
     RebuildRollups(TenantDays),
     /// Recompute a tenant's daily rollups from its conversations and report each day, scope
@@ -193,6 +199,23 @@ impl GenerateDemo {
             end: self.end.unwrap_or_else(|| Utc::now().date_naive()),
         }
     }
+}
+
+/// `seed-demo`'s arguments: the README's demo unless told otherwise.
+#[derive(Args)]
+struct SeedDemoArgs {
+    /// SAM template holding the four tables
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
+    #[arg(long, default_value = DEMO_TENANT)]
+    tenant: TenantId,
+    /// The manager's user id
+    #[arg(long, default_value = DEMO_USER_ID)]
+    user_id: String,
+    /// The session's token (public: local demo data only)
+    #[arg(long, default_value = DEMO_TOKEN)]
+    token: String,
 }
 
 /// A tenant and, optionally, the UTC days of its rollups: `rebuild-rollups`, `verify-rollups`.
@@ -370,6 +393,16 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 )
                 .await?,
             )
+        }
+        Command::SeedDemo(a) => {
+            let yaml = std::fs::read_to_string(&a.template)
+                .map_err(|e| format!("cannot read {}: {e}", a.template.display()))?;
+            let who = SeedDemo {
+                tenant: a.tenant,
+                user_id: a.user_id,
+                token: a.token,
+            };
+            show(seed_demo(client, names, &yaml, &who, Utc::now()).await?)
         }
         Command::RebuildRollups(t) => {
             let today = Utc::now().date_naive();

@@ -14,10 +14,11 @@ use chrono::NaiveDate;
 
 use crate::harness::{endpoint, get, ready, region, tenant_items, unique_tenant};
 
-const SUBCOMMANDS: [&str; 13] = [
+const SUBCOMMANDS: [&str; 14] = [
     "create-tables",
     "import",
     "generate-demo",
+    "seed-demo",
     "rebuild-rollups",
     "verify-rollups",
     "add-user",
@@ -702,4 +703,69 @@ async fn generate_demo_rebuilds_the_rollups_of_its_days() {
     let rollups = tenant_items(&client, &names.rollups, &tenant).await;
     // Per day: 7 figures for every department and for all, and the department list.
     assert_eq!(rollups.len(), 3 * (7 * 3 + 1), "{}", rollups.len());
+}
+
+/// `seed-demo` is what run-local.sh and the smoke step serve: its `KEY=value` lines are a
+/// working login and a range that holds the demo, and a second run refreshes the same demo.
+#[tokio::test]
+async fn seed_demo_prints_credentials_that_answer_the_demo_range() {
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("seed");
+    let token = format!("seed-token-{tenant}");
+    let args = [
+        "seed-demo",
+        "--template",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"),
+        "--tenant",
+        &tenant,
+        "--user-id",
+        "seed-manager",
+        "--token",
+        &token,
+    ];
+    let first = ok(&admin(&names, &args));
+    let lines: std::collections::HashMap<&str, &str> = first
+        .lines()
+        .map(|l| l.split_once('=').expect("KEY=value"))
+        .collect();
+    assert_eq!(lines["DEMO_TENANT"], tenant);
+    assert_eq!(lines["DEMO_USER_ID"], "seed-manager");
+    assert_eq!(lines["DEMO_TOKEN"], token);
+    let (from, to) = (lines["DEMO_FROM"], lines["DEMO_TO"]);
+    let to_day: NaiveDate = to.parse().expect("DEMO_TO is a day");
+    assert_eq!(
+        to_day - from.parse::<NaiveDate>().expect("DEMO_FROM is a day"),
+        chrono::TimeDelta::days(90)
+    );
+    assert_eq!(
+        tenant_items(&client, &names.conversations, &tenant)
+            .await
+            .len(),
+        2000
+    );
+
+    let app = agent_overview::http::App {
+        store: DynamoStore::new(client.clone(), names.clone(), Limits::default()),
+        limits: Limits::default(),
+        clock: agent_overview::domain::clock::system_clock(),
+    };
+    let query = format!("name=Total_conversations&from={from}&to={to}");
+    let (status, body) = crate::contract::call(
+        &app,
+        &query,
+        &crate::contract::as_user(&token, "seed-manager"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let rows = answer["data"].as_array().expect("data");
+    assert_eq!(rows.len(), 8, "the demo's 8 agents: {body}");
+    assert!(
+        rows.iter()
+            .all(|row| row["value"].as_str().is_some_and(|v| v.ends_with('%'))),
+        "{body}"
+    );
+
+    let second = ok(&admin(&names, &args));
+    assert_eq!(second, first, "a second seed-demo refreshes the same demo");
 }

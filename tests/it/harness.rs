@@ -27,31 +27,39 @@ pub fn endpoint() -> String {
     }
 }
 
-fn env_or(name: &str, default: &str) -> String {
+/// The local defaults, one copy for the scripts and the tests: `scripts/local.env`.
+const LOCAL_ENV: &str = include_str!("../../scripts/local.env");
+
+/// `name` from the environment, else its `scripts/local.env` default.
+pub fn env_or_local_default(name: &str) -> String {
     std::env::var(name)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_string())
+        .or_else(|| {
+            LOCAL_ENV
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .find(|(key, _)| key.trim() == name)
+                .map(|(_, value)| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("{name} is neither set nor in scripts/local.env"))
 }
 
-/// Table names as the function reads them, with the local defaults of `scripts/env.sh`.
+/// Table names as the function reads them, with the local defaults of `scripts/local.env`.
 pub fn table_names() -> TableNames {
     TableNames {
-        sessions: env_or("SESSIONS_TABLE", "agent-overview-sessions"),
-        directory: env_or("DIRECTORY_TABLE", "agent-overview-directory"),
-        conversations: env_or("CONVERSATIONS_TABLE", "agent-overview-conversations"),
-        by_month_index: env_or("BY_MONTH_INDEX", TableNames::DEFAULT_BY_MONTH_INDEX),
-        by_department_month_index: env_or(
-            "BY_DEPARTMENT_MONTH_INDEX",
-            TableNames::DEFAULT_BY_DEPARTMENT_MONTH_INDEX,
-        ),
-        rollups: env_or("ROLLUPS_TABLE", "agent-overview-rollups"),
+        sessions: env_or_local_default("SESSIONS_TABLE"),
+        directory: env_or_local_default("DIRECTORY_TABLE"),
+        conversations: env_or_local_default("CONVERSATIONS_TABLE"),
+        by_month_index: env_or_local_default("BY_MONTH_INDEX"),
+        by_department_month_index: env_or_local_default("BY_DEPARTMENT_MONTH_INDEX"),
+        rollups: env_or_local_default("ROLLUPS_TABLE"),
     }
 }
 
 /// Region and credentials for the child processes and the SDK: dummies unless set.
 pub fn region() -> String {
-    env_or("AWS_REGION", "us-east-1")
+    env_or_local_default("AWS_REGION")
 }
 
 /// A client for one test. Each `#[tokio::test]` has its own runtime, and a client's
