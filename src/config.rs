@@ -213,17 +213,23 @@ impl SignInConfig {
     pub const REFUSED_TTL: Duration = Duration::from_secs(300);
 
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_values(
+            parsed("ROCKETCHAT_SIGN_IN_TTL_SECONDS")?,
+            parsed("ROCKETCHAT_SIGN_IN_TIMEOUT_MS")?,
+        )
+    }
+
+    /// The checks of [`SignInConfig::from_env`] on values already read.
+    pub fn from_values(ttl_s: Option<u64>, timeout_ms: Option<u64>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let ttl_s: u64 =
-            parsed("ROCKETCHAT_SIGN_IN_TTL_SECONDS")?.unwrap_or(defaults.ttl.as_secs());
+        let ttl_s = ttl_s.unwrap_or(defaults.ttl.as_secs());
         if !(1..=60).contains(&ttl_s) {
             return Err(ConfigError::Invalid {
                 name: "ROCKETCHAT_SIGN_IN_TTL_SECONDS",
                 reason: "must be 1 to 60 (it bounds how long a logout takes to apply)".into(),
             });
         }
-        let timeout_ms: u64 =
-            parsed("ROCKETCHAT_SIGN_IN_TIMEOUT_MS")?.unwrap_or(defaults.timeout.as_millis() as u64);
+        let timeout_ms = timeout_ms.unwrap_or(defaults.timeout.as_millis() as u64);
         if !(100..=10_000).contains(&timeout_ms) {
             return Err(ConfigError::Invalid {
                 name: "ROCKETCHAT_SIGN_IN_TIMEOUT_MS",
@@ -314,6 +320,31 @@ mod tests {
         assert_eq!("rollups".parse(), Ok(QueryPlan::Rollups));
         assert!("Raw".parse::<QueryPlan>().is_err());
         assert_eq!(Limits::default().query_plan, QueryPlan::Rollups);
+    }
+
+    #[test]
+    fn sign_in_settings_default_and_refuse_what_would_stretch_revocation() {
+        assert_eq!(
+            SignInConfig::from_values(None, None),
+            Ok(SignInConfig::default())
+        );
+        assert_eq!(SignInConfig::default().ttl, Duration::from_secs(55));
+        assert_eq!(SignInConfig::default().timeout, Duration::from_millis(2000));
+        for (ttl, timeout) in [
+            (Some(0), None),
+            (Some(61), None),
+            (None, Some(99)),
+            (None, Some(10_001)),
+        ] {
+            assert!(
+                SignInConfig::from_values(ttl, timeout).is_err(),
+                "{ttl:?} {timeout:?}"
+            );
+        }
+        assert_eq!(
+            SignInConfig::from_values(Some(30), Some(500)).unwrap().ttl,
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -574,3 +574,96 @@ async fn the_host_is_api_gateways_domain_name_when_there_is_one() {
     .unwrap();
     assert_eq!(t.app.handle(req).await.status().as_u16(), 401);
 }
+
+/// The operators' commands as typed: connect for sign-in only, the host commands, and the
+/// refusals (an http URL to a non-loopback host, a host held by another tenant).
+#[tokio::test]
+async fn the_admin_commands_connect_and_map_hosts() {
+    use crate::admin_cli::admin;
+    let (_client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("cli");
+    let other = harness::unique_tenant("cli");
+    let host = format!("{tenant}.cli.example.com");
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let out = admin(
+        &names,
+        &[
+            "connect",
+            "--tenant",
+            &tenant,
+            "--url",
+            "https://chat.example.com",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("for sign-in only"), "{}", text(&out));
+    let out = admin(
+        &names,
+        &[
+            "connect",
+            "--tenant",
+            &tenant,
+            "--url",
+            "http://chat.example.com",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "http to a non-loopback host is refused"
+    );
+    let out = admin(
+        &names,
+        &[
+            "connect",
+            "--tenant",
+            &tenant,
+            "--url",
+            "https://x.example",
+            "--user-id",
+            "bot",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a service account needs its secret too"
+    );
+
+    let out = admin(
+        &names,
+        &["add-domain", "--tenant", &tenant, "--domain", &host],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = admin(
+        &names,
+        &[
+            "add-domain",
+            "--tenant",
+            &other,
+            "--domain",
+            &host.to_uppercase(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(&format!("already belongs to tenant {tenant}")),
+        "{}",
+        text(&out)
+    );
+    let out = admin(&names, &["list-domains", "--tenant", &tenant]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{host}\t{tenant}")));
+    let out = admin(&names, &["remove-domain", "--domain", &host]);
+    assert!(
+        text(&out).contains(&format!("was tenant {tenant}")),
+        "{}",
+        text(&out)
+    );
+    let out = admin(&names, &["disconnect", "--tenant", &tenant]);
+    assert!(text(&out).contains("disconnected"), "{}", text(&out));
+}
