@@ -667,3 +667,67 @@ async fn the_admin_commands_connect_and_map_hosts() {
     let out = admin(&names, &["disconnect", "--tenant", &tenant]);
     assert!(text(&out).contains("disconnected"), "{}", text(&out));
 }
+
+/// No token, token hash or user id in any log line of sign-in, at any level, whatever the
+/// outcome: admitted, refused, unavailable.
+#[tokio::test]
+async fn sign_in_logs_no_token_hash_or_user_id() {
+    use agent_overview::domain::identity::hash_token;
+    let t = Tenant::start_with(workspace(), Duration::from_millis(300)).await;
+    let token = t.standin.login(MANAGER);
+    let (log, _guard) = crate::telemetry::capture("trace,hyper=trace,reqwest=trace");
+    assert_eq!(t.call(&token, MANAGER).await.0, 200);
+    assert_eq!(t.call("not-a-login-token", MANAGER).await.0, 401);
+    let other = t.standin.login(MANAGER);
+    t.standin.with(|s| s.faults.unavailable = 1);
+    assert_eq!(t.call(&other, MANAGER).await.0, 503);
+    assert!(
+        log.text().contains("sign-in check failed"),
+        "the failure is logged"
+    );
+    log.assert_absent(&[
+        &token,
+        &hash_token(&token),
+        &other,
+        &hash_token(&other),
+        "not-a-login-token",
+        MANAGER,
+    ]);
+}
+
+/// The template: the custom domain is off unless asked for, sign-in's settings reach the
+/// function, its alarm exists, and the function gained no write permission.
+#[test]
+fn the_template_keeps_the_custom_domain_optional_and_the_function_read_only() {
+    let text =
+        std::fs::read_to_string(format!("{}/template.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let t: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let resources = &t["Resources"];
+    for name in ["CustomDomain", "CustomDomainMapping"] {
+        assert_eq!(
+            resources[name]["Condition"].as_str(),
+            Some("HasCustomDomain"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        t["Parameters"]["CustomDomainName"]["Default"].as_str(),
+        Some("")
+    );
+    let env = &resources["AgentOverviewFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(env.get("ROCKETCHAT_SIGN_IN_TTL_SECONDS").is_some());
+    assert!(env.get("ROCKETCHAT_SIGN_IN_TIMEOUT_MS").is_some());
+    assert_eq!(
+        resources["SignInUnreachableAlarm"]["Properties"]["MetricName"].as_str(),
+        Some("SignInUnreachable")
+    );
+    let policies =
+        serde_norway::to_string(&resources["AgentOverviewFunction"]["Properties"]["Policies"])
+            .unwrap();
+    for write in ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"] {
+        assert!(
+            !policies.contains(write),
+            "the API function stays read-only: {write}"
+        );
+    }
+}
