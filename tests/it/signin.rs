@@ -353,6 +353,19 @@ async fn rocket_chat_down_slow_5xx_or_429_is_503_with_retry_after_then_admitted_
     assert_eq!(t.standin.me_calls(), calls, "backed off: not asked");
     t.advance(31_000);
     assert_eq!(t.call(&other, MANAGER).await.0, 200);
+
+    // A positive check is never reused past its TTL, also not while Rocket.Chat is down.
+    t.standin.with(|s| s.faults.down = true);
+    t.advance(54_999);
+    assert_eq!(t.call(&other, MANAGER).await.0, 200, "within the TTL");
+    t.advance(1);
+    assert_eq!(
+        t.call(&other, MANAGER).await.0,
+        503,
+        "past it, down: not admitted"
+    );
+    t.standin.with(|s| s.faults.down = false);
+    assert_eq!(t.call(&other, MANAGER).await.0, 200);
 }
 
 #[tokio::test]
