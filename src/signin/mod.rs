@@ -278,3 +278,28 @@ fn unavailable(kind: Failure, retry_after_s: u64) -> SignInError {
         retry_after_s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_built_at_init() {
+        let s = SignIn::new(
+            SignInConfig::default(),
+            crate::domain::clock::system_clock(),
+            MetricsConfig::default(),
+        );
+        assert!(
+            s.http.get().is_none(),
+            "the HTTP client waits for the first check"
+        );
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() {
+        assert_eq!(retry_after_s(10_001, 0), 11);
+        assert_eq!(retry_after_s(10_000, 0), 10);
+        assert_eq!(retry_after_s(0, 5_000), 1);
+    }
+}
