@@ -197,12 +197,68 @@ impl RollupsConfig {
     }
 }
 
+/// Sign-in with a tenant's own Rocket.Chat logins (`GET /api/v1/me`, see `signin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInConfig {
+    /// How long a positive check is reused (`ROCKETCHAT_SIGN_IN_TTL_SECONDS`, 1..=60, default
+    /// 55): the bound on how long a Rocket.Chat logout takes to stop admitting here.
+    pub ttl: Duration,
+    /// The whole `/me` call, connect to last byte (`ROCKETCHAT_SIGN_IN_TIMEOUT_MS`,
+    /// 100..=10000, default 2000); past it 503.
+    pub timeout: Duration,
+}
+
+impl SignInConfig {
+    /// How long a refused token (401) is remembered: a refused token never becomes valid.
+    pub const REFUSED_TTL: Duration = Duration::from_secs(300);
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_values(
+            parsed("ROCKETCHAT_SIGN_IN_TTL_SECONDS")?,
+            parsed("ROCKETCHAT_SIGN_IN_TIMEOUT_MS")?,
+        )
+    }
+
+    /// The checks of [`SignInConfig::from_env`] on values already read.
+    pub fn from_values(ttl_s: Option<u64>, timeout_ms: Option<u64>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let ttl_s = ttl_s.unwrap_or(defaults.ttl.as_secs());
+        if !(1..=60).contains(&ttl_s) {
+            return Err(ConfigError::Invalid {
+                name: "ROCKETCHAT_SIGN_IN_TTL_SECONDS",
+                reason: "must be 1 to 60 (it bounds how long a logout takes to apply)".into(),
+            });
+        }
+        let timeout_ms = timeout_ms.unwrap_or(defaults.timeout.as_millis() as u64);
+        if !(100..=10_000).contains(&timeout_ms) {
+            return Err(ConfigError::Invalid {
+                name: "ROCKETCHAT_SIGN_IN_TIMEOUT_MS",
+                reason: "must be 100 to 10000".into(),
+            });
+        }
+        Ok(Self {
+            ttl: Duration::from_secs(ttl_s),
+            timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(55),
+            timeout: Duration::from_millis(2000),
+        }
+    }
+}
+
 /// Everything the function needs, read once at INIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: TableNames,
     pub limits: Limits,
     pub metrics: MetricsConfig,
+    pub sign_in: SignInConfig,
 }
 
 impl Config {
@@ -211,6 +267,7 @@ impl Config {
             tables: TableNames::from_env()?,
             limits: Limits::from_env()?,
             metrics: MetricsConfig::from_env()?,
+            sign_in: SignInConfig::from_env()?,
         })
     }
 }
@@ -263,6 +320,31 @@ mod tests {
         assert_eq!("rollups".parse(), Ok(QueryPlan::Rollups));
         assert!("Raw".parse::<QueryPlan>().is_err());
         assert_eq!(Limits::default().query_plan, QueryPlan::Rollups);
+    }
+
+    #[test]
+    fn sign_in_settings_default_and_refuse_what_would_stretch_revocation() {
+        assert_eq!(
+            SignInConfig::from_values(None, None),
+            Ok(SignInConfig::default())
+        );
+        assert_eq!(SignInConfig::default().ttl, Duration::from_secs(55));
+        assert_eq!(SignInConfig::default().timeout, Duration::from_millis(2000));
+        for (ttl, timeout) in [
+            (Some(0), None),
+            (Some(61), None),
+            (None, Some(99)),
+            (None, Some(10_001)),
+        ] {
+            assert!(
+                SignInConfig::from_values(ttl, timeout).is_err(),
+                "{ttl:?} {timeout:?}"
+            );
+        }
+        assert_eq!(
+            SignInConfig::from_values(Some(30), Some(500)).unwrap().ttl,
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Layers, with imports in one direction: [`functions`] (the Lambda entry points) → [`http`] →
 //! [`domain`]; [`store`] → [`domain`]; [`sync`] and [`reconcile`] → [`store`], and [`sync`] →
-//! [`rocketchat`] (Rocket.Chat's documents, shared with the import). Nothing deployed imports
+//! [`rocketchat`] (Rocket.Chat's documents, shared with the import); [`http`] →
+//! [`signin`] (checking a caller's own Rocket.Chat login) → [`store`]. Nothing deployed imports
 //! [`admin`] (the operators' tool), which may use all of them. The binaries in `main.rs` and
 //! `src/bin/` only wire.
 
@@ -15,6 +16,7 @@ pub mod functions;
 pub mod http;
 pub mod reconcile;
 pub mod rocketchat;
+pub mod signin;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

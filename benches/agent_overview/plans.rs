@@ -66,6 +66,7 @@ impl Server {
                 store,
                 limits,
                 clock: system_clock(),
+                sign_in: None,
             }),
             Plan::Baseline => Server::Baseline(App {
                 store: BaselineStore {
@@ -75,6 +76,7 @@ impl Server {
                 },
                 limits,
                 clock: system_clock(),
+                sign_in: None,
             }),
         }
     }

@@ -1,4 +1,7 @@
-//! `connect` and `disconnect`: which tenants the scheduled sync keeps current, and from where.
+//! `connect` and `disconnect`: which tenants sign in with their Rocket.Chat and which the
+//! scheduled sync keeps current, and from where. `connect` without a service account connects
+//! for sign-in only (no `#SYNC` item, so the fan-out never enqueues the tenant); with one, for
+//! both. `disconnect` ends both.
 
 use std::fmt;
 
@@ -8,7 +11,8 @@ use chrono::{DateTime, Utc};
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
-use crate::store::StoreOpError;
+use crate::signin::me::me_url;
+use crate::store::{signin as signin_store, StoreOpError};
 use crate::sync::client::{url_host, RestClient};
 use crate::sync::state::Connection;
 use crate::sync::store;
@@ -18,7 +22,7 @@ pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{0:?} is not an http(s) URL with a host")]
+    #[error("{0:?} is not an https URL with a host (http only to a loopback address)")]
     BadUrl(String),
     #[error("the user id must be 1 to 128 visible ASCII characters")]
     BadUserId,
@@ -41,22 +45,31 @@ fn valid_secret_arn(arn: &str) -> bool {
         && !parts[6].is_empty()
 }
 
-/// Stores (or replaces) the tenant's connection. Nothing is fetched: the token is in the
-/// secret, which only the sync function reads.
 /// What `connect` stored, as the operator sees it.
-pub struct Connected(pub Connection);
+pub enum Connected {
+    /// Sign-in and the scheduled sync.
+    Both(Connection),
+    /// Sign-in only.
+    SignIn { tenant: TenantId, url: String },
+}
 
 impl fmt::Display for Connected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.0;
-        writeln!(
-            f,
-            "tenant {}: connected to {} as {} (token in {})",
-            c.tenant,
-            url_host(&c.url),
-            c.user_id,
-            c.secret_arn
-        )
+        match self {
+            Connected::Both(c) => writeln!(
+                f,
+                "tenant {}: connected to {} for sign-in and the scheduled sync as {} (token in {})",
+                c.tenant,
+                url_host(&c.url),
+                c.user_id,
+                c.secret_arn
+            ),
+            Connected::SignIn { tenant, url } => writeln!(
+                f,
+                "tenant {tenant}: connected to {} for sign-in only (no scheduled sync)",
+                url_host(url)
+            ),
+        }
     }
 }
 
@@ -80,6 +93,41 @@ impl fmt::Display for Disconnected {
 
 impl Report for Disconnected {}
 
+fn check_url(url: &str) -> Result<(), ConnectError> {
+    if url_host(url) == "?" || RestClient::check_url(url).is_err() || me_url(url).is_none() {
+        return Err(ConnectError::BadUrl(url.to_string()));
+    }
+    Ok(())
+}
+
+/// Connects the tenant for sign-in only: its callers' own Rocket.Chat logins are checked
+/// against `url`; a scheduled sync it had is stopped (its data stays).
+pub async fn connect_for_sign_in(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    url: &str,
+    now: DateTime<Utc>,
+) -> Result<Connected, ConnectError> {
+    check_url(url)?;
+    let url = url.trim().to_string();
+    store::delete_connection(client, names, tenant.as_str()).await?;
+    signin_store::put_sign_in(
+        client,
+        &names.directory,
+        tenant.as_str(),
+        &url,
+        now.timestamp_millis(),
+    )
+    .await?;
+    Ok(Connected::SignIn {
+        tenant: tenant.clone(),
+        url,
+    })
+}
+
+/// Stores (or replaces) the tenant's connection for sign-in and the scheduled sync. Nothing is
+/// fetched: the token is in the secret, which only the sync function reads.
 pub async fn connect(
     client: &Client,
     names: &TableNames,
@@ -89,9 +137,7 @@ pub async fn connect(
     secret_arn: &str,
     now: DateTime<Utc>,
 ) -> Result<Connected, ConnectError> {
-    if url_host(url) == "?" || RestClient::check_url(url).is_err() {
-        return Err(ConnectError::BadUrl(url.to_string()));
-    }
+    check_url(url)?;
     if user_id.is_empty() || user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ConnectError::BadUserId);
     }
@@ -105,19 +151,30 @@ pub async fn connect(
         secret_arn: secret_arn.to_string(),
     };
     store::put_connection(client, names, &connection, now.timestamp_millis()).await?;
-    Ok(Connected(connection))
+    signin_store::put_sign_in(
+        client,
+        &names.directory,
+        tenant.as_str(),
+        &connection.url,
+        now.timestamp_millis(),
+    )
+    .await?;
+    Ok(Connected::Both(connection))
 }
 
-/// Removes the connection and the sync state (the next connect starts with a first pass);
-/// the tenant's data stays.
+/// Ends sign-in and the scheduled sync: removes both connections and the sync state (the next
+/// connect starts with a first pass); the tenant's data stays. Callers signed in already stop
+/// being admitted within the sign-in TTL.
 pub async fn disconnect(
     client: &Client,
     names: &TableNames,
     tenant: &TenantId,
 ) -> Result<Disconnected, ConnectError> {
+    let sign_in = signin_store::delete_sign_in(client, &names.directory, tenant.as_str()).await?;
+    let sync = store::delete_connection(client, names, tenant.as_str()).await?;
     Ok(Disconnected {
         tenant: tenant.clone(),
-        was_connected: store::delete_connection(client, names, tenant.as_str()).await?,
+        was_connected: sign_in || sync,
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod connect;
 pub mod demo;
 pub mod directory;
+pub mod domains;
 pub mod import;
 pub mod lines;
 pub mod rollups;

@@ -8,11 +8,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agent_overview::admin::connect::{connect, disconnect, TOKEN_VARIABLE};
+use agent_overview::admin::connect::{connect, connect_for_sign_in, disconnect, TOKEN_VARIABLE};
 use agent_overview::admin::demo::{write_demo, DemoParams};
 use agent_overview::admin::directory::{
     add_user, delete_user, grant_role, revoke_role, set_settings, SettingsChange,
 };
+use agent_overview::admin::domains::{add_domain, list_domains, remove_domain};
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::seed_demo::{
@@ -128,19 +129,50 @@ enum Command {
     /// One sync cycle of a tenant from its running Rocket.Chat, through Rocket.Chat's REST API;
     /// the service account's personal access token is read from ROCKETCHAT_AUTH_TOKEN
     Sync(SyncArgs),
-    /// Connect a tenant to its Rocket.Chat for the scheduled sync
+    /// Connect a tenant to its Rocket.Chat: for sign-in with its users' own logins, and, with
+    /// --user-id and --secret-arn, for the scheduled sync too
     Connect {
-        #[command(flatten)]
-        to: SyncArgs,
-        /// ARN of the Secrets Manager secret holding the account's personal access token
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long)]
-        secret_arn: String,
+        tenant: TenantId,
+        /// The workspace's address, e.g. https://chat.example.com (https; http only to loopback)
+        #[arg(long)]
+        url: String,
+        /// The sync's service account user id (X-User-Id); without it, sign-in only
+        #[arg(long, requires = "secret_arn")]
+        user_id: Option<String>,
+        /// ARN of the Secrets Manager secret holding the service account's personal access token
+        #[arg(long, requires = "user_id")]
+        secret_arn: Option<String>,
     },
-    /// Stop the scheduled sync of a tenant (its data stays)
+    /// End sign-in and the scheduled sync of a tenant (its data stays)
     Disconnect {
         /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -)
         #[arg(long)]
         tenant: TenantId,
+    },
+    /// Map a host name (a custom domain of the API) to a tenant for sign-in with Rocket.Chat;
+    /// '*.suffix' (without --tenant) maps every host under it to the tenant named by its first
+    /// label
+    AddDomain {
+        /// Tenant id (1 to 64 of A-Z a-z 0-9 _ -); not with a wildcard
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        /// Host name, e.g. acme.analytics.example.com, or a wildcard *.analytics.example.com
+        #[arg(long)]
+        domain: String,
+    },
+    /// Remove a host name (or wildcard) from sign-in
+    RemoveDomain {
+        /// Host name or wildcard, as added
+        #[arg(long)]
+        domain: String,
+    },
+    /// List the host names (host, tab, tenant; * for a wildcard)
+    ListDomains {
+        /// Only the entries naming this tenant (its hosts and the wildcards)
+        #[arg(long)]
+        tenant: Option<TenantId>,
     },
     /// Give a user a role
     GrantRole(RoleChange),
@@ -453,20 +485,26 @@ async fn run(command: Command) -> Result<(), AnyError> {
             let now = Utc::now().timestamp_millis();
             show(sync_tenant(client, names, &a.tenant, &rc, &options, now).await?)
         }
-        Command::Connect { to, secret_arn } => {
+        Command::Connect {
+            tenant,
+            url,
+            user_id,
+            secret_arn,
+        } => {
             let at = Utc::now();
-            show(
-                connect(
-                    client,
-                    names,
-                    &to.tenant,
-                    &to.url,
-                    &to.user_id,
-                    &secret_arn,
-                    at,
-                )
-                .await?,
-            )
+            match (user_id, secret_arn) {
+                (Some(user_id), Some(secret_arn)) => {
+                    show(connect(client, names, &tenant, &url, &user_id, &secret_arn, at).await?)
+                }
+                _ => show(connect_for_sign_in(client, names, &tenant, &url, at).await?),
+            }
+        }
+        Command::AddDomain { tenant, domain } => {
+            show(add_domain(client, names, tenant.as_ref(), &domain, Utc::now()).await?)
+        }
+        Command::RemoveDomain { domain } => show(remove_domain(client, names, &domain).await?),
+        Command::ListDomains { tenant } => {
+            show(list_domains(client, names, tenant.as_ref()).await?)
         }
         Command::Disconnect { tenant } => show(disconnect(client, names, &tenant).await?),
         Command::DeleteUser { tenant, user_id } => {

@@ -6,6 +6,11 @@ pub const VIEW_LIVECHAT_MANAGER: &str = "view-livechat-manager";
 /// Rocket.Chat's default roles for `view-livechat-manager`.
 pub const DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES: [&str; 2] = ["admin", "livechat-manager"];
 
+/// Rocket.Chat's monitor role. In Rocket.Chat Enterprise a monitor sees only the departments of
+/// its units; this service has no units, so a caller whose only granting role is this one is
+/// refused (403), a documented deviation.
+pub const LIVECHAT_MONITOR: &str = "livechat-monitor";
+
 /// Rocket.Chat's default `Accounts_LoginExpiration`, in days.
 pub const DEFAULT_LOGIN_EXPIRATION_DAYS: u32 = 90;
 
@@ -70,6 +75,15 @@ impl Default for TenantSettings {
     }
 }
 
+/// What one directory read returns for a tenant's sign-in: its connection's Rocket.Chat URL
+/// (`None`: not connected, nobody signs in), its settings and its permission override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantSignIn {
+    pub url: Option<String>,
+    pub settings: TenantSettings,
+    pub view_livechat_manager_roles: Option<Vec<String>>,
+}
+
 /// What one directory read returns for a caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallerContext {
@@ -90,18 +104,19 @@ impl CallerContext {
             && session.is_valid_at(now_ms, self.settings.login_expiration_days)
     }
 
-    /// Whether the caller holds `view-livechat-manager` (roles are read live, with the request).
+    /// Whether the caller holds `view-livechat-manager` (roles are read live, with the request)
+    /// through a role other than `livechat-monitor` (see [`LIVECHAT_MONITOR`]).
     pub fn can_view_livechat_manager(&self) -> bool {
         let Some(user) = &self.user else {
             return false;
         };
-        match &self.view_livechat_manager_roles {
-            Some(allowed) => user.roles.iter().any(|r| allowed.contains(r)),
-            None => user
-                .roles
-                .iter()
-                .any(|r| DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES.contains(&r.as_str())),
-        }
+        let grants = |role: &String| match &self.view_livechat_manager_roles {
+            Some(allowed) => allowed.contains(role),
+            None => DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES.contains(&role.as_str()),
+        };
+        user.roles
+            .iter()
+            .any(|r| r != LIVECHAT_MONITOR && grants(r))
     }
 }
 
@@ -136,6 +151,17 @@ mod tests {
         let over: &[&str] = &["auditor"];
         assert!(caller(&["auditor"], Some(over)).can_view_livechat_manager());
         assert!(!caller(&["admin"], Some(over)).can_view_livechat_manager());
+    }
+
+    #[test]
+    fn a_monitor_only_caller_is_refused_even_when_the_tenant_grants_monitors() {
+        let over: &[&str] = &["admin", "livechat-manager", "livechat-monitor"];
+        assert!(!caller(&["user", "livechat-monitor"], Some(over)).can_view_livechat_manager());
+        assert!(
+            caller(&["livechat-monitor", "livechat-manager"], Some(over))
+                .can_view_livechat_manager()
+        );
+        assert!(!caller(&["livechat-monitor"], None).can_view_livechat_manager());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod exact_sum;
 pub mod figure;
 pub mod format;
+pub mod host;
 pub mod identity;
 pub mod range;
 pub mod rollup;

@@ -29,6 +29,14 @@ pub enum ApiError {
     /// 503: DynamoDB throttled or unreachable after bounded retries.
     #[error("storage unavailable")]
     Unavailable(#[source] StoreError),
+    /// 503: the tenant's Rocket.Chat could not check a sign-in (or asked us to wait); sent with
+    /// `Retry-After`, never as a 401.
+    #[error("sign-in check unavailable")]
+    SignInUnavailable {
+        #[source]
+        cause: crate::signin::SignInError,
+        retry_after_s: u64,
+    },
     /// 500: anything else (malformed stored item, misconfiguration, bug).
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -40,6 +48,20 @@ impl From<StoreError> for ApiError {
             StoreError::BudgetExceeded(_) => ApiError::Timeout(e),
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<crate::signin::SignInError> for ApiError {
+    fn from(e: crate::signin::SignInError) -> Self {
+        use crate::signin::SignInError;
+        match e {
+            SignInError::Refused => ApiError::Unauthorized,
+            SignInError::Store(s) => s.into(),
+            SignInError::Unavailable { retry_after_s, .. } => ApiError::SignInUnavailable {
+                cause: e,
+                retry_after_s,
+            },
         }
     }
 }
@@ -73,6 +95,14 @@ pub fn failure_body(error: &str, error_type: Option<&'static str>) -> String {
 }
 
 impl ApiError {
+    /// Seconds for the `Retry-After` header, on the answers that carry one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::SignInUnavailable { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        }
+    }
+
     /// Status and body, exactly as documented in the README's API section.
     pub fn status_and_body(&self) -> (StatusCode, String) {
         let failure =
@@ -113,7 +143,7 @@ impl ApiError {
                 "The range took too long to read; ask for a shorter range [error-timeout]",
                 "error-timeout",
             ),
-            ApiError::Unavailable(_) => failure(
+            ApiError::Unavailable(_) | ApiError::SignInUnavailable { .. } => failure(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is busy; retry shortly [error-unavailable]",
                 "error-unavailable",
@@ -172,6 +202,14 @@ mod tests {
             ),
             (
                 ApiError::Unavailable(store_error()),
+                503,
+                r#"{"success":false,"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable"}"#,
+            ),
+            (
+                ApiError::SignInUnavailable {
+                    cause: crate::signin::SignInError::Refused,
+                    retry_after_s: 5,
+                },
                 503,
                 r#"{"success":false,"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable"}"#,
             ),

@@ -12,9 +12,10 @@ use super::query::{parse_query, validate};
 use crate::config::Limits;
 use crate::domain::aggregate::Row;
 use crate::domain::clock::Clock;
-use crate::domain::identity::hash_token;
+use crate::domain::identity::{hash_token, CallerContext};
 use crate::domain::range::{ReportingZone, UtcRange};
 use crate::errors::error_chain;
+use crate::signin::SignIn;
 use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
 use crate::telemetry::REQUEST_TARGET;
 
@@ -24,11 +25,13 @@ const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
 /// without a lookup.
 const MAX_CREDENTIAL_BYTES: usize = 256;
 
-/// What a request needs: the store, the limits, the clock.
+/// What a request needs: the store, the limits, the clock, and sign-in with Rocket.Chat
+/// (`None`: only sessions admit).
 pub struct App<S> {
     pub store: S,
     pub limits: Limits,
     pub clock: Clock,
+    pub sign_in: Option<SignIn>,
 }
 
 /// The success body; field order is Rocket.Chat's (`head`, `data`, `success`).
@@ -60,6 +63,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         let started = Instant::now();
         let mut outcome = Outcome::default();
         let result = self.answer(&req, &mut outcome).await;
+        let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
         let (status, body) = match result {
             Ok(body) => (StatusCode::OK, body),
             Err(e) => {
@@ -104,6 +108,11 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET"));
         }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 
@@ -116,19 +125,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             return Err(ApiError::MethodNotAllowed);
         }
         let (token, user_id) = credentials(req.headers()).ok_or(ApiError::Unauthorized)?;
-        outcome.identity_reads += 1;
-        let session = self
-            .store
-            .session(&hash_token(token))
-            .await?
-            .filter(|s| s.user_id == user_id)
-            .ok_or(ApiError::Unauthorized)?;
-        outcome.tenant = Some(session.tenant.clone());
-        outcome.identity_reads += 1;
-        let caller = self.store.caller(&session.tenant, user_id).await?;
-        if !caller.admits(&session, (self.clock)()) {
-            return Err(ApiError::Unauthorized);
-        }
+        let (tenant, caller) = self.authenticate(req, token, user_id, outcome).await?;
 
         let raw = parse_query(query_string(req)).map_err(ApiError::InvalidParams)?;
         if !caller.can_view_livechat_manager() {
@@ -142,7 +139,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         let zone = ReportingZone::resolve(&caller.settings.reporting_timezone, utc_offset)
             .map_err(|e| ApiError::Internal(Box::new(e)))?;
         let range_query = RangeQuery {
-            tenant: session.tenant,
+            tenant,
             figure: query.figure,
             range: UtcRange::from_days(query.from, query.to, &zone),
             department_id: query.department_id,
@@ -161,6 +158,65 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         };
         serde_json::to_string(&body).map_err(|e| ApiError::Internal(Box::new(e)))
     }
+}
+
+impl<S: IdentityStore + Sync> App<S> {
+    /// The caller's tenant and context: from its session, as always; a token without a session
+    /// may sign in with the Rocket.Chat of the tenant its host names.
+    async fn authenticate(
+        &self,
+        req: &Request,
+        token: &str,
+        user_id: &str,
+        outcome: &mut Outcome,
+    ) -> Result<(String, CallerContext), ApiError> {
+        outcome.identity_reads += 1;
+        match self.store.session(&hash_token(token)).await? {
+            Some(session) => {
+                if session.user_id != user_id {
+                    return Err(ApiError::Unauthorized);
+                }
+                outcome.tenant = Some(session.tenant.clone());
+                outcome.identity_reads += 1;
+                let caller = self.store.caller(&session.tenant, user_id).await?;
+                if !caller.admits(&session, (self.clock)()) {
+                    return Err(ApiError::Unauthorized);
+                }
+                Ok((session.tenant, caller))
+            }
+            None => {
+                let sign_in = self.sign_in.as_ref().ok_or(ApiError::Unauthorized)?;
+                let host = request_host(req);
+                let signed_in = sign_in
+                    .admit(
+                        &self.store,
+                        host,
+                        token,
+                        user_id,
+                        &mut outcome.identity_reads,
+                    )
+                    .await?;
+                outcome.tenant = Some(signed_in.tenant.to_string());
+                Ok((signed_in.tenant.to_string(), signed_in.caller))
+            }
+        }
+    }
+}
+
+/// The host the request was sent to: API Gateway's `requestContext.domainName` when present
+/// (the custom domain, or the default execute-api one), else the `Host` header.
+fn request_host(req: &Request) -> Option<&str> {
+    use lambda_http::request::RequestContext;
+    let from_context = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.domain_name.as_deref(),
+        Some(RequestContext::ApiGatewayV1(c)) => c.domain_name.as_deref(),
+        _ => None,
+    };
+    from_context.filter(|d| !d.is_empty()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
 }
 
 /// The request's query string as the client sent it, when the Lambda entry point carried it

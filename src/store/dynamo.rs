@@ -18,7 +18,10 @@ use super::{
 use crate::config::{Limits, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::{AgentField, Figure, MetricField};
-use crate::domain::identity::{CallerContext, Session, TenantSettings, VIEW_LIVECHAT_MANAGER};
+use crate::domain::host::HostMapping;
+use crate::domain::identity::{
+    CallerContext, Session, TenantSettings, TenantSignIn, VIEW_LIVECHAT_MANAGER,
+};
 use crate::domain::range::UtcRange;
 
 /// How often unprocessed BatchGetItem keys are asked for again before giving up.
@@ -299,6 +302,18 @@ impl IdentityStore for DynamoStore {
         Err(StoreError::Unavailable(
             "directory keys still unprocessed after retries".into(),
         ))
+    }
+
+    async fn host_mapping(
+        &self,
+        exact: &str,
+        wildcard: Option<&str>,
+    ) -> Result<HostMapping, StoreError> {
+        super::signin::host_mapping(&self.client, &self.tables.directory, exact, wildcard).await
+    }
+
+    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, StoreError> {
+        super::signin::tenant_sign_in(&self.client, &self.tables.directory, tenant).await
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::RwLock;
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
-use crate::domain::identity::{CallerContext, Session, TenantSettings, User};
+use crate::domain::host::HostMapping;
+use crate::domain::identity::{CallerContext, Session, TenantSettings, TenantSignIn, User};
 
 #[derive(Debug, Default)]
 struct Tenant {
@@ -15,12 +16,15 @@ struct Tenant {
     settings: Option<TenantSettings>,
     view_livechat_manager_roles: Option<Vec<String>>,
     conversations: Vec<Conversation>,
+    sign_in_url: Option<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     sessions: RwLock<HashMap<String, Session>>,
     tenants: RwLock<HashMap<String, Tenant>>,
+    /// Host entries (`*.suffix` for a wildcard) and their tenant (`None` for a wildcard).
+    domains: RwLock<HashMap<String, Option<String>>>,
 }
 
 impl MemoryStore {
@@ -58,6 +62,18 @@ impl MemoryStore {
         self.with_tenant(tenant, |t| t.view_livechat_manager_roles = Some(roles));
     }
 
+    pub fn put_sign_in_url(&self, tenant: &str, url: &str) {
+        self.with_tenant(tenant, |t| t.sign_in_url = Some(url.to_string()));
+    }
+
+    /// `tenant` `None` for a wildcard entry (`*.suffix`).
+    pub fn put_domain(&self, domain: &str, tenant: Option<&str>) {
+        self.domains
+            .write()
+            .expect("lock")
+            .insert(domain.to_string(), tenant.map(str::to_string));
+    }
+
     pub fn put_conversation(&self, tenant: &str, conversation: Conversation) {
         self.with_tenant(tenant, |t| t.conversations.push(conversation));
     }
@@ -80,6 +96,28 @@ impl IdentityStore for MemoryStore {
         let t = tenants.get(tenant);
         Ok(CallerContext {
             user: t.and_then(|t| t.users.get(user_id).cloned()),
+            settings: t.and_then(|t| t.settings.clone()).unwrap_or_default(),
+            view_livechat_manager_roles: t.and_then(|t| t.view_livechat_manager_roles.clone()),
+        })
+    }
+
+    async fn host_mapping(
+        &self,
+        exact: &str,
+        wildcard: Option<&str>,
+    ) -> Result<HostMapping, StoreError> {
+        let domains = self.domains.read().expect("lock");
+        Ok(HostMapping {
+            exact: domains.get(exact).cloned().flatten(),
+            wildcard: wildcard.is_some_and(|w| matches!(domains.get(w), Some(None))),
+        })
+    }
+
+    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, StoreError> {
+        let tenants = self.tenants.read().expect("lock");
+        let t = tenants.get(tenant);
+        Ok(TenantSignIn {
+            url: t.and_then(|t| t.sign_in_url.clone()),
             settings: t.and_then(|t| t.settings.clone()).unwrap_or_default(),
             view_livechat_manager_roles: t.and_then(|t| t.view_livechat_manager_roles.clone()),
         })

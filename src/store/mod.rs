@@ -4,7 +4,8 @@ use std::future::Future;
 
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::Figure;
-use crate::domain::identity::{CallerContext, Session};
+use crate::domain::host::HostMapping;
+use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 
 pub mod admin;
@@ -17,6 +18,7 @@ pub mod memory;
 pub mod plan;
 pub mod rebuild;
 pub mod rollups;
+pub mod signin;
 pub mod writer;
 
 pub use error::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
@@ -35,6 +37,24 @@ pub trait IdentityStore {
         tenant: &str,
         user_id: &str,
     ) -> impl Future<Output = Result<CallerContext, StoreError>> + Send;
+
+    /// The directory's entries for a host: the exact one, and the wildcard that covers it
+    /// (`*.rest` of `label.rest`), in one read. A store without sign-in maps no host.
+    fn host_mapping(
+        &self,
+        _exact: &str,
+        _wildcard: Option<&str>,
+    ) -> impl Future<Output = Result<HostMapping, StoreError>> + Send {
+        async { Ok(HostMapping::default()) }
+    }
+
+    /// The tenant's sign-in connection, settings and permission override, in one read.
+    fn tenant_sign_in(
+        &self,
+        _tenant: &str,
+    ) -> impl Future<Output = Result<TenantSignIn, StoreError>> + Send {
+        async { Ok(TenantSignIn::default()) }
+    }
 }
 
 /// What a figure is computed over.

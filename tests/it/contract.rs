@@ -135,6 +135,7 @@ pub fn app(store: MemoryStore) -> App<MemoryStore> {
             ..Limits::default()
         },
         clock: Arc::new(|| NOW_MS),
+        sign_in: None,
     }
 }
 

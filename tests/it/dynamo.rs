@@ -105,6 +105,7 @@ pub fn dynamo_app(client: Client, limits: Limits) -> App<DynamoStore> {
         store: DynamoStore::new(client, harness::table_names(), limits.clone()),
         limits,
         clock: Arc::new(|| NOW_MS),
+        sign_in: None,
     }
 }
 

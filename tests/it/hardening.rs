@@ -74,6 +74,7 @@ fn counting_app(max_range_days: u32) -> App<Counting> {
             ..Limits::default()
         },
         clock: Arc::new(|| NOW_MS),
+        sign_in: None,
     }
 }
 
@@ -112,6 +113,7 @@ fn demo_counting_app() -> App<Counting> {
         store: Counting::new(demo_store()),
         limits: Limits::default(),
         clock: Arc::new(|| NOW_MS),
+        sign_in: None,
     }
 }
 

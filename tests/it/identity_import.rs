@@ -137,6 +137,7 @@ fn app(client: &Client, names: &TableNames, now: DateTime<Utc>) -> App<DynamoSto
             ..Limits::default()
         },
         clock: Arc::new(move || now.timestamp_millis()),
+        sign_in: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod rc_standin;
 mod reconcile;
 mod rocketchat_export;
 mod rollups;
+mod signin;
 mod sync;
 mod sync_scheduled;
 mod telemetry;

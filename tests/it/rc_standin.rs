@@ -7,6 +7,9 @@
 //!
 //! Faults are injected per test: the next N answers 429 or 503, a body cut off mid-page,
 //! refused connections, a wrong token.
+//!
+//! For sign-in it also answers `GET /api/v1/me` with a caller's own login token, and logs
+//! users in and out ([`StandIn::login`], [`StandIn::logout`]); [`MeFault`] makes `/me` hostile.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -136,6 +139,23 @@ pub struct Faults {
     pub only_path: String,
     /// Every answer waits this long (a slow server).
     pub delay_ms: u64,
+    /// A hostile or broken `/api/v1/me` answer, while set.
+    pub me: Option<MeFault>,
+}
+
+/// How `/api/v1/me` misbehaves (sign-in tests).
+#[derive(Debug, Clone)]
+pub enum MeFault {
+    /// A 200 about another user.
+    OtherId,
+    /// A 200 with `active: false`.
+    Inactive,
+    /// A 200 whose body is not a user object.
+    Malformed,
+    /// A 200 of 1 MB.
+    Huge,
+    /// A 302 to this URL.
+    RedirectTo(String),
 }
 
 #[derive(Default)]
@@ -184,6 +204,139 @@ impl StandIn {
 
     pub fn requests(&self) -> Vec<String> {
         self.with(|s| s.log.clone())
+    }
+
+    /// A login of `user_id`, as `POST /api/v1/login` makes one: a new token whose hash is added
+    /// to the user's `services.resume.loginTokens`. Returns the token.
+    pub fn login(&self, user_id: &str) -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LOGINS: AtomicU64 = AtomicU64::new(0);
+        let token = format!(
+            "login-{}-{}",
+            LOGINS.fetch_add(1, Ordering::Relaxed),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let hashed = agent_overview::domain::identity::hash_token(&token);
+        self.with(|s| {
+            let user = s
+                .workspace
+                .users
+                .iter_mut()
+                .find(|u| u["_id"] == user_id)
+                .unwrap_or_else(|| panic!("no user {user_id}"));
+            if user.pointer("/services/resume/loginTokens").is_none() {
+                user["services"] = json!({"resume": {"loginTokens": []}});
+            }
+            user["services"]["resume"]["loginTokens"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"when": iso(Utc::now().timestamp_millis()), "hashedToken": hashed}));
+        });
+        token
+    }
+
+    /// A logout (`POST /api/v1/logout`): the token's hash leaves the user's login tokens.
+    pub fn logout(&self, user_id: &str, token: &str) {
+        let hashed = agent_overview::domain::identity::hash_token(token);
+        self.with(|s| {
+            for user in s.workspace.users.iter_mut().filter(|u| u["_id"] == user_id) {
+                if let Some(tokens) = user
+                    .pointer_mut("/services/resume/loginTokens")
+                    .and_then(Value::as_array_mut)
+                {
+                    tokens.retain(|t| t["hashedToken"] != hashed.as_str());
+                }
+            }
+        });
+    }
+
+    /// How many `/api/v1/me` requests reached the stand-in.
+    pub fn me_calls(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.split('?').next() == Some("/api/v1/me"))
+            .count()
+    }
+}
+
+/// `GET /api/v1/me` as Rocket.Chat answers it: the user whose `_id` is `X-User-Id` and whose
+/// login tokens hold `base64(sha256(X-Auth-Token))`, unexpired (Rocket.Chat's clean-up job
+/// drops expired tokens) — the user document without `services` — or 401.
+fn me(s: &mut Shared, headers: &HashMap<String, String>) -> Response {
+    if s.faults.rate_limited > 0 {
+        s.faults.rate_limited -= 1;
+        let reset = Utc::now().timestamp_millis() + s.faults.rate_limit_reset_ms;
+        return Response {
+            status: 429,
+            headers: vec![
+                ("X-RateLimit-Limit", "10".into()),
+                ("X-RateLimit-Remaining", "0".into()),
+                ("X-RateLimit-Reset", reset.to_string()),
+            ],
+            body: json!({"success":false,"error":"Error, too many requests. Please slow down. [error-too-many-requests]"}),
+        };
+    }
+    if s.faults.unavailable > 0 {
+        s.faults.unavailable -= 1;
+        return error(503, json!({"success":false,"error":"unavailable"}));
+    }
+    let unauthorized = error(
+        401,
+        json!({"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}),
+    );
+    let (Some(token), Some(user_id)) = (headers.get("x-auth-token"), headers.get("x-user-id"))
+    else {
+        return unauthorized;
+    };
+    let hashed = agent_overview::domain::identity::hash_token(token);
+    let days = s
+        .workspace
+        .settings
+        .iter()
+        .find(|x| x["_id"] == "Accounts_LoginExpiration")
+        .and_then(|x| x["value"].as_i64())
+        .unwrap_or(90);
+    let now = Utc::now().timestamp_millis();
+    let live = |t: &Value| {
+        t["hashedToken"] == hashed.as_str()
+            && t["when"]
+                .as_str()
+                .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
+                .is_some_and(|w| w.timestamp_millis() + days * 86_400_000 > now)
+    };
+    let Some(user) = s.workspace.users.iter().find(|u| {
+        u["_id"] == user_id.as_str()
+            && u.pointer("/services/resume/loginTokens")
+                .and_then(Value::as_array)
+                .is_some_and(|tokens| tokens.iter().any(live))
+    }) else {
+        return unauthorized;
+    };
+    let mut me = user.clone();
+    if let Some(map) = me.as_object_mut() {
+        map.remove("services");
+        map.insert("success".into(), json!(true));
+    }
+    match s.faults.me.clone() {
+        None => ok(me),
+        Some(MeFault::OtherId) => {
+            me["_id"] = json!("someone-else");
+            ok(me)
+        }
+        Some(MeFault::Inactive) => {
+            me["active"] = json!(false);
+            ok(me)
+        }
+        Some(MeFault::Malformed) => ok(json!("<html>not a user</html>")),
+        Some(MeFault::Huge) => {
+            me["padding"] = json!("x".repeat(1 << 20));
+            ok(me)
+        }
+        Some(MeFault::RedirectTo(url)) => Response {
+            status: 302,
+            headers: vec![("Location", format!("{url}/api/v1/me"))],
+            body: json!({}),
+        },
     }
 }
 
@@ -237,7 +390,11 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             return;
         }
         s.log.push(target.clone());
-        let (cut, response) = answer(&mut s, &target, &headers);
+        let (cut, response) = if target.split('?').next() == Some("/api/v1/me") {
+            (false, me(&mut s, &headers))
+        } else {
+            answer(&mut s, &target, &headers)
+        };
         let slow = s.faults.only_path.is_empty() || target.contains(&s.faults.only_path);
         (cut, response, if slow { s.faults.delay_ms } else { 0 })
     };

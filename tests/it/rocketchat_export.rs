@@ -9,6 +9,7 @@ use agent_overview::config::Limits;
 use agent_overview::domain::clock::system_clock;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
+use agent_overview::store::{ConversationStore, IdentityStore};
 use lambda_http::Body;
 use serde_json::Value;
 
@@ -75,8 +76,19 @@ pub async fn replay_cases(
         store: DynamoStore::new(client, names, limits.clone()),
         limits,
         clock: system_clock(),
+        sign_in: None,
     };
+    replay_cases_through(&app, folder, include, &[]).await
+}
 
+/// Replays the folder's cases (those `include` keeps) through `app`, each request with the
+/// case's headers and `extra` ones (e.g. a `Host`); returns the cases that differ.
+pub async fn replay_cases_through<S: IdentityStore + ConversationStore + Sync>(
+    app: &App<S>,
+    folder: &str,
+    include: impl Fn(&str) -> bool,
+    extra: &[(&str, &str)],
+) -> Vec<String> {
     let cases: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(fixture_dir(folder).join("cases.json")).unwrap(),
     )
@@ -88,12 +100,13 @@ pub async fn replay_cases(
         if !include(label) {
             continue;
         }
-        let headers: Vec<(&str, &str)> = case["headers"]
+        let mut headers: Vec<(&str, &str)> = case["headers"]
             .as_object()
             .unwrap()
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
             .collect();
+        headers.extend_from_slice(extra);
         let res = app
             .handle(request(
                 &query_string(case["query"].as_object().unwrap()),

@@ -73,6 +73,7 @@ pub fn app(fake: &FakeDynamo) -> App<DynamoStore> {
         store: DynamoStore::new(fake.client(), harness::table_names(), raw_plan()),
         limits: raw_plan(),
         clock: Arc::new(|| NOW_MS),
+        sign_in: None,
     }
 }
 
