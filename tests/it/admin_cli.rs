@@ -748,6 +748,7 @@ async fn seed_demo_prints_credentials_that_answer_the_demo_range() {
         store: DynamoStore::new(client.clone(), names.clone(), Limits::default()),
         limits: Limits::default(),
         clock: agent_overview::domain::clock::system_clock(),
+        sign_in: None,
     };
     let query = format!("name=Total_conversations&from={from}&to={to}");
     let (status, body) = crate::contract::call(
