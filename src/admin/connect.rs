@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
+use crate::outbound::{checked_url, UrlError};
 use crate::store::StoreOpError;
-use crate::sync::client::{url_host, RestClient};
+use crate::sync::client::url_host;
+use crate::sync::scheduled::secret_named_for;
 use crate::sync::state::Connection;
 use crate::sync::store;
 
@@ -18,12 +20,18 @@ pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{0:?} is not an http(s) URL with a host")]
-    BadUrl(String),
+    #[error("the workspace URL is refused")]
+    BadUrl(#[from] UrlError),
     #[error("the user id must be 1 to 128 visible ASCII characters")]
     BadUserId,
     #[error("{0:?} is not the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")]
     BadSecretArn(String),
+    #[error("the secret {arn:?} is not tenant {tenant}'s: its name must be {expected:?} (Secrets Manager adds a 6-character suffix to the ARN)")]
+    NotTheTenantsSecret {
+        arn: String,
+        tenant: String,
+        expected: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreOpError),
 }
@@ -41,8 +49,6 @@ fn valid_secret_arn(arn: &str) -> bool {
         && !parts[6].is_empty()
 }
 
-/// Stores (or replaces) the tenant's connection. Nothing is fetched: the token is in the
-/// secret, which only the sync function reads.
 /// What `connect` stored, as the operator sees it.
 pub struct Connected(pub Connection);
 
@@ -80,6 +86,12 @@ impl fmt::Display for Disconnected {
 
 impl Report for Disconnected {}
 
+/// Stores (or replaces) the tenant's connection. Nothing is fetched: the token is in the
+/// secret, which only the sync function reads. The URL must be `https` (http only to a
+/// loopback address) and is stored without query, fragment or credentials; the secret must
+/// be named `{secret_prefix}{tenant}`. Connecting to another URL than before starts the sync
+/// over (its checkpoints belong to the old workspace).
+#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     client: &Client,
     names: &TableNames,
@@ -87,24 +99,35 @@ pub async fn connect(
     url: &str,
     user_id: &str,
     secret_arn: &str,
+    secret_prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<Connected, ConnectError> {
-    if url_host(url) == "?" || RestClient::check_url(url).is_err() {
-        return Err(ConnectError::BadUrl(url.to_string()));
-    }
+    let url = checked_url(url)?;
+    let url = url.as_str().trim_end_matches('/').to_string();
     if user_id.is_empty() || user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ConnectError::BadUserId);
     }
     if !valid_secret_arn(secret_arn) {
         return Err(ConnectError::BadSecretArn(secret_arn.to_string()));
     }
+    if !secret_named_for(secret_arn, secret_prefix, tenant.as_str()) {
+        return Err(ConnectError::NotTheTenantsSecret {
+            arn: secret_arn.to_string(),
+            tenant: tenant.to_string(),
+            expected: format!("{secret_prefix}{tenant}"),
+        });
+    }
     let connection = Connection {
         tenant: tenant.to_string(),
-        url: url.trim().to_string(),
+        url,
         user_id: user_id.to_string(),
         secret_arn: secret_arn.to_string(),
     };
+    let before = store::get_connection(client, names, tenant.as_str()).await?;
     store::put_connection(client, names, &connection, now.timestamp_millis()).await?;
+    if before.is_some_and(|b| b.url != connection.url) {
+        store::delete_state(client, names, tenant.as_str()).await?;
+    }
     Ok(Connected(connection))
 }
 

@@ -19,7 +19,7 @@ use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessio
 use agent_overview::admin::tables::create_tables;
 use agent_overview::admin::verify_rollups::verify_rollups;
 use agent_overview::admin::Report;
-use agent_overview::config::TableNames;
+use agent_overview::config::{SyncConfig, TableNames};
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::errors::error_chain;
 use agent_overview::rocketchat::setting::Mode;
@@ -43,7 +43,9 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
                   (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
                   AWS_REGION and credentials as for any AWS SDK; \
-                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token)."
+                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token); \
+                  SYNC_SECRET_PREFIX (connect: the tokens' secrets are named PREFIX+TENANT, \
+                  default agent-overview/rocketchat/)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -126,7 +128,8 @@ enum Command {
     Connect {
         #[command(flatten)]
         to: SyncArgs,
-        /// ARN of the Secrets Manager secret holding the account's personal access token
+        /// ARN of the Secrets Manager secret holding the account's personal access token; the
+        /// secret must be named SYNC_SECRET_PREFIX + the tenant id (agent-overview/rocketchat/TENANT)
         #[arg(long)]
         secret_arn: String,
     },
@@ -422,6 +425,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
         }
         Command::Connect { to, secret_arn } => {
             let at = Utc::now();
+            let sync = SyncConfig::from_env()?;
             show(
                 connect(
                     client,
@@ -430,6 +434,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
                     &to.url,
                     &to.user_id,
                     &secret_arn,
+                    &sync.secret_prefix,
                     at,
                 )
                 .await?,
