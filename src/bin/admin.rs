@@ -421,7 +421,10 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 ..SyncOptions::default()
             };
             let now = Utc::now().timestamp_millis();
-            show(sync_tenant(client, names, &a.tenant, &rc, &options, now).await?)
+            let summary = sync_tenant(client, names, &a.tenant, &rc, &options, now)
+                .await
+                .map_err(|e| rc.redact(&error_chain(&e)))?;
+            show(summary)
         }
         Command::Connect { to, secret_arn } => {
             let at = Utc::now();

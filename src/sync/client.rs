@@ -204,6 +204,12 @@ impl RestClient {
         self
     }
 
+    /// `text` with every occurrence of the token replaced: for an error chain about to be
+    /// logged, whatever part of it came from the server.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.token.0)
+    }
+
     fn error_text(&self, body: &[u8]) -> String {
         error_text(body, &self.token.0)
     }
@@ -423,6 +429,25 @@ fn error_text(body: &[u8], token: &str) -> String {
     outbound::excerpt(&text, &[token])
 }
 
+/// `text` without `token`, without control characters, and at most 400 characters: what an
+/// error chain that may quote a server's documents can show in a log line.
+pub fn redact(text: &str, token: &str) -> String {
+    let text = if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "[token]")
+    };
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() > 400 {
+        format!("{}…", clean.chars().take(399).collect::<String>())
+    } else {
+        clean
+    }
+}
+
 /// Why a call got no answer to judge.
 enum Failure {
     Transport(reqwest::Error),
@@ -458,6 +483,15 @@ mod tests {
             "http only to loopback"
         );
         assert!(parse_base("chat.example.com").is_err());
+    }
+
+    #[test]
+    fn redaction_removes_the_token_and_bounds_the_text() {
+        let token = "a-long-service-token";
+        let text = format!("setting \"{token}\"\nis not one of server, custom, user");
+        let shown = redact(&text, token);
+        assert!(!shown.contains(token) && !shown.contains('\n'), "{shown}");
+        assert!(redact(&"x".repeat(1000), token).chars().count() <= 400);
     }
 
     #[test]

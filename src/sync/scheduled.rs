@@ -270,7 +270,8 @@ async fn sync_job(
     };
     let outcome = match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
         Ok(summary) => JobOutcome::Synced(Box::new(summary)),
-        Err(e) => failed(&host, e.is_auth(), error_chain(&e)),
+        // The chain may quote a server's document (a setting's value, a date): never the token.
+        Err(e) => failed(&host, e.is_auth(), rc.redact(&error_chain(&e))),
     };
     // Disconnected, or connected elsewhere, while the job ran: the state it saved belongs to
     // no connection (or to the old workspace); it must not outlive the change.

@@ -412,3 +412,55 @@ async fn one_malformed_connection_does_not_stop_the_fan_out() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_tenant_that_never_completes_a_cycle_shows_as_lagging_from_its_connection() {
+    use agent_overview::admin::connect::connect;
+    use agent_overview::sync::lag::{emf_lines, tenant_lags};
+
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("lag");
+    let now = chrono::Utc::now();
+    let an_hour_ago = now - chrono::TimeDelta::hours(1);
+    connect(
+        &client,
+        &names,
+        &harness::tid(&tenant),
+        "https://chat.example.com",
+        USER_ID,
+        &arn_for(&tenant),
+        PREFIX,
+        an_hour_ago,
+    )
+    .await
+    .unwrap();
+    let now_ms = now.timestamp_millis();
+    let lag = |lags: Vec<agent_overview::sync::lag::TenantLag>| {
+        lags.into_iter()
+            .find(|l| l.tenant == tenant)
+            .expect("every connected tenant is measured")
+    };
+    let never = lag(tenant_lags(&client, &names, now_ms).await.unwrap());
+    assert_eq!((never.lag_s, never.ever_complete), (3600.0, false));
+    let lines = emf_lines(
+        &MetricsConfig::default(),
+        std::slice::from_ref(&never),
+        600.0,
+        0,
+        now_ms,
+    );
+    assert_eq!(lines[0]["tenant"], tenant.as_str());
+    assert_eq!(lines[1]["SyncLaggingTenants"], 1, "it counts as lagging");
+
+    // After a complete cycle the lag is measured from that cycle's start.
+    let state = SyncState {
+        last_complete_started_ms: Some(now_ms - 30_000),
+        ..SyncState::default()
+    };
+    put_state(&client, &names, &tenant, &state).await.unwrap();
+    let done = lag(tenant_lags(&client, &names, now_ms).await.unwrap());
+    assert_eq!((done.lag_s, done.ever_complete), (30.0, true));
+    disconnect(&client, &names, &harness::tid(&tenant))
+        .await
+        .unwrap();
+}
