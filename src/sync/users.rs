@@ -42,6 +42,9 @@ use crate::store::StoreOpError;
 
 /// A full users listing at least this often.
 pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
+/// More users than this in one listing is a server that pages without end (full pages and no
+/// `total`): the phase stops with an error instead of looping.
+pub const MAX_LISTED_USERS: u64 = 2_000_000;
 /// The users' own sync state: `sk` of the tenant's directory partition.
 pub const USERS_STATE_SK: &str = "SYNC#USERS";
 
@@ -161,6 +164,7 @@ impl UsersPhase<'_> {
             if self.out_of_time() {
                 return Ok(None);
             }
+            self.within_bounds(offset)?;
             let page = users_page(self.rc, offset, json!({"_updatedAt": -1})).await?;
             offset += page.docs.len() as u64;
             let mut listed = Vec::new();
@@ -196,6 +200,7 @@ impl UsersPhase<'_> {
             if self.out_of_time() {
                 return Ok(Err(cursor));
             }
+            self.within_bounds(cursor.offset)?;
             let page = users_page(self.rc, cursor.offset, json!({"_id": 1})).await?;
             let mut listed = Vec::new();
             for doc in page.docs {
@@ -314,6 +319,21 @@ impl UsersPhase<'_> {
             out.sessions_ended += ended as u64;
         }
         Ok(())
+    }
+
+    fn within_bounds(&self, offset: u64) -> Result<(), SyncError> {
+        if offset < MAX_LISTED_USERS {
+            return Ok(());
+        }
+        Err(SourceError::Malformed {
+            host: self.rc.host().to_string(),
+            what: "users.list".into(),
+            source: DocError::Invalid {
+                field: "users".into(),
+                problem: format!("still full pages after {MAX_LISTED_USERS} users"),
+            },
+        }
+        .into())
     }
 
     /// Whether `users.info` says Rocket.Chat has no such user (any other failure is an error).
