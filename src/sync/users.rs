@@ -147,6 +147,15 @@ impl UsersPhase<'_> {
             }
         }
         put_users_state(self.client, self.names, self.tenant, &state).await?;
+        if out.removed > 0 {
+            // Counts only: user ids stay out of logs.
+            tracing::info!(
+                tenant = self.tenant,
+                users_removed = out.removed,
+                sessions_ended = out.sessions_ended,
+                "users removed as Rocket.Chat deactivated or deleted them; their sessions ended"
+            );
+        }
         Ok(out)
     }
 
