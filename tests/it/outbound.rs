@@ -16,13 +16,13 @@ use crate::sync::rest;
 const TOKEN: &str = "the-service-token-0123456789";
 
 /// Each request's target and headers.
-type Seen = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
+pub type Seen = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
 
 /// What a tiny server sends for a request target: the head, then body chunks.
-type Answer = Arc<dyn Fn(&str) -> (String, Vec<Vec<u8>>) + Send + Sync>;
+pub type Answer = Arc<dyn Fn(&str) -> (String, Vec<Vec<u8>>) + Send + Sync>;
 
 /// A tiny HTTP/1.1 server on loopback; returns its port and what it saw.
-async fn mini_server(answer: Answer) -> (u16, Seen) {
+pub async fn mini_server(answer: Answer) -> (u16, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen: Seen = Arc::default();
@@ -72,7 +72,7 @@ async fn mini_server(answer: Answer) -> (u16, Seen) {
     (port, seen)
 }
 
-fn json(status: &str, body: &str) -> (String, Vec<Vec<u8>>) {
+pub fn json(status: &str, body: &str) -> (String, Vec<Vec<u8>>) {
     (
         format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -388,3 +388,76 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
         .unwrap();
     assert!(matches!(item.get("roles"), Some(AttributeValue::L(l)) if l.len() == 2));
 }
+
+/// A listing that misses a live user (as one shifted by a deletion elsewhere does) never
+/// removes it: only a user `users.info` confirms gone is removed.
+#[tokio::test]
+async fn only_a_user_rocketchat_confirms_gone_is_removed() {
+    use agent_overview::store::admin::{put_owned_user, UserOwner};
+    use agent_overview::sync::users::UsersPhase;
+    use std::sync::Arc;
+
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("id-confirm");
+    for id in ["u-live", "u-gone"] {
+        let user = User {
+            id: id.into(),
+            username: id.into(),
+            roles: vec!["user".into()],
+            utc_offset: None,
+            generation: None,
+        };
+        put_owned_user(&client, &names.directory, &tenant, &user, UserOwner::Sync)
+            .await
+            .unwrap();
+    }
+    // users.list lists nobody; users.info still knows u-live.
+    let (port, seen) = crate::outbound::mini_server(Arc::new(|target: &str| {
+        if target.starts_with("/api/v1/users.list") {
+            crate::outbound::json(
+                "200 OK",
+                r#"{"users":[],"count":0,"offset":0,"total":0,"success":true}"#,
+            )
+        } else if target.contains("userId=u-live") {
+            crate::outbound::json(
+                "200 OK",
+                r#"{"user":{"_id":"u-live","username":"u-live","roles":["user"],"active":true},"success":true}"#,
+            )
+        } else {
+            crate::outbound::json("400 Bad Request", r#"{"success":false,"error":"User not found."}"#)
+        }
+    }))
+    .await;
+    let rc = rest(&format!("http://127.0.0.1:{port}"), TOKEN);
+    let out = UsersPhase {
+        client: &client,
+        names: &names,
+        tenant: &tenant,
+        rc: &rc,
+        manager_roles: &[],
+        deadline: None,
+        full: true,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    }
+    .run()
+    .await
+    .unwrap();
+    assert!(out.complete);
+    assert_eq!(out.removed, 1);
+    assert!(user_item(&client, &names, &tenant, "u-live")
+        .await
+        .is_some());
+    assert!(user_item(&client, &names, &tenant, "u-gone")
+        .await
+        .is_none());
+    let asked: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert!(
+        asked.iter().any(|t| t.contains("users.info?userId=u-live")),
+        "{asked:?}"
+    );
+}
