@@ -222,15 +222,25 @@ impl UsersPhase<'_> {
                 return Ok(Err(cursor));
             }
             // The stored users this page's id range covers (all the rest after the last page).
+            // Rocket.Chat's ids are ASCII, sorted as bytes like DynamoDB's keys; a server that
+            // sorts otherwise only narrows a range (never inverts one, which Query refuses).
+            let last = match (last, &cursor.after) {
+                (Some(l), Some(a)) if l < *a => Some(a.clone()),
+                (l, _) => l,
+            };
             let upper = if page.more { last.clone() } else { None };
-            let stored = managed_users_between(
-                self.client,
-                self.names,
-                self.tenant,
-                cursor.after.as_deref(),
-                upper.as_deref(),
-            )
-            .await?;
+            let stored = if upper.is_some() && upper == cursor.after {
+                Vec::new()
+            } else {
+                managed_users_between(
+                    self.client,
+                    self.names,
+                    self.tenant,
+                    cursor.after.as_deref(),
+                    upper.as_deref(),
+                )
+                .await?
+            };
             for id in stored.into_iter().filter(|id| !ids.contains(id)) {
                 if self.out_of_time() {
                     return Ok(Err(cursor));
