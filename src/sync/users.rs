@@ -174,7 +174,11 @@ impl UsersPhase<'_> {
                 return Ok(None);
             }
             self.within_bounds(offset)?;
-            let page = users_page(self.rc, offset, json!({"_updatedAt": -1})).await?;
+            let Some(page) =
+                cut_short(users_page(self.rc, offset, json!({"_updatedAt": -1})).await)?
+            else {
+                return Ok(None);
+            };
             offset += page.docs.len() as u64;
             let mut listed = Vec::new();
             let mut below = false;
@@ -190,7 +194,7 @@ impl UsersPhase<'_> {
                 }
                 listed.push(user);
             }
-            if !self.write_listed(listed, Some(threshold), out).await? {
+            if cut_short(self.write_listed(listed, Some(threshold), out).await)? != Some(true) {
                 return Ok(None);
             }
             if below || !page.more {
@@ -210,7 +214,11 @@ impl UsersPhase<'_> {
                 return Ok(Err(cursor));
             }
             self.within_bounds(cursor.offset)?;
-            let page = users_page(self.rc, cursor.offset, json!({"_id": 1})).await?;
+            let Some(page) =
+                cut_short(users_page(self.rc, cursor.offset, json!({"_id": 1})).await)?
+            else {
+                return Ok(Err(cursor));
+            };
             let mut listed = Vec::new();
             for doc in page.docs {
                 listed.push(listed_user(self.rc, doc)?);
@@ -218,7 +226,7 @@ impl UsersPhase<'_> {
             let ids: HashSet<String> = listed.iter().map(|u| u.id.clone()).collect();
             let last = listed.iter().map(|u| u.id.clone()).max();
             let count = listed.len() as u64;
-            if !self.write_listed(listed, None, out).await? {
+            if cut_short(self.write_listed(listed, None, out).await)? != Some(true) {
                 return Ok(Err(cursor));
             }
             // The stored users this page's id range covers (all the rest after the last page).
@@ -245,8 +253,10 @@ impl UsersPhase<'_> {
                 if self.out_of_time() {
                     return Ok(Err(cursor));
                 }
-                if self.gone_from_rocketchat(&id).await? {
-                    self.remove(&id, true, out).await?;
+                match cut_short(self.gone_from_rocketchat(&id).await)? {
+                    Some(true) => self.remove(&id, true, out).await?,
+                    Some(false) => {}
+                    None => return Ok(Err(cursor)),
                 }
             }
             cursor.offset += count;
@@ -367,6 +377,16 @@ impl UsersPhase<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// `Ok(None)` for a wait (a 429, a back-off) that would have crossed the deadline: it ends the
+/// phase as the deadline itself does, keeping what was done, rather than failing the cycle.
+fn cut_short<T, E: Into<SyncError>>(result: Result<T, E>) -> Result<Option<T>, SyncError> {
+    match result.map_err(Into::into) {
+        Ok(v) => Ok(Some(v)),
+        Err(SyncError::Source(SourceError::Rest(RestError::OutOfTime { .. }))) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -461,3 +461,58 @@ async fn only_a_user_rocketchat_confirms_gone_is_removed() {
         "{asked:?}"
     );
 }
+
+/// A 429 whose wait would cross the job's deadline ends the users phase like the deadline
+/// itself (finding 9's rule for the users phase): the cycle is cut short, not failed, and the
+/// listing's progress is kept.
+#[tokio::test]
+async fn a_rate_limit_past_the_deadline_cuts_the_users_phase_short_and_keeps_its_progress() {
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("id-429");
+    let standin = StandIn::start(many_users(250)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    // The first users page answers; the next is rate-limited for 3 s, past the deadline.
+    let first = listings(&standin);
+    standin.with(|s| {
+        s.faults.only_path = "users.list".into();
+    });
+    let hook = async {
+        for _ in 0..200 {
+            if listings(&standin) > first {
+                standin.with(|s| {
+                    s.faults.rate_limited = 100;
+                    s.faults.rate_limit_reset_ms = 3_000;
+                });
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let tid = harness::tid(&tenant);
+    let rc = rest(&standin.url, TOKEN).with_deadline(Some(deadline));
+    let options = SyncOptions {
+        deadline: Some(deadline),
+        ..SyncOptions::default()
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (cut, ()) = tokio::join!(
+        sync_tenant(&client, &names, &tid, &rc, &options, now_ms),
+        hook
+    );
+    let cut = cut.expect("cut short, not failed");
+    assert!(!cut.complete);
+    assert!(cut.users_written >= 100, "{}", cut.users_written);
+    standin.with(|s| s.faults.rate_limited = 0);
+    let done = run(
+        &client,
+        &names,
+        &tenant,
+        &standin.url,
+        SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(done.complete);
+    let base = workspace().users.len() as u64;
+    assert_eq!(cut.users_written + done.users_written, 250 + base);
+}
