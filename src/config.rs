@@ -181,6 +181,45 @@ impl MetricsConfig {
     }
 }
 
+/// Where the tenants' Rocket.Chat tokens live: one Secrets Manager secret per tenant, named
+/// `{secret_prefix}{tenant}` (template.yaml's `SyncSecretPrefix`). `connect` and every sync
+/// job refuse a connection whose secret is named for another tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncConfig {
+    pub secret_prefix: String,
+    /// A tenant whose last complete cycle started longer ago than this is lagging
+    /// (`SYNC_LAG_ALARM_SECONDS`, template.yaml's `SyncLagAlarmSeconds`).
+    pub lag_alarm_seconds: f64,
+}
+
+impl SyncConfig {
+    pub const DEFAULT_SECRET_PREFIX: &'static str = "agent-overview/rocketchat/";
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lag_alarm_seconds: f64 = parsed("SYNC_LAG_ALARM_SECONDS")?.unwrap_or(600.0);
+        if !lag_alarm_seconds.is_finite() || lag_alarm_seconds <= 0.0 {
+            return Err(ConfigError::Invalid {
+                name: "SYNC_LAG_ALARM_SECONDS",
+                reason: "must be a positive number of seconds".into(),
+            });
+        }
+        Ok(Self {
+            secret_prefix: optional("SYNC_SECRET_PREFIX")?
+                .unwrap_or_else(|| Self::DEFAULT_SECRET_PREFIX.to_string()),
+            lag_alarm_seconds,
+        })
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            secret_prefix: Self::DEFAULT_SECRET_PREFIX.to_string(),
+            lag_alarm_seconds: 600.0,
+        }
+    }
+}
+
 /// Everything the rollups function needs, read once at INIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupsConfig {

@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
-use crate::signin::me::me_url;
+use crate::outbound::{checked_url, UrlError};
 use crate::store::{signin as signin_store, StoreOpError};
-use crate::sync::client::{url_host, RestClient};
+use crate::sync::client::url_host;
+use crate::sync::scheduled::secret_named_for;
 use crate::sync::state::Connection;
 use crate::sync::store;
 
@@ -22,12 +23,18 @@ pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{0:?} is not an https URL with a host (http only to a loopback address)")]
-    BadUrl(String),
+    #[error("the workspace URL is refused")]
+    BadUrl(#[from] UrlError),
     #[error("the user id must be 1 to 128 visible ASCII characters")]
     BadUserId,
     #[error("{0:?} is not the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")]
     BadSecretArn(String),
+    #[error("the secret {arn:?} is not tenant {tenant}'s: its name must be {expected:?} (Secrets Manager adds a 6-character suffix to the ARN)")]
+    NotTheTenantsSecret {
+        arn: String,
+        tenant: String,
+        expected: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreOpError),
 }
@@ -93,15 +100,15 @@ impl fmt::Display for Disconnected {
 
 impl Report for Disconnected {}
 
-fn check_url(url: &str) -> Result<(), ConnectError> {
-    if url_host(url) == "?" || RestClient::check_url(url).is_err() || me_url(url).is_none() {
-        return Err(ConnectError::BadUrl(url.to_string()));
-    }
-    Ok(())
+/// The workspace URL as stored: `https` (http only to a loopback address), without query,
+/// fragment, credentials or trailing slash.
+fn stored_url(url: &str) -> Result<String, ConnectError> {
+    let url = checked_url(url)?;
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// Connects the tenant for sign-in only: its callers' own Rocket.Chat logins are checked
-/// against `url`; a scheduled sync it had is stopped (its data stays).
+/// against `url`; a scheduled sync it had is stopped (its data stays, its sync state goes).
 pub async fn connect_for_sign_in(
     client: &Client,
     names: &TableNames,
@@ -109,8 +116,7 @@ pub async fn connect_for_sign_in(
     url: &str,
     now: DateTime<Utc>,
 ) -> Result<Connected, ConnectError> {
-    check_url(url)?;
-    let url = url.trim().to_string();
+    let url = stored_url(url)?;
     store::delete_connection(client, names, tenant.as_str()).await?;
     signin_store::put_sign_in(
         client,
@@ -127,7 +133,10 @@ pub async fn connect_for_sign_in(
 }
 
 /// Stores (or replaces) the tenant's connection for sign-in and the scheduled sync. Nothing is
-/// fetched: the token is in the secret, which only the sync function reads.
+/// fetched: the token is in the secret, which only the sync function reads. The secret must
+/// be named `{secret_prefix}{tenant}`. Connecting to another URL than before starts the sync
+/// over (its checkpoints belong to the old workspace).
+#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     client: &Client,
     names: &TableNames,
@@ -135,22 +144,34 @@ pub async fn connect(
     url: &str,
     user_id: &str,
     secret_arn: &str,
+    secret_prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<Connected, ConnectError> {
-    check_url(url)?;
+    let url = stored_url(url)?;
     if user_id.is_empty() || user_id.len() > 128 || !user_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ConnectError::BadUserId);
     }
     if !valid_secret_arn(secret_arn) {
         return Err(ConnectError::BadSecretArn(secret_arn.to_string()));
     }
+    if !secret_named_for(secret_arn, secret_prefix, tenant.as_str()) {
+        return Err(ConnectError::NotTheTenantsSecret {
+            arn: secret_arn.to_string(),
+            tenant: tenant.to_string(),
+            expected: format!("{secret_prefix}{tenant}"),
+        });
+    }
     let connection = Connection {
         tenant: tenant.to_string(),
-        url: url.trim().to_string(),
+        url,
         user_id: user_id.to_string(),
         secret_arn: secret_arn.to_string(),
     };
+    let before = store::get_connection(client, names, tenant.as_str()).await?;
     store::put_connection(client, names, &connection, now.timestamp_millis()).await?;
+    if before.is_some_and(|b| b.url != connection.url) {
+        store::delete_state(client, names, tenant.as_str()).await?;
+    }
     signin_store::put_sign_in(
         client,
         &names.directory,

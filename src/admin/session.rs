@@ -11,9 +11,7 @@ use rand::Rng;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{hash_token, Session, TenantId};
-use crate::store::admin::{
-    delete_session, delete_session_of, get_settings, get_user, put_session, sessions_of,
-};
+use crate::store::admin::{delete_session, end_sessions, get_settings, get_user, put_session};
 use crate::store::StoreOpError;
 
 /// Meteor's `Random.secret()` length.
@@ -199,14 +197,7 @@ pub async fn end_sessions_of(
     tenant: &TenantId,
     user_id: &str,
 ) -> Result<usize, StoreOpError> {
-    let tenant = tenant.as_str();
-    let mut count = 0;
-    for key in sessions_of(client, &names.sessions, tenant, Some(user_id)).await? {
-        if delete_session_of(client, &names.sessions, &key.token_hash, tenant, user_id).await? {
-            count += 1;
-        }
-    }
-    Ok(count)
+    end_sessions(client, &names.sessions, tenant.as_str(), user_id).await
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessio
 use agent_overview::admin::tables::create_tables;
 use agent_overview::admin::verify_rollups::verify_rollups;
 use agent_overview::admin::Report;
-use agent_overview::config::TableNames;
+use agent_overview::config::{SyncConfig, TableNames};
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::errors::error_chain;
 use agent_overview::rocketchat::setting::Mode;
@@ -47,7 +47,9 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
                   (table names), \
                   AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for a local DynamoDB), \
                   AWS_REGION and credentials as for any AWS SDK; \
-                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token)."
+                  ROCKETCHAT_AUTH_TOKEN (sync: the service account's personal access token); \
+                  SYNC_SECRET_PREFIX (connect: the tokens' secrets are named PREFIX+TENANT, \
+                  default agent-overview/rocketchat/)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -483,7 +485,10 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 ..SyncOptions::default()
             };
             let now = Utc::now().timestamp_millis();
-            show(sync_tenant(client, names, &a.tenant, &rc, &options, now).await?)
+            let summary = sync_tenant(client, names, &a.tenant, &rc, &options, now)
+                .await
+                .map_err(|e| rc.redact(&error_chain(&e)))?;
+            show(summary)
         }
         Command::Connect {
             tenant,
@@ -494,7 +499,20 @@ async fn run(command: Command) -> Result<(), AnyError> {
             let at = Utc::now();
             match (user_id, secret_arn) {
                 (Some(user_id), Some(secret_arn)) => {
-                    show(connect(client, names, &tenant, &url, &user_id, &secret_arn, at).await?)
+                    let sync = SyncConfig::from_env()?;
+                    show(
+                        connect(
+                            client,
+                            names,
+                            &tenant,
+                            &url,
+                            &user_id,
+                            &secret_arn,
+                            &sync.secret_prefix,
+                            at,
+                        )
+                        .await?,
+                    )
                 }
                 _ => show(connect_for_sign_in(client, names, &tenant, &url, at).await?),
             }

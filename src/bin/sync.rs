@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agent_overview::config::{MetricsConfig, TableNames};
+use agent_overview::config::{MetricsConfig, SyncConfig, TableNames};
 use agent_overview::sync::scheduled::{run_job, Job, BUDGET_MARGIN};
 use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -15,10 +15,12 @@ async fn main() -> Result<(), Error> {
     agent_overview::telemetry::init(metrics.clone());
     let names =
         TableNames::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config =
+        SyncConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let (dynamo, secrets, names, metrics) = (&dynamo, &secrets, &names, &metrics);
+    let (dynamo, secrets, names, metrics, config) = (&dynamo, &secrets, &names, &metrics, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         // The function's own deadline, less the margin the last writes and the checkpoint need.
         let left = Duration::from_millis(event.context.deadline)
@@ -42,7 +44,7 @@ async fn main() -> Result<(), Error> {
                 }
             };
             let now_ms = chrono::Utc::now().timestamp_millis();
-            run_job(dynamo, names, secrets, metrics, &job, deadline, now_ms).await;
+            run_job(dynamo, names, secrets, config, metrics, &job, deadline, now_ms).await;
         }
         Ok::<_, Error>(response)
     }))

@@ -1,7 +1,10 @@
 //! The sync fan-out function (`agent-overview-sync-fanout`): wiring only. Invoked by the
-//! schedule; enqueues one job per connected tenant (`agent_overview::sync::scheduled`).
+//! schedule; enqueues one job per connected tenant (`agent_overview::sync::scheduled`), then
+//! writes every tenant's lag as EMF (`agent_overview::sync::lag`).
 
-use agent_overview::config::TableNames;
+use agent_overview::config::{MetricsConfig, SyncConfig, TableNames};
+use agent_overview::errors::error_chain;
+use agent_overview::sync::lag::{emf_lines, tenant_lags};
 use agent_overview::sync::scheduled::fan_out;
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -9,9 +12,12 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    agent_overview::telemetry::init(Default::default());
+    let metrics = MetricsConfig::from_env().unwrap_or_default();
+    agent_overview::telemetry::init(metrics.clone());
     let names =
         TableNames::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config =
+        SyncConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let queue_url = std::env::var("SYNC_QUEUE_URL")
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -21,16 +27,32 @@ async fn main() -> Result<(), Error> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (dynamo, sqs, names, queue_url) = (&dynamo, &sqs, &names, &queue_url);
+    let (metrics, config) = (&metrics, &config);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         // One slot per minute: a retried invocation enqueues duplicates the queue drops.
         let slot = chrono::Utc::now().timestamp() / 60;
-        let sent = fan_out(dynamo, names, sqs, queue_url, slot)
+        let done = fan_out(dynamo, names, sqs, queue_url, slot)
             .await
-            .inspect_err(|e| {
-                tracing::error!(error = %agent_overview::errors::error_chain(e), "fan-out failed")
-            })?;
-        tracing::info!(jobs = sent, "sync jobs enqueued");
-        Ok::<_, Error>(serde_json::json!({ "jobs": sent }))
+            .inspect_err(|e| tracing::error!(error = %error_chain(e), "fan-out failed"))?;
+        tracing::info!(
+            jobs = done.sent,
+            malformed = done.malformed,
+            "sync jobs enqueued"
+        );
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let lags = tenant_lags(dynamo, names, now_ms).await.inspect_err(
+            |e| tracing::error!(error = %error_chain(e), "measuring the tenants' lag failed"),
+        )?;
+        for line in emf_lines(
+            metrics,
+            &lags,
+            config.lag_alarm_seconds,
+            done.malformed,
+            now_ms,
+        ) {
+            println!("{line}");
+        }
+        Ok::<_, Error>(serde_json::json!({ "jobs": done.sent }))
     }))
     .await
 }

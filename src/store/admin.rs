@@ -298,14 +298,41 @@ pub async fn session_owners(
     Ok(owners)
 }
 
-/// Puts a user, keeping its generation when the item exists and giving it a new one when it
-/// does not (so a user deleted and created again never matches its old sessions). Returns the
-/// generation the user has now.
+/// The attribute that marks a user item as the sync's (written from Rocket.Chat's listing, so
+/// the sync's full listing may remove it); an operator's `add-user` or `import` clears it.
+pub const MANAGED_BY: &str = "managedBy";
+/// [`MANAGED_BY`]'s one value.
+pub const MANAGED_BY_SYNC: &str = "sync";
+
+/// Who writes a user item: it decides whether the sync may later remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOwner {
+    /// An operator (`add-user`, `import`): the sync never prunes it.
+    Operator,
+    /// The sync, from Rocket.Chat's users listing.
+    Sync,
+}
+
+/// Puts a user as an operator's, keeping its generation when the item exists and giving it a
+/// new one when it does not (so a user deleted and created again never matches its old
+/// sessions). Returns the generation the user has now.
 pub async fn put_user_keeping_generation(
     client: &Client,
     directory_table: &str,
     tenant: &str,
     user: &User,
+) -> Result<String, StoreOpError> {
+    put_owned_user(client, directory_table, tenant, user, UserOwner::Operator).await
+}
+
+/// [`put_user_keeping_generation`], marking (`Sync`) or unmarking (`Operator`) the item as the
+/// sync's.
+pub async fn put_owned_user(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user: &User,
+    owner: UserOwner,
 ) -> Result<String, StoreOpError> {
     let mut update = client
         .update_item()
@@ -316,17 +343,36 @@ pub async fn put_user_keeping_generation(
         .expression_attribute_names("#roles", attr::ROLES)
         .expression_attribute_names("#offset", attr::UTC_OFFSET)
         .expression_attribute_names("#gen", attr::GENERATION)
+        .expression_attribute_names("#managed", MANAGED_BY)
         .expression_attribute_values(":id", AttributeValue::S(user.id.clone()))
         .expression_attribute_values(":name", AttributeValue::S(user.username.clone()))
         .expression_attribute_values(":roles", string_list(&user.roles))
         .expression_attribute_values(":gen", AttributeValue::S(new_generation()))
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-    let set = "SET #id = :id, #name = :name, #roles = :roles, #gen = if_not_exists(#gen, :gen)";
-    update = match user_item(tenant, user).remove(attr::UTC_OFFSET) {
-        Some(offset) => update
-            .update_expression(format!("{set}, #offset = :offset"))
-            .expression_attribute_values(":offset", offset),
-        None => update.update_expression(format!("{set} REMOVE #offset")),
+    let mut set = "SET #id = :id, #name = :name, #roles = :roles, #gen = if_not_exists(#gen, :gen)"
+        .to_string();
+    let mut remove = Vec::new();
+    match user_item(tenant, user).remove(attr::UTC_OFFSET) {
+        Some(offset) => {
+            set.push_str(", #offset = :offset");
+            update = update.expression_attribute_values(":offset", offset);
+        }
+        None => remove.push("#offset"),
+    }
+    match owner {
+        UserOwner::Sync => {
+            set.push_str(", #managed = :managed");
+            update = update.expression_attribute_values(
+                ":managed",
+                AttributeValue::S(MANAGED_BY_SYNC.to_string()),
+            );
+        }
+        UserOwner::Operator => remove.push("#managed"),
+    }
+    update = if remove.is_empty() {
+        update.update_expression(set)
+    } else {
+        update.update_expression(format!("{set} REMOVE {}", remove.join(", ")))
     };
     let out = update
         .send()
@@ -359,6 +405,45 @@ pub async fn delete_user(
         .await
         .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))?;
     Ok(out.attributes.is_some())
+}
+
+/// Deletes a user's item only while the sync manages it (an operator's `add-user` since then
+/// keeps it). `Ok(false)`: not there, or not the sync's.
+pub async fn delete_synced_user(
+    client: &Client,
+    directory_table: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<bool, StoreOpError> {
+    let result = client
+        .delete_item()
+        .table_name(directory_table)
+        .set_key(Some(directory_key(tenant, &sk::user(user_id))))
+        .condition_expression("#managed = :managed")
+        .expression_attribute_names("#managed", MANAGED_BY)
+        .expression_attribute_values(":managed", AttributeValue::S(MANAGED_BY_SYNC.to_string()))
+        .send()
+        .await;
+    succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
+        .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))
+}
+
+/// Deletes every session of one user, found through [`SESSIONS_BY_USER_INDEX`] (no scan);
+/// returns how many it deleted. Delete the user item first: from then on no session of the
+/// user admits anyone, even one the index does not show yet.
+pub async fn end_sessions(
+    client: &Client,
+    sessions_table: &str,
+    tenant: &str,
+    user_id: &str,
+) -> Result<usize, StoreOpError> {
+    let mut count = 0;
+    for key in sessions_of(client, sessions_table, tenant, Some(user_id)).await? {
+        if delete_session_of(client, sessions_table, &key.token_hash, tenant, user_id).await? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// The ids of every user of a tenant (one query of its directory partition).

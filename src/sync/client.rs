@@ -1,9 +1,12 @@
 //! Rocket.Chat's REST API as the sync reads it: authenticated GETs with a timeout on every call,
 //! 429s waited out until `X-RateLimit-Reset` (epoch milliseconds), 5xx and broken connections
-//! retried a bounded number of times, 401 and 403 reported at once.
+//! retried a bounded number of times, 401 and 403 reported at once. The outgoing rules of
+//! [`crate::outbound`] hold: no redirect followed (a 3xx is an error naming its target host),
+//! `https` outside loopback, bodies bounded.
 //!
 //! The token is held in [`AuthToken`], which has no `Debug` or `Display`: it reaches the request
-//! headers and nothing else. Errors and logs name the URL's host, never the token.
+//! headers and nothing else. Errors and logs name the URL's host, never the token, and quote
+//! the server only through [`crate::outbound::excerpt`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,6 +15,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use tokio::time::Instant;
+
+pub use crate::outbound::host_of;
+use crate::outbound::{self, BodyError, UrlError};
 
 /// A personal access token. Deliberately neither `Debug` nor `Display`.
 pub struct AuthToken(String);
@@ -55,6 +61,21 @@ impl Default for RetryPolicy {
 pub enum RestError {
     #[error("{0:?} is not an http(s) URL with a host")]
     BadUrl(String),
+    #[error("the workspace URL is refused")]
+    Url(#[from] UrlError),
+    #[error("{host} answered {status} to {path}, a redirect to {to}: redirects are not followed (connect the address it names, with https)")]
+    Redirected {
+        host: String,
+        path: String,
+        status: u16,
+        to: String,
+    },
+    #[error("{host} answered {path} with a body over {limit} bytes; refused")]
+    TooLarge {
+        host: String,
+        path: String,
+        limit: usize,
+    },
     #[error("cannot set up the HTTP client")]
     Client(#[source] reqwest::Error),
     #[error(
@@ -130,6 +151,7 @@ pub struct RestClient {
     token: AuthToken,
     policy: RetryPolicy,
     deadline: Option<Instant>,
+    body_limit: usize,
     pub stats: CallStats,
 }
 
@@ -143,12 +165,11 @@ impl RestClient {
     ) -> Result<Self, RestError> {
         let base = parse_base(url)?;
         let host = host_of(&base);
-        let http = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("agent-overview-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(RestError::Client)?;
+        let http = outbound::client(
+            policy.timeout,
+            concat!("agent-overview-sync/", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(RestError::Client)?;
         Ok(Self {
             http,
             base,
@@ -157,6 +178,7 @@ impl RestClient {
             token,
             policy,
             deadline: None,
+            body_limit: outbound::MAX_BODY_BYTES,
             stats: CallStats::default(),
         })
     }
@@ -176,6 +198,22 @@ impl RestClient {
         &self.host
     }
 
+    /// Refuse bodies over `limit` bytes (default [`outbound::MAX_BODY_BYTES`]).
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// `text` with every occurrence of the token replaced: for an error chain about to be
+    /// logged, whatever part of it came from the server.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.token.0)
+    }
+
+    fn error_text(&self, body: &[u8]) -> String {
+        error_text(body, &self.token.0)
+    }
+
     pub fn out_of_time(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
@@ -188,6 +226,21 @@ impl RestClient {
         loop {
             CallStats::add(&self.stats.requests, 1);
             let failure = match self.call(url.clone()).await {
+                Err(Failure::TooLarge(limit)) => {
+                    return Err(RestError::TooLarge {
+                        host: self.host.clone(),
+                        path: path.to_string(),
+                        limit,
+                    })
+                }
+                Ok((status, headers, _)) if status.is_redirection() => {
+                    return Err(RestError::Redirected {
+                        host: self.host.clone(),
+                        path: path.to_string(),
+                        status: status.as_u16(),
+                        to: outbound::redirect_host(status, &headers, &url).unwrap_or_default(),
+                    })
+                }
                 Ok((status, headers, body)) => match status {
                     StatusCode::OK => return self.parse(path, &body),
                     StatusCode::UNAUTHORIZED => {
@@ -199,7 +252,7 @@ impl RestClient {
                         return Err(RestError::Forbidden {
                             host: self.host.clone(),
                             path: path.to_string(),
-                            error: error_text(&body),
+                            error: self.error_text(&body),
                         })
                     }
                     StatusCode::TOO_MANY_REQUESTS => {
@@ -225,11 +278,11 @@ impl RestClient {
                             host: self.host.clone(),
                             path: path.to_string(),
                             status: s.as_u16(),
-                            error: error_text(&body),
+                            error: self.error_text(&body),
                         })
                     }
                 },
-                Err(e) => transport_text(&e),
+                Err(Failure::Transport(e)) => transport_text(&e),
             };
             if retries >= self.policy.max_retries {
                 return Err(RestError::Unavailable {
@@ -250,7 +303,7 @@ impl RestClient {
         }
     }
 
-    async fn call(&self, url: Url) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+    async fn call(&self, url: Url) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
         let mut token =
             HeaderValue::from_str(&self.token.0).unwrap_or(HeaderValue::from_static(""));
         token.set_sensitive(true);
@@ -261,10 +314,19 @@ impl RestClient {
             .header("X-User-Id", self.user_id.as_str())
             .header("Accept", "application/json")
             .send()
-            .await?;
+            .await
+            .map_err(Failure::Transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        if status.is_redirection() {
+            return Ok((status, headers, Vec::new()));
+        }
+        let body = outbound::read_body(response, self.body_limit)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { limit } => Failure::TooLarge(limit),
+                BodyError::Transport(e) => Failure::Transport(e),
+            })?;
         Ok((status, headers, body))
     }
 
@@ -274,12 +336,19 @@ impl RestClient {
             path: path.to_string(),
             problem,
         };
-        let value: Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+        // serde's message may quote the body; say where it broke, not what it read.
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            bad(format!(
+                "not JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         if !value.is_object() {
             return Err(bad("not a JSON object".into()));
         }
         if value.get("success") == Some(&Value::Bool(false)) {
-            return Err(bad(format!("success is false: {}", error_text(body))));
+            return Err(bad(format!("success is false: {}", self.error_text(body))));
         }
         Ok(value)
     }
@@ -330,30 +399,12 @@ impl RestClient {
 
 /// The base URL with a trailing slash, so `join` keeps a path prefix.
 fn parse_base(url: &str) -> Result<Url, RestError> {
-    let bad = || RestError::BadUrl(url.to_string());
-    let mut base = Url::parse(url.trim()).map_err(|_| bad())?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(bad());
-    }
-    if !base.username().is_empty() || base.password().is_some() {
-        return Err(bad());
-    }
-    base.set_query(None);
-    base.set_fragment(None);
+    let mut base = outbound::checked_url(url)?;
     if !base.path().ends_with('/') {
         let path = format!("{}/", base.path());
         base.set_path(&path);
     }
     Ok(base)
-}
-
-/// The host (and a non-default port) of a URL: what logs and errors name.
-pub fn host_of(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        _ => String::new(),
-    }
 }
 
 /// The host of `url` for logs, or `"?"` when it is not a URL.
@@ -363,8 +414,9 @@ pub fn url_host(url: &str) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Rocket.Chat's `error` (or `message`) field, cut short; the body itself is never logged whole.
-fn error_text(body: &[u8]) -> String {
+/// Rocket.Chat's `error` (or `message`) field as a short excerpt of safe characters; the body
+/// itself is never logged, and `token` never shows (a server may echo request headers).
+fn error_text(body: &[u8], token: &str) -> String {
     let text = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
@@ -374,7 +426,32 @@ fn error_text(body: &[u8]) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "no error message".into());
-    text.chars().take(200).collect()
+    outbound::excerpt(&text, &[token])
+}
+
+/// `text` without `token`, without control characters, and at most 400 characters: what an
+/// error chain that may quote a server's documents can show in a log line.
+pub fn redact(text: &str, token: &str) -> String {
+    let text = if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "[token]")
+    };
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() > 400 {
+        format!("{}…", clean.chars().take(399).collect::<String>())
+    } else {
+        clean
+    }
+}
+
+/// Why a call got no answer to judge.
+enum Failure {
+    Transport(reqwest::Error),
+    TooLarge(usize),
 }
 
 fn transport_text(e: &reqwest::Error) -> String {
@@ -401,16 +478,45 @@ mod tests {
         assert_eq!(url_host("http://127.0.0.1:3000"), "127.0.0.1:3000");
         assert!(parse_base("ftp://x").is_err());
         assert!(parse_base("https://u:p@x.example").is_err());
+        assert!(
+            parse_base("http://chat.example.com").is_err(),
+            "http only to loopback"
+        );
         assert!(parse_base("chat.example.com").is_err());
+    }
+
+    #[test]
+    fn redaction_removes_the_token_and_bounds_the_text() {
+        let token = "a-long-service-token";
+        let text = format!("setting \"{token}\"\nis not one of server, custom, user");
+        let shown = redact(&text, token);
+        assert!(!shown.contains(token) && !shown.contains('\n'), "{shown}");
+        assert!(redact(&"x".repeat(1000), token).chars().count() <= 400);
     }
 
     #[test]
     fn error_text_prefers_error_then_message() {
         assert_eq!(
-            error_text(br#"{"success":false,"error":"unauthorized"}"#),
+            error_text(
+                br#"{"success":false,"error":"unauthorized"}"#,
+                "a-long-service-token"
+            ),
             "unauthorized"
         );
-        assert_eq!(error_text(br#"{"status":"error","message":"m"}"#), "m");
-        assert_eq!(error_text(b"<html>"), "no error message");
+        assert_eq!(
+            error_text(
+                br#"{"status":"error","message":"m"}"#,
+                "a-long-service-token"
+            ),
+            "m"
+        );
+        assert_eq!(
+            error_text(b"<html>", "a-long-service-token"),
+            "no error message"
+        );
+        assert_eq!(
+            error_text(br#"{"error":"echo: X-Auth-Token=sekret"}"#, "sekret"),
+            "echo: X-Auth-Token"
+        );
     }
 }

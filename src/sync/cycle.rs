@@ -1,7 +1,8 @@
-//! One sync cycle of a tenant: settings and the manager permission, users, then rooms changed
+//! One sync cycle of a tenant: settings and the manager permission, users ([`super::users`]:
+//! changes since its own checkpoint, a resumable full listing daily), then rooms changed
 //! since the checkpoint (newest first, each changed room's messages counted), then — with
-//! `full` — a listing by id that adds rooms never seen and removes rooms and users Rocket.Chat
-//! no longer has. Writes go through the store's writer; the checkpoint moves only after they
+//! `full` — a listing by id that adds rooms never seen and removes rooms Rocket.Chat no longer
+//! has. Writes go through the store's writer; the checkpoint moves only after they
 //! succeeded. Memory holds a page of documents at a time (and, for `full`, the ids listed).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -18,12 +19,11 @@ use super::state::{Decision, SyncState};
 use super::store;
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
-use crate::domain::identity::{TenantId, User, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
+use crate::domain::identity::{TenantId, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
 use crate::rocketchat::room::{read_room, Room};
-use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
-use crate::store::items::{attr, conversation_item, permission_item, settings_item, user_item};
+use crate::store::items::{attr, conversation_item, permission_item, settings_item};
 use crate::store::rebuild::Rebuilder;
 use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
 use crate::store::StoreOpError;
@@ -190,7 +190,22 @@ pub async fn sync_tenant(
     );
 
     let manager_roles = run.directory_items().await?;
-    run.users(&manager_roles).await?;
+    // Settings and the permission are stored before the long phases start.
+    run.flush_directory().await?;
+    let users = super::users::UsersPhase {
+        client,
+        names,
+        tenant,
+        rc,
+        manager_roles: &manager_roles,
+        deadline: options.deadline,
+        full: options.full,
+        now_ms,
+    }
+    .run()
+    .await?;
+    run.summary.users_written = users.written;
+    run.summary.users_removed = users.removed;
     let pass = run.rooms_by_update().await?;
     let complete = pass.complete;
     let mut reconciled = false;
@@ -235,7 +250,7 @@ pub async fn sync_tenant(
         next.last_full_ms = Some(now_ms);
     }
     store::put_state(client, names, tenant, &next).await?;
-    summary.complete = complete && (reconciled || !options.full);
+    summary.complete = complete && users.complete && (reconciled || !options.full);
     summary.state = next;
     summary.requests = CallStats::get(&rc.stats.requests);
     summary.retries = CallStats::get(&rc.stats.retries);
@@ -329,6 +344,20 @@ impl Cycle<'_> {
         }
     }
 
+    async fn flush_directory(&mut self) -> Result<(), SyncError> {
+        let written = std::mem::replace(
+            &mut self.directory,
+            BatchWriter::new(
+                self.client.clone(),
+                &self.names.directory,
+                &[attr::PK, attr::SK],
+                self.options.writer,
+            ),
+        );
+        finish(written, "settings and permissions").await?;
+        Ok(())
+    }
+
     async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {
         self.directory
             .put(item)
@@ -360,96 +389,6 @@ impl Cycle<'_> {
                 .map(|r| r.to_string())
                 .collect()
         }))
-    }
-
-    /// Every user, a page at a time: written when new or changed, removed when deactivated
-    /// (Rocket.Chat drops a deactivated user's login tokens). `utcOffset` comes from
-    /// `users.info`, asked only for users who hold the manager permission and changed.
-    async fn users(&mut self, manager_roles: &[String]) -> Result<(), SyncError> {
-        let threshold = self
-            .state
-            .checkpoint_ms
-            .map(|c| c.saturating_sub(super::state::OVERLAP_MS));
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut offset = 0;
-        loop {
-            let page = source::users_page(self.rc, offset).await?;
-            offset += page.docs.len();
-            let mut listed: Vec<(User, bool, Option<i64>)> = Vec::new();
-            for doc in page.docs {
-                let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
-                if doc.get("roles").is_none() {
-                    return Err(SourceError::Malformed {
-                        host: self.rc.host().to_string(),
-                        what: "users.list (roles need view-full-other-user-info)".into(),
-                        source: DocError::Missing("roles".into()),
-                    }
-                    .into());
-                }
-                let parsed = rest_doc(doc).and_then(|d| {
-                    let updated = d.date_ms("_updatedAt").ok();
-                    read_user(&d).map(|u| (u, updated))
-                });
-                let (user_doc, updated) = parsed.map_err(|e| SourceError::Malformed {
-                    host: self.rc.host().to_string(),
-                    what: "a user of users.list".into(),
-                    source: e,
-                })?;
-                if let Some(user) = user_doc.user {
-                    listed.push((user, active, updated));
-                }
-            }
-            let ids: Vec<String> = listed.iter().map(|(u, _, _)| u.id.clone()).collect();
-            let stored = store::stored_users(self.client, self.names, self.tenant, &ids).await?;
-            for (mut user, active, updated) in listed {
-                if self.options.full {
-                    seen.insert(user.id.clone());
-                }
-                let before = stored.get(&user.id);
-                if !active {
-                    if before.is_some() {
-                        store::delete_user(self.client, self.names, self.tenant, &user.id).await?;
-                        self.summary.users_removed += 1;
-                    }
-                    continue;
-                }
-                let manager = user.roles.iter().any(|r| manager_roles.contains(r));
-                let changed_since = match (threshold, updated) {
-                    (Some(t), Some(u)) => u >= t,
-                    _ => true,
-                };
-                user.utc_offset = match before {
-                    Some(b) if !manager || !changed_since => b.utc_offset,
-                    _ if manager => {
-                        let info = source::user_info(self.rc, &user.id).await?;
-                        info.get("utcOffset").and_then(Value::as_f64)
-                    }
-                    _ => None,
-                };
-                if before != Some(&user) {
-                    self.put_directory(user_item(self.tenant, &user)).await?;
-                    self.summary.users_written += 1;
-                }
-            }
-            if !page.more {
-                break;
-            }
-        }
-        if self.options.full {
-            let mut gone = Vec::new();
-            store::for_each_stored_user(self.client, self.names, self.tenant, async |id| {
-                if !seen.contains(&id) {
-                    gone.push(id);
-                }
-                Ok(())
-            })
-            .await?;
-            for id in gone {
-                store::delete_user(self.client, self.names, self.tenant, &id).await?;
-                self.summary.users_removed += 1;
-            }
-        }
-        Ok(())
     }
 
     /// Rooms newest change first, down to the checkpoint's overlap.

@@ -3,11 +3,14 @@
 //!
 //! [`client`] speaks HTTP (timeouts, 429 and 5xx handling), [`source`] turns each answer into
 //! the importer's domain values, [`state`] decides what a pass must read, [`store`] holds the
-//! connection and checkpoint, and [`cycle`] runs one cycle through the store's writer.
+//! connection and checkpoint, [`users`] keeps the tenant's users (and their sessions' validity)
+//! in step, and [`cycle`] runs one cycle through the store's writer.
 
 pub mod client;
 pub mod cycle;
+pub mod lag;
 pub mod scheduled;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod users;

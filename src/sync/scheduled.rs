@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::client::{url_host, AuthToken, RestClient, RetryPolicy};
 use super::cycle::{sync_tenant, SyncOptions, SyncSummary};
 use super::store;
-use crate::config::{MetricsConfig, TableNames};
+use crate::config::{MetricsConfig, SyncConfig, TableNames};
 use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
 use crate::store::StoreOpError;
@@ -41,19 +41,44 @@ pub enum FanOutError {
     Refused(usize),
 }
 
-/// Enqueues one job per connected tenant; returns how many. `slot` (e.g. the schedule's
-/// minute) makes a repeated invocation for the same slot a duplicate the queue drops.
+/// Whether `arn` names the secret `{prefix}{tenant}`: Secrets Manager's ARN ends with the
+/// secret's name, a `-` and six characters of its own. A partial ARN (without them) is
+/// refused: Secrets Manager may resolve it to another secret whose name starts the same.
+pub fn secret_named_for(arn: &str, prefix: &str, tenant: &str) -> bool {
+    let Some(name) = arn.splitn(7, ':').nth(6) else {
+        return false;
+    };
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix(tenant))
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|suffix| {
+            suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// What one fan-out did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOut {
+    /// Jobs enqueued.
+    pub sent: u64,
+    /// `#SYNC` items that are not connections (logged by key, skipped).
+    pub malformed: u64,
+}
+
+/// Enqueues one job per connected tenant. `slot` (e.g. the schedule's minute) makes a
+/// repeated invocation for the same slot a duplicate the queue drops. A malformed connection
+/// item is skipped (and counted), never the end of the fan-out.
 pub async fn fan_out(
     client: &Client,
     names: &TableNames,
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     slot: i64,
-) -> Result<u64, FanOutError> {
+) -> Result<FanOut, FanOutError> {
     let mut batch: Vec<SendMessageBatchRequestEntry> = Vec::new();
     let mut sent = 0u64;
     let mut failure: Option<FanOutError> = None;
-    store::for_each_connection(client, names, async |c| {
+    let (_, malformed) = store::for_each_connection(client, names, async |c| {
         let body = serde_json::to_string(&Job {
             tenant: c.tenant.clone(),
         })
@@ -85,7 +110,7 @@ pub async fn fan_out(
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok(sent),
+        None => Ok(FanOut { sent, malformed }),
     }
 }
 
@@ -123,16 +148,18 @@ pub enum JobOutcome {
 
 /// Runs one job until `deadline`, then writes its EMF line. Failures are reported (log and
 /// metric), not raised: the next scheduled job is the retry.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_job(
     client: &Client,
     names: &TableNames,
     secrets: &aws_sdk_secretsmanager::Client,
+    config: &SyncConfig,
     metrics: &MetricsConfig,
     job: &Job,
     deadline: Instant,
     now_ms: i64,
 ) -> JobOutcome {
-    let outcome = sync_job(client, names, secrets, job, deadline, now_ms).await;
+    let outcome = sync_job(client, names, secrets, config, job, deadline, now_ms).await;
     let lag = match store::get_state(client, names, &job.tenant).await {
         Ok(s) => s
             .last_complete_started_ms
@@ -161,6 +188,7 @@ async fn sync_job(
     client: &Client,
     names: &TableNames,
     secrets: &aws_sdk_secretsmanager::Client,
+    config: &SyncConfig,
     job: &Job,
     deadline: Instant,
     now_ms: i64,
@@ -183,6 +211,22 @@ async fn sync_job(
         Err(e) => return failed("?", false, error_chain(&e)),
     };
     let host = url_host(&connection.url);
+    // Checked again here: a connection stored by an older version or by hand must not send
+    // another tenant's token (nor write its workspace into this tenant).
+    if !secret_named_for(
+        &connection.secret_arn,
+        &config.secret_prefix,
+        tenant.as_str(),
+    ) {
+        return failed(
+            &host,
+            false,
+            format!(
+                "the connection's secret is not named {}{} (another tenant's?); connect again",
+                config.secret_prefix, tenant
+            ),
+        );
+    }
     let token = match secrets
         .get_secret_value()
         .secret_id(&connection.secret_arn)
@@ -224,9 +268,23 @@ async fn sync_job(
         deadline: Some(deadline),
         writer: Default::default(),
     };
-    match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
+    let outcome = match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
         Ok(summary) => JobOutcome::Synced(Box::new(summary)),
-        Err(e) => failed(&host, e.is_auth(), error_chain(&e)),
+        // The chain may quote a server's document (a setting's value, a date): never the token.
+        Err(e) => failed(&host, e.is_auth(), rc.redact(&error_chain(&e))),
+    };
+    // Disconnected, or connected elsewhere, while the job ran: the state it saved belongs to
+    // no connection (or to the old workspace); it must not outlive the change.
+    match store::get_connection(client, names, tenant.as_str()).await {
+        Ok(Some(now)) if now.url == connection.url => outcome,
+        Ok(_) => match store::delete_state(client, names, tenant.as_str()).await {
+            Ok(()) => {
+                tracing::info!(tenant = %tenant, "disconnected or moved during the job; its state is dropped");
+                JobOutcome::NotConnected
+            }
+            Err(e) => failed(&host, false, error_chain(&e)),
+        },
+        Err(e) => failed(&host, false, error_chain(&e)),
     }
 }
 
@@ -288,6 +346,40 @@ pub fn emf_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_bound_to_its_tenant_by_name() {
+        let arn =
+            |name: &str| format!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}");
+        let p = "agent-overview/rocketchat/";
+        assert!(secret_named_for(
+            &arn("agent-overview/rocketchat/acme-AbCdEf"),
+            p,
+            "acme"
+        ));
+        assert!(!secret_named_for(
+            &arn("agent-overview/rocketchat/globex-AbCdEf"),
+            p,
+            "acme"
+        ));
+        assert!(!secret_named_for(
+            &arn("agent-overview/rocketchat/acme-x-AbCdEf"),
+            p,
+            "acme"
+        ));
+        assert!(
+            !secret_named_for(&arn("agent-overview/rocketchat/acme"), p, "acme"),
+            "partial ARN"
+        );
+        assert!(!secret_named_for(&arn("other/acme-AbCdEf"), p, "acme"));
+        assert!(!secret_named_for("acme-AbCdEf", p, "acme"));
+        // A tenant whose id extends another's is still told apart.
+        assert!(secret_named_for(
+            &arn("agent-overview/rocketchat/acme-x-AbCdEf"),
+            p,
+            "acme-x"
+        ));
+    }
 
     #[test]
     fn the_secret_is_the_token_or_json_holding_it() {

@@ -112,10 +112,9 @@ pub async fn rooms_page(c: &RestClient, offset: usize, by_id: bool) -> Result<Pa
     page_of(c, &mut body, "rooms", offset)
 }
 
-pub async fn users_page(c: &RestClient, offset: usize) -> Result<Page, SourceError> {
-    let mut body = c
-        .get("users.list", &paging(offset, json!({ "_id": 1 })))
-        .await?;
+/// Users sorted by `sort` (`{"_id":1}` for a full listing, `{"_updatedAt":-1}` for changes).
+pub async fn users_page(c: &RestClient, offset: usize, sort: Value) -> Result<Page, SourceError> {
+    let mut body = c.get("users.list", &paging(offset, sort)).await?;
     page_of(c, &mut body, "users", offset)
 }
 

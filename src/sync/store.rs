@@ -85,8 +85,19 @@ pub async fn delete_connection(
         .send()
         .await
         .map_err(call("DeleteItem", &names.directory))?;
-    delete_item(client, &names.directory, directory_key(tenant, STATE_SK)).await?;
+    delete_state(client, names, tenant).await?;
     Ok(out.attributes.is_some())
+}
+
+/// Removes the tenant's sync state (the rooms' and the users'): the next cycle starts over.
+pub async fn delete_state(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+) -> Result<(), StoreOpError> {
+    delete_item(client, &names.directory, directory_key(tenant, STATE_SK)).await?;
+    let users = directory_key(tenant, super::users::USERS_STATE_SK);
+    delete_item(client, &names.directory, users).await
 }
 
 fn read_connection(item: &Item) -> Result<Connection, MalformedItem> {
@@ -108,12 +119,13 @@ pub async fn get_connection(
     Ok(item.as_ref().map(read_connection).transpose()?)
 }
 
-/// Every connected tenant, a page at a time.
+/// Every connected tenant, a page at a time. A malformed item is logged (by its key) and
+/// skipped, never the end of the listing: returns `(connections, malformed items)`.
 pub async fn for_each_connection(
     client: &Client,
     names: &TableNames,
     mut each: impl AsyncFnMut(Connection) -> Result<(), StoreOpError>,
-) -> Result<u64, StoreOpError> {
+) -> Result<(u64, u64), StoreOpError> {
     let mut pages = client
         .query()
         .table_name(&names.directory)
@@ -122,15 +134,27 @@ pub async fn for_each_connection(
         .expression_attribute_values(":pk", s(CONNECTIONS_PK))
         .into_paginator()
         .send();
-    let mut count = 0;
+    let (mut count, mut malformed) = (0, 0);
     while let Some(page) = pages.next().await {
         let page = page.map_err(call("Query", &names.directory))?;
         for item in page.items() {
-            each(read_connection(item)?).await?;
-            count += 1;
+            match read_connection(item) {
+                Ok(c) => {
+                    each(c).await?;
+                    count += 1;
+                }
+                Err(e) => {
+                    malformed += 1;
+                    let key = match item.get(attr::SK) {
+                        Some(AttributeValue::S(sk)) => sk.as_str(),
+                        _ => "?",
+                    };
+                    tracing::error!(connection = key, error = %e, "malformed connection item skipped");
+                }
+            }
         }
     }
-    Ok(count)
+    Ok((count, malformed))
 }
 
 // --- Sync state ------------------------------------------------------------------------------
@@ -218,7 +242,7 @@ async fn put_directory_item(
 // --- What is stored ---------------------------------------------------------------------------
 
 /// Up to 100 items by key (BatchGetItem's limit), strongly consistent, unprocessed keys retried.
-async fn batch_get(
+pub(crate) async fn batch_get(
     client: &Client,
     table: &str,
     keys: Vec<Item>,

@@ -27,8 +27,9 @@ pub const INVOCATION_SPAN: &str = "invocation";
 /// Dependencies that log whole requests and responses at TRACE. `lambda_runtime` writes each
 /// raw invocation event, headers included (so the `X-Auth-Token`); the AWS SDK writes DynamoDB
 /// requests and responses (token hashes, user ids) and what it signs; hyper and h2 what goes
-/// over the wire. A target also covers the targets it prefixes (`hyper` covers `hyper_util`).
-const REDACTED_TARGETS: [&str; 14] = [
+/// over the wire; the Secrets Manager client what it fetched (the sync's tokens), the SQS client
+/// the jobs. A target also covers the targets it prefixes (`hyper` covers `hyper_util`).
+const REDACTED_TARGETS: [&str; 17] = [
     "lambda_runtime",
     "lambda_runtime_api_client",
     "lambda_http",
@@ -39,6 +40,9 @@ const REDACTED_TARGETS: [&str; 14] = [
     "aws_runtime",
     "aws_config",
     "aws_sdk_dynamodb",
+    "aws_sdk_secretsmanager",
+    "aws_sdk_sqs",
+    "reqwest",
     "hyper",
     "hyper_util",
     "h2",
@@ -115,6 +119,14 @@ mod tests {
             assert!(!cap.would_enable(target, &Level::TRACE), "{target}");
         }
         assert!(!cap.would_enable("hyper_util::client::legacy::pool", &Level::TRACE));
+        // The sync's clients: tokens from Secrets Manager, jobs from SQS, REST calls.
+        for target in [
+            "aws_sdk_secretsmanager::operation::get_secret_value",
+            "aws_sdk_sqs::operation::send_message_batch",
+            "reqwest::connect",
+        ] {
+            assert!(!cap.would_enable(target, &Level::TRACE), "{target}");
+        }
         assert!(cap.would_enable("agent_overview::request", &Level::TRACE));
         assert!(cap.would_enable("tokio", &Level::TRACE));
     }

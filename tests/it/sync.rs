@@ -728,8 +728,10 @@ async fn the_sync_command_prints_a_summary_and_fails_clearly_on_a_wrong_token() 
 async fn connect_and_disconnect_keep_the_tenant_in_the_schedule() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("sync-connect");
-    let arn =
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:agent-overview/rocketchat/t-AbCdEf";
+    let arn = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:agent-overview/rocketchat/{tenant}-AbCdEf"
+    );
+    let arn = arn.as_str();
     let out = admin(
         &names,
         None,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use agent_overview::admin::connect::{connect, disconnect};
-use agent_overview::config::MetricsConfig;
+use agent_overview::config::{MetricsConfig, SyncConfig};
 use agent_overview::sync::scheduled::{fan_out, run_job, Job, JobOutcome};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
@@ -68,6 +68,7 @@ async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() 
             &standin.url,
             USER_ID,
             arn,
+            "agent-overview/rocketchat/",
             chrono::Utc::now(),
         )
         .await
@@ -84,7 +85,10 @@ async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() 
         .queue_url
         .unwrap();
     let slot = chrono::Utc::now().timestamp() / 60;
-    let sent = fan_out(&client, &names, &sqs, &queue, slot).await.unwrap();
+    let sent = fan_out(&client, &names, &sqs, &queue, slot)
+        .await
+        .unwrap()
+        .sent;
     assert!(sent >= 2, "{sent}");
     let mut jobs: Vec<(String, String)> = Vec::new();
     for _ in 0..20 {
@@ -134,7 +138,18 @@ async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() 
     let job = Job {
         tenant: good.clone(),
     };
-    match run_job(&client, &names, &sm, &metrics, &job, deadline, now).await {
+    match run_job(
+        &client,
+        &names,
+        &sm,
+        &SyncConfig::default(),
+        &metrics,
+        &job,
+        deadline,
+        now,
+    )
+    .await
+    {
         JobOutcome::Synced(s) => {
             assert!(s.complete && s.full, "the first job also lists in full");
             assert_eq!(s.rooms_added, 60);
@@ -147,7 +162,18 @@ async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() 
     let job = Job {
         tenant: bad.clone(),
     };
-    match run_job(&client, &names, &sm, &metrics, &job, deadline, now).await {
+    match run_job(
+        &client,
+        &names,
+        &sm,
+        &SyncConfig::default(),
+        &metrics,
+        &job,
+        deadline,
+        now,
+    )
+    .await
+    {
         JobOutcome::Failed { auth, error, host } => {
             assert!(auth, "{error}");
             assert!(
@@ -169,7 +195,17 @@ async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() 
         tenant: good.clone(),
     };
     assert!(matches!(
-        run_job(&client, &names, &sm, &metrics, &job, deadline, now).await,
+        run_job(
+            &client,
+            &names,
+            &sm,
+            &SyncConfig::default(),
+            &metrics,
+            &job,
+            deadline,
+            now
+        )
+        .await,
         JobOutcome::NotConnected
     ));
     disconnect(&client, &names, &harness::tid(&bad))

@@ -1,0 +1,229 @@
+//! Per-tenant freshness, measured by the fan-out every minute (not by the jobs, which a tenant
+//! that crashes, times out or never finishes a cycle would never report): each connected
+//! tenant's lag is now minus the start of its last complete cycle or, before its first, minus
+//! the moment it was connected. A tenant is lagging past the alarm's threshold; the count of
+//! lagging tenants is the alarmed metric, so one broken tenant cannot hide another (the
+//! count rises), and each tenant's lag is in its own EMF line with the tenant as a property.
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+use serde_json::{json, Value};
+
+use super::store::{CONNECTIONS_PK, STATE_SK};
+use crate::config::{MetricsConfig, TableNames};
+use crate::store::items::{attr, directory_key, Item, Reader};
+use crate::store::StoreOpError;
+
+/// The attributes read: the keys, when a tenant was connected, and when its last complete
+/// cycle started (template.yaml allows the fan-out no others).
+pub const CONNECTED_AT: &str = "connectedAt";
+pub const LAST_COMPLETE: &str = "lastCompleteStartedAt";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantLag {
+    pub tenant: String,
+    pub lag_s: f64,
+    /// False: the tenant never completed a cycle (measured from its connection).
+    pub ever_complete: bool,
+}
+
+/// Every connected tenant's lag at `now_ms`.
+pub async fn tenant_lags(
+    client: &Client,
+    names: &TableNames,
+    now_ms: i64,
+) -> Result<Vec<TenantLag>, StoreOpError> {
+    let table = &names.directory;
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk")
+        .projection_expression("#pk, #sk, #at")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_names("#at", CONNECTED_AT)
+        .expression_attribute_values(":pk", AttributeValue::S(CONNECTIONS_PK.into()))
+        .into_paginator()
+        .send();
+    let mut connected: Vec<(String, Option<i64>)> = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
+        for item in page.items() {
+            let r = Reader::new(item, "#SYNC connection");
+            // A malformed item is the fan-out's to report; measure the rest.
+            if let Ok(tenant) = r.str(attr::SK) {
+                connected.push((
+                    tenant.to_string(),
+                    r.opt_number(CONNECTED_AT).ok().flatten(),
+                ));
+            }
+        }
+    }
+    let mut lags = Vec::with_capacity(connected.len());
+    for chunk in connected.chunks(100) {
+        let keys: Vec<Item> = chunk
+            .iter()
+            .map(|(t, _)| directory_key(t, STATE_SK))
+            .collect();
+        let completed = last_complete(client, table, keys).await?;
+        for (tenant, connected_at) in chunk {
+            let done = completed
+                .iter()
+                .find(|(t, _)| t == tenant)
+                .and_then(|(_, at)| *at);
+            let since = done.or(*connected_at).unwrap_or(now_ms);
+            lags.push(TenantLag {
+                tenant: tenant.clone(),
+                lag_s: (now_ms.max(since) - since) as f64 / 1000.0,
+                ever_complete: done.is_some(),
+            });
+        }
+    }
+    Ok(lags)
+}
+
+/// `(tenant, lastCompleteStartedAt)` of the state items among `keys` (at most 100).
+async fn last_complete(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<(String, Option<i64>)>, StoreOpError> {
+    let mut found = Vec::new();
+    let mut pending = keys;
+    for attempt in 0u32.. {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 8 {
+            return Err(StoreOpError::call(
+                "BatchGetItem",
+                table,
+                std::io::Error::other("keys still unprocessed after retries"),
+            ));
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(pending))
+            .projection_expression("#pk, #sk, #done")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_names("#done", LAST_COMPLETE)
+            .build()
+            .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
+        let out = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
+        for item in out
+            .responses
+            .and_then(|mut r| r.remove(table))
+            .unwrap_or_default()
+        {
+            let r = Reader::new(&item, "sync state");
+            if let Ok(tenant) = r.str(attr::PK) {
+                found.push((
+                    tenant.to_string(),
+                    r.opt_number(LAST_COMPLETE).ok().flatten(),
+                ));
+            }
+        }
+        pending = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+        if !pending.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6))).await;
+        }
+    }
+    Ok(found)
+}
+
+/// The fan-out's EMF lines: one per tenant (`SyncLagSeconds`, the tenant a property), then
+/// one with `SyncLaggingTenants` (lag over `threshold_s`) and `SyncMalformedConnections`.
+pub fn emf_lines(
+    metrics: &MetricsConfig,
+    lags: &[TenantLag],
+    threshold_s: f64,
+    malformed: u64,
+    now_ms: i64,
+) -> Vec<Value> {
+    let document = |fields: Value, names: &[&str]| {
+        let mut doc = fields;
+        doc["Stage"] = json!(metrics.stage);
+        let definitions: Vec<Value> = names
+            .iter()
+            .map(|n| {
+                let unit = if n.ends_with("Seconds") {
+                    "Seconds"
+                } else {
+                    "Count"
+                };
+                json!({"Name": n, "Unit": unit})
+            })
+            .collect();
+        doc["_aws"] = json!({
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": metrics.namespace,
+                "Dimensions": [["Stage"]],
+                "Metrics": definitions,
+            }],
+        });
+        doc
+    };
+    let mut lines: Vec<Value> = lags
+        .iter()
+        .map(|l| {
+            document(
+                json!({"tenant": l.tenant, "SyncLagSeconds": l.lag_s,
+                       "everComplete": l.ever_complete, "lagging": l.lag_s > threshold_s}),
+                &["SyncLagSeconds"],
+            )
+        })
+        .collect();
+    let lagging = lags.iter().filter(|l| l.lag_s > threshold_s).count();
+    lines.push(document(
+        json!({"SyncLaggingTenants": lagging, "SyncMalformedConnections": malformed,
+               "connectedTenants": lags.len()}),
+        &["SyncLaggingTenants", "SyncMalformedConnections"],
+    ));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lagging_tenants_are_counted_and_each_is_named() {
+        let lags = vec![
+            TenantLag {
+                tenant: "ok".into(),
+                lag_s: 30.0,
+                ever_complete: true,
+            },
+            TenantLag {
+                tenant: "never".into(),
+                lag_s: 3600.0,
+                ever_complete: false,
+            },
+            TenantLag {
+                tenant: "broken".into(),
+                lag_s: 900.0,
+                ever_complete: true,
+            },
+        ];
+        let lines = emf_lines(&MetricsConfig::default(), &lags, 600.0, 1, 7);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[1]["tenant"], "never");
+        assert_eq!(lines[1]["SyncLagSeconds"], 3600.0);
+        assert_eq!(
+            lines[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stage"]])
+        );
+        assert_eq!(lines[3]["SyncLaggingTenants"], 2);
+        assert_eq!(lines[3]["SyncMalformedConnections"], 1);
+    }
+}
