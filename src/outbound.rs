@@ -1,5 +1,5 @@
-//! The rules every outgoing HTTP call of the service follows (the sync's REST client today,
-//! sign-in's later), in one place:
+//! The rules every outgoing HTTP call of the service follows (the sync's REST client and
+//! sign-in's `/me` check), in one place:
 //!
 //! - **no redirect is followed**: a 3xx is an error that names the host it pointed to, so a
 //!   credential header never reaches a host it was not meant for (reqwest strips only

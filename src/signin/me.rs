@@ -1,17 +1,18 @@
 //! The one outgoing call of the API function: `GET {url}/api/v1/me` with the caller's own two
 //! headers, asking the tenant's Rocket.Chat who the token belongs to.
 //!
-//! Its rules, kept in this one function so they can join a shared outbound policy: no redirect
-//! is followed (a 3xx is a failure, so the token never reaches another host); https is
-//! required, except to a loopback address; the whole call has a timeout; the body is read at
-//! most [`MAX_BODY_BYTES`] and refused past it; no proxy from the environment.
+//! It follows [`crate::outbound`]'s rules, as the sync does: no redirect is followed (a 3xx
+//! is a failure, so the token never reaches another host); https is required, except to a
+//! loopback address; the whole call has a timeout; the body is read at most
+//! [`MAX_BODY_BYTES`] and refused past it.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use reqwest::{redirect, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde_json::Value;
+
+use crate::outbound::{self, BodyError};
 
 /// `/me` answers about 2 KB; anything past this is not Rocket.Chat's answer.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -80,34 +81,19 @@ impl Failure {
     }
 }
 
-/// The HTTP client of the check: no redirects, no proxy, a timeout on connect and on the whole
-/// call. Built once per environment, on the first check (not at INIT).
+/// The HTTP client of the check, with [`outbound`]'s rules (no redirects, a timeout on
+/// connect and on the whole call). Built once per environment, on the first check (not at INIT).
 pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!(
-            "agent-overview-sign-in/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
+    outbound::client(
+        timeout,
+        concat!("agent-overview-sign-in/", env!("CARGO_PKG_VERSION")),
+    )
 }
 
-/// `{base}/api/v1/me`, when `base` is https, or http to a loopback address.
+/// `{base}/api/v1/me`, when `base` passes [`outbound::checked_url`] (https, or http to a
+/// loopback address; no user info).
 pub fn me_url(base: &str) -> Option<Url> {
-    let mut url = Url::parse(base.trim()).ok()?;
-    let host = url.host_str()?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let allowed = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    if !allowed || !url.username().is_empty() || url.password().is_some() {
-        return None;
-    }
-    url.set_query(None);
-    url.set_fragment(None);
+    let mut url = outbound::checked_url(base).ok()?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -146,7 +132,7 @@ async fn call(http: &reqwest::Client, url: Url, token: &str, user_id: &str) -> M
         .header("Accept", "application/json")
         .send()
         .await;
-    let mut response = match sent {
+    let response = match sent {
         Ok(r) => r,
         Err(e) if e.is_timeout() => return MeAnswer::Unavailable(Failure::Timeout),
         Err(_) => return MeAnswer::Unavailable(Failure::Connect),
@@ -167,26 +153,14 @@ async fn call(http: &reqwest::Client, url: Url, token: &str, user_id: &str) -> M
         s if s.is_server_error() => return MeAnswer::Unavailable(Failure::ServerError),
         _ => return MeAnswer::Unavailable(Failure::Status),
     }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return MeAnswer::Unavailable(Failure::Oversized);
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return MeAnswer::Unavailable(Failure::Oversized);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) if e.is_timeout() => return MeAnswer::Unavailable(Failure::Timeout),
-            Err(_) => return MeAnswer::Unavailable(Failure::Connect),
+    let body = match outbound::read_body(response, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge { .. }) => return MeAnswer::Unavailable(Failure::Oversized),
+        Err(BodyError::Transport(e)) if e.is_timeout() => {
+            return MeAnswer::Unavailable(Failure::Timeout)
         }
-    }
+        Err(BodyError::Transport(_)) => return MeAnswer::Unavailable(Failure::Connect),
+    };
     read_me(&body, user_id)
 }
 
