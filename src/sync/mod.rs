@@ -7,7 +7,9 @@
 
 pub mod client;
 pub mod cycle;
+pub mod lease;
 pub mod scheduled;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod walk;

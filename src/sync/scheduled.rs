@@ -113,6 +113,8 @@ pub enum JobOutcome {
     Synced(Box<SyncSummary>),
     /// The tenant was disconnected after the job was enqueued.
     NotConnected,
+    /// Another sync of the tenant (a manual `sync`) holds its lease; this job did nothing.
+    Busy,
     Failed {
         host: String,
         /// The token was refused (401) or lacks a permission (403).
@@ -149,6 +151,9 @@ pub async fn run_job(
         ),
         JobOutcome::NotConnected => {
             tracing::info!(tenant = %job.tenant, "tenant not connected; job dropped")
+        }
+        JobOutcome::Busy => {
+            tracing::info!(tenant = %job.tenant, "another sync of the tenant is running; job skipped")
         }
         JobOutcome::Failed { host, auth, error } => tracing::error!(
             tenant = %job.tenant, host = %host, auth, error = %error, "sync job failed"
@@ -226,6 +231,7 @@ async fn sync_job(
     };
     match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
         Ok(summary) => JobOutcome::Synced(Box::new(summary)),
+        Err(e) if e.is_busy() => JobOutcome::Busy,
         Err(e) => failed(&host, e.is_auth(), error_chain(&e)),
     }
 }
@@ -272,7 +278,7 @@ pub fn emf_line(
             doc["host"] = json!(host);
             doc["authFailure"] = json!(auth);
         }
-        JobOutcome::NotConnected => {}
+        JobOutcome::NotConnected | JobOutcome::Busy => {}
     }
     doc["_aws"] = json!({
         "Timestamp": now_ms,

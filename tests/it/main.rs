@@ -18,6 +18,7 @@ mod rocketchat_export;
 mod rollups;
 mod sync;
 mod sync_scheduled;
+mod sync_walk;
 mod telemetry;
 mod template;
 mod throttling;
