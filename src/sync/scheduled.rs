@@ -273,6 +273,9 @@ pub fn emf_line(
             doc["host"] = json!(s.host);
             doc["complete"] = json!(s.complete);
             doc["requests"] = json!(s.requests);
+            // Rooms a limit refused (their ids are in the log's warnings).
+            doc["SyncRoomsInvalid"] = json!(s.rooms_invalid);
+            definitions.push(json!({"Name": "SyncRoomsInvalid", "Unit": "Count"}));
         }
         JobOutcome::Failed { host, auth, .. } => {
             doc["host"] = json!(host);

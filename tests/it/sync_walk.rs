@@ -404,6 +404,38 @@ async fn invalid_rooms_are_skipped_and_reported_never_stored() {
         .expect("the day builds");
 }
 
+// R12 inverted: a day holds at most MAX_DEPARTMENTS_PER_DAY departments; a room that would
+// add one more is skipped, and the day still builds.
+#[tokio::test]
+async fn a_day_takes_no_more_departments_than_it_can_hold() {
+    use agent_overview::rocketchat::limits::MAX_DEPARTMENTS_PER_DAY;
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("walk-depts");
+    let rooms = MAX_DEPARTMENTS_PER_DAY + 2;
+    let mut w = generated(rooms, 0);
+    for (i, r) in w.rooms.iter_mut().enumerate() {
+        r["ts"] = json!(iso(BASE + i as i64 * 1000));
+        r["departmentId"] = json!(format!("dept{i:04}"));
+    }
+    let standin = StandIn::start(w).await;
+    let summary = run(
+        &client,
+        &names,
+        &tenant,
+        &standin.url,
+        SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.rooms_invalid, 2);
+    assert_eq!(summary.rooms_added as usize, MAX_DEPARTMENTS_PER_DAY);
+    let day = Rebuilder::on_wall_clock(&client, &names)
+        .rebuild_day(&tenant, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+        .await
+        .expect("the day builds");
+    assert!(day.clean);
+}
+
 // R11 inverted: a room whose messages come in full pages forever is stopped.
 #[tokio::test]
 async fn message_pages_without_end_are_stopped() {
