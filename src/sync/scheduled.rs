@@ -307,6 +307,18 @@ mod tests {
     }
 
     #[test]
+    fn a_job_skipped_for_a_running_sync_is_no_failure() {
+        let doc = emf_line(
+            &MetricsConfig::default(),
+            "acme",
+            &JobOutcome::Busy,
+            None,
+            1,
+        );
+        assert_eq!(doc["SyncFailures"], 0);
+    }
+
+    #[test]
     fn the_tenant_is_a_property_not_a_dimension() {
         let m = MetricsConfig::default();
         let outcome = JobOutcome::Failed {

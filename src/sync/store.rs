@@ -505,9 +505,9 @@ pub async fn for_each_stored_room(
     Ok(())
 }
 
-/// The stored rooms whose `(ts, room id)` lies after `from` (from the start when `None`) and
-/// at or before `to` (to a year past `now_ms` when `None`), through the `byMonth` index;
-/// `None` when `deadline` came first.
+/// The stored rooms whose `(ts, room id)` lies after `from` (from [`EARLIEST_STORED_MS`] when
+/// `None`) and at or before `to` (to a year past `now_ms` when `None`), through the `byMonth`
+/// index; `None` when `deadline` came first.
 pub async fn stored_rooms_between(
     client: &Client,
     names: &TableNames,
@@ -518,7 +518,7 @@ pub async fn stored_rooms_between(
 ) -> Result<Option<Vec<Key>>, StoreOpError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     let order = super::walk::Order::TsAsc;
-    let low = from.map_or(0, |k| k.at.max(0));
+    let low = from.map_or(EARLIEST_STORED_MS, |k| k.at.max(EARLIEST_STORED_MS));
     let high = to.map_or(now_ms.saturating_add(366 * 86_400_000), |k| k.at);
     let months = months_between(low, high);
     let mut out = Vec::new();
@@ -539,6 +539,11 @@ pub async fn stored_rooms_between(
     }
     Ok(Some(out))
 }
+
+/// Where [`stored_rooms_between`] starts without a lower key: 2010-01-01, years before the
+/// first Rocket.Chat (a room dated earlier is never listed for removal). It keeps a listing's
+/// first span to about 200 month buckets instead of 700.
+pub const EARLIEST_STORED_MS: i64 = 1_262_304_000_000;
 
 /// Month buckets queried at once by [`stored_rooms_between`].
 const MONTHS_AT_ONCE: usize = 16;

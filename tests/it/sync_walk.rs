@@ -300,7 +300,7 @@ async fn a_tenant_larger_than_a_job_advances_a_little_every_job() {
             &names,
             &tenant,
             &standin.url,
-            Duration::from_millis(2000),
+            Duration::from_millis(3000),
             true,
         )
         .await;
