@@ -2,6 +2,7 @@
 //! the domain values we store. Every problem is a [`DocError`] naming the field.
 
 pub mod extjson;
+pub mod limits;
 pub mod message;
 pub mod permission;
 pub mod room;

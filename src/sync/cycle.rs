@@ -1,11 +1,15 @@
 //! One sync cycle of a tenant: settings and the manager permission, users ([`super::users`]:
 //! changes since its own checkpoint, a resumable full listing daily), then rooms changed
-//! since the checkpoint (newest first, each changed room's messages counted), then — with
-//! `full` — a listing by id that adds rooms never seen and removes rooms Rocket.Chat no longer
-//! has. Writes go through the store's writer; the checkpoint moves only after they
-//! succeeded. Memory holds a page of documents at a time (and, for `full`, the ids listed).
+//! since the checkpoint (newest first, `rooms`), then — with `full` — a listing of every room
+//! oldest first that adds or re-reads rooms whose stored copy differs and removes rooms
+//! Rocket.Chat no longer has (`listing`). Writes go through the store's writer; the state
+//! (checkpoint, or where an unfinished walk stopped) moves only after they succeeded, page by
+//! page. One cycle of a tenant runs at a time (a lease). Memory holds a page at a time.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod listing;
+mod rooms;
+
+use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_sdk_dynamodb::Client;
@@ -13,14 +17,16 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::client::{CallStats, RestClient};
+use super::client::{CallStats, RestClient, RestError};
+use super::lease::{Lease, LeaseError, LEASE_MS};
 use super::source::{self, rest_doc, SourceError};
-use super::state::{Decision, SyncState};
-use super::store;
+use super::state::SyncState;
+use super::store::{self, Stamp};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
+use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::DocError;
 use crate::store::items::{attr, conversation_item, permission_item, settings_item};
@@ -65,12 +71,27 @@ pub enum SyncError {
     Rollups(#[source] StoreOpError),
     #[error("marking a day's rollups stale before writing its conversations failed")]
     MarkDay(#[source] StoreOpError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
 }
 
 impl SyncError {
     /// The token is wrong or revoked, or the account lacks a permission.
     pub fn is_auth(&self) -> bool {
         matches!(self, SyncError::Source(SourceError::Rest(e)) if e.is_auth())
+    }
+
+    /// The deadline came (or a wait would have crossed it): the cycle is cut short, not failed.
+    pub fn is_out_of_time(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Source(SourceError::Rest(RestError::OutOfTime { .. }))
+        )
+    }
+
+    /// Another sync of the tenant holds the lease.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, SyncError::Lease(LeaseError::Busy { .. }))
     }
 }
 
@@ -84,6 +105,10 @@ pub struct SyncSummary {
     /// Re-read (overlap, resumed pass) and found as stored.
     pub rooms_unchanged: u64,
     pub rooms_removed: u64,
+    /// Rooms skipped because a limit refuses them (logged with the room id; never stored).
+    pub rooms_invalid: u64,
+    /// Removals withheld because the listing would remove too large a share of stored rooms.
+    pub removals_refused: u64,
     pub users_written: u64,
     pub users_removed: u64,
     pub messages_read: u64,
@@ -91,7 +116,7 @@ pub struct SyncSummary {
     pub retries: u64,
     pub rate_limited: u64,
     pub rate_limited_wait_ms: u64,
-    /// False when the time budget cut the cycle short (the next cycle resumes).
+    /// False when the time budget (or a wait past it) cut the cycle short (the next resumes).
     pub complete: bool,
     pub state: SyncState,
     pub rollup_days: u64,
@@ -116,6 +141,13 @@ impl fmt::Display for SyncSummary {
             "  rooms: {} added, {} changed, {} removed, {} unchanged",
             self.rooms_added, self.rooms_changed, self.rooms_removed, self.rooms_unchanged
         )?;
+        if self.rooms_invalid > 0 || self.removals_refused > 0 {
+            writeln!(
+                f,
+                "  rooms skipped as invalid: {}; removals refused as implausible: {}",
+                self.rooms_invalid, self.removals_refused
+            )?;
+        }
         writeln!(
             f,
             "  users: {} written, {} removed",
@@ -144,6 +176,7 @@ impl fmt::Display for SyncSummary {
 }
 
 /// Runs one cycle of `tenant` from the Rocket.Chat behind `rc`. `now_ms` is the cycle's start.
+/// Refuses (`is_busy`) while another cycle of the tenant holds the lease.
 pub async fn sync_tenant(
     client: &Client,
     names: &TableNames,
@@ -151,6 +184,38 @@ pub async fn sync_tenant(
     rc: &RestClient,
     options: &SyncOptions,
     now_ms: i64,
+) -> Result<SyncSummary, SyncError> {
+    let lease = Lease::take(
+        client,
+        names,
+        tenant.as_str(),
+        now_ms,
+        lease_until(options, now_ms),
+    )
+    .await?;
+    let result = run_cycle(client, names, tenant, rc, options, now_ms, &lease).await;
+    if let Err(e) = lease.release(client, names).await {
+        tracing::warn!(tenant = tenant.as_str(), error = %crate::errors::error_chain(&e), "releasing the sync lease failed; it expires by itself");
+    }
+    result
+}
+
+/// The lease lasts past the deadline (the job's end), or [`LEASE_MS`] past each save.
+fn lease_until(options: &SyncOptions, now_ms: i64) -> i64 {
+    let left = options
+        .deadline
+        .map(|d| d.saturating_duration_since(Instant::now()).as_millis() as i64);
+    now_ms + left.map_or(LEASE_MS, |l| l + 60_000)
+}
+
+async fn run_cycle(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    rc: &RestClient,
+    options: &SyncOptions,
+    now_ms: i64,
+    lease: &Lease,
 ) -> Result<SyncSummary, SyncError> {
     let tenant = tenant.as_str();
     let state = store::get_state(client, names, tenant).await?;
@@ -160,6 +225,9 @@ pub async fn sync_tenant(
         tenant,
         rc,
         options,
+        now_ms,
+        lease,
+        departments: DayDepartments::default(),
         state,
         summary: SyncSummary {
             tenant: tenant.to_string(),
@@ -191,7 +259,16 @@ pub async fn sync_tenant(
 
     let manager_roles = run.directory_items().await?;
     // Settings and the permission are stored before the long phases start.
-    run.flush_directory().await?;
+    let settled = std::mem::replace(
+        &mut run.directory,
+        BatchWriter::new(
+            client.clone(),
+            &names.directory,
+            &[attr::PK, attr::SK],
+            options.writer,
+        ),
+    );
+    finish(settled, "settings and permissions").await?;
     let users = super::users::UsersPhase {
         client,
         names,
@@ -206,22 +283,10 @@ pub async fn sync_tenant(
     .await?;
     run.summary.users_written = users.written;
     run.summary.users_removed = users.removed;
-    let pass = run.rooms_by_update().await?;
-    let complete = pass.complete;
-    let mut reconciled = false;
+    let complete = run.rooms_by_update().await?;
+    let mut listed = false;
     if complete && options.full {
-        // What the pass wrote must be readable before the listing asks what is stored.
-        let written = std::mem::replace(
-            &mut run.conversations,
-            BatchWriter::new(
-                client.clone(),
-                &names.conversations,
-                &[attr::PK],
-                options.writer,
-            ),
-        );
-        finish(written, "conversations").await?;
-        reconciled = run.reconcile(now_ms).await?;
+        listed = run.listing().await?;
     }
 
     let Cycle {
@@ -232,26 +297,15 @@ pub async fn sync_tenant(
         state,
         ..
     } = run;
-    finish(directory, "users, settings and permissions").await?;
+    finish(directory, "settings and permissions").await?;
     finish(conversations, "conversations").await?;
     if options.rebuild_rollups {
         summary.rollup_days = rebuild_days(client, names, tenant, &days).await?;
     }
-    // Only now, with every write done, does the checkpoint move.
-    let mut next = if complete {
-        state.finished(pass.top, now_ms)
-    } else {
-        match (pass.top, pass.reached) {
-            (Some(top), Some(reached)) => state.cut_short(top, reached),
-            _ => state,
-        }
-    };
-    if reconciled {
-        next.last_full_ms = Some(now_ms);
-    }
-    store::put_state(client, names, tenant, &next).await?;
-    summary.complete = complete && users.complete && (reconciled || !options.full);
-    summary.state = next;
+    // Only now, with every write done, does the state move.
+    store::put_state(client, names, tenant, &state).await?;
+    summary.complete = complete && users.complete && (listed || !options.full);
+    summary.state = state;
     summary.requests = CallStats::get(&rc.stats.requests);
     summary.retries = CallStats::get(&rc.stats.retries);
     summary.rate_limited = CallStats::get(&rc.stats.rate_limited);
@@ -263,6 +317,7 @@ pub async fn sync_tenant(
         rooms_added = summary.rooms_added,
         rooms_changed = summary.rooms_changed,
         rooms_removed = summary.rooms_removed,
+        rooms_invalid = summary.rooms_invalid,
         requests = summary.requests,
         rate_limited = summary.rate_limited,
         "sync finished"
@@ -301,28 +356,17 @@ async fn rebuild_days(
     Ok(days.len() as u64)
 }
 
-/// How far a pass over rooms got.
-struct Pass {
-    complete: bool,
-    /// Newest `_updatedAt` seen.
-    top: Option<i64>,
-    /// `_updatedAt` of the last room handled.
-    reached: Option<i64>,
-}
-
-/// What [`Cycle::sync_rooms`] got through.
-struct Handled {
-    /// `_updatedAt` of the last room handled.
-    reached: Option<i64>,
-    out_of_time: bool,
-}
-
 struct Cycle<'a> {
     client: &'a Client,
     names: &'a TableNames,
     tenant: &'a str,
     rc: &'a RestClient,
     options: &'a SyncOptions,
+    /// When the cycle started (ms).
+    now_ms: i64,
+    lease: &'a Lease,
+    /// The departments of each day written to, bounded per day.
+    departments: DayDepartments,
     state: SyncState,
     summary: SyncSummary,
     /// UTC days whose conversations were written or removed (each marked before its first).
@@ -344,26 +388,12 @@ impl Cycle<'_> {
         }
     }
 
-    async fn flush_directory(&mut self) -> Result<(), SyncError> {
-        let written = std::mem::replace(
-            &mut self.directory,
-            BatchWriter::new(
-                self.client.clone(),
-                &self.names.directory,
-                &[attr::PK, attr::SK],
-                self.options.writer,
-            ),
-        );
-        finish(written, "settings and permissions").await?;
-        Ok(())
-    }
-
     async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {
         self.directory
             .put(item)
             .await
             .map_err(|source| SyncError::Write {
-                what: "users, settings and permissions",
+                what: "settings and permissions",
                 source,
             })
     }
@@ -391,108 +421,57 @@ impl Cycle<'_> {
         }))
     }
 
-    /// Rooms newest change first, down to the checkpoint's overlap.
-    async fn rooms_by_update(&mut self) -> Result<Pass, SyncError> {
-        let mut pass = Pass {
-            complete: false,
-            top: None,
-            reached: None,
-        };
-        let mut offset = 0;
-        loop {
-            let page = source::rooms_page(self.rc, offset, false).await?;
-            offset += page.docs.len();
-            let mut to_sync = Vec::new();
-            let mut stop = false;
-            for doc in page.docs {
-                let (id, updated) = room_id_and_update(self.rc, doc.clone())?;
-                pass.top = Some(pass.top.map_or(updated, |t| t.max(updated)));
-                match self.state.decide(updated) {
-                    Decision::Stop => {
-                        stop = true;
-                        break;
-                    }
-                    Decision::Skip => {
-                        self.summary.rooms_unchanged += 1;
-                        to_sync.push((id, updated, None));
-                    }
-                    Decision::Sync => to_sync.push((id, updated, Some(doc))),
-                }
-            }
-            let handled = self.sync_rooms(to_sync).await?;
-            pass.reached = handled.reached.or(pass.reached);
-            if handled.out_of_time {
-                return Ok(pass);
-            }
-            if stop || !page.more {
-                pass.complete = true;
-                return Ok(pass);
-            }
-        }
-    }
-
-    /// Reads the messages of the rooms that need it (`Some` document) and writes those that
-    /// changed, in order, until the time budget runs out.
-    async fn sync_rooms(
-        &mut self,
-        rooms: Vec<(String, i64, Option<Value>)>,
-    ) -> Result<Handled, SyncError> {
-        let ids: Vec<String> = rooms
-            .iter()
-            .filter(|(_, _, doc)| doc.is_some())
-            .map(|(id, _, _)| id.clone())
-            .collect();
-        let stored = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            store::stored_conversations(self.client, self.names, self.tenant, &ids).await?
-        };
-        let mut handled = Handled {
-            reached: None,
-            out_of_time: false,
-        };
-        for (id, updated, doc) in rooms {
-            if let Some(doc) = doc {
-                if self.out_of_time() {
-                    handled.out_of_time = true;
-                    return Ok(handled);
-                }
-                self.sync_room(&id, doc, stored.get(&id)).await?;
-            }
-            handled.reached = Some(updated);
-        }
-        Ok(handled)
-    }
-
+    /// Reads a listed room that changed (or was never stored), counts its messages and writes
+    /// it with its `stamp`. A room a limit refuses is skipped and reported, never stored; a
+    /// room that vanished since it was listed is removed.
     async fn sync_room(
         &mut self,
         id: &str,
         doc: Value,
         before: Option<&Conversation>,
+        stamp: Stamp,
     ) -> Result<(), SyncError> {
-        let room = rest_doc(doc)
-            .and_then(|d| read_room(&d))
-            .map_err(|source| SyncError::Room {
-                room: id.to_string(),
-                source,
-            })?;
+        let room = rest_doc(doc).and_then(|d| read_room(&d)).and_then(|room| {
+            if let Room::Livechat(c) = &room {
+                check_conversation(self.tenant, c)?;
+            }
+            Ok(room)
+        });
+        let room = match room {
+            Ok(room) => room,
+            Err(e) => {
+                self.invalid_room(id, &e);
+                return Ok(());
+            }
+        };
         let Room::Livechat(mut conversation) = room else {
             return Ok(());
         };
-        let (agent, read) = source::agent_messages(self.rc, id).await?;
+        if let Err(e) = self.admit_department(&conversation).await? {
+            self.invalid_room(id, &e);
+            return Ok(());
+        }
+        let (agent, read) = match source::agent_messages(self.rc, id, self.options.deadline).await {
+            Ok(counts) => counts,
+            Err(e) if vanished(&e) => return self.remove_vanished(id, before).await,
+            Err(e) => return Err(e.into()),
+        };
         conversation.agent_messages = agent;
         self.summary.messages_read += read;
-        let item = conversation_item(self.tenant, &conversation).map_err(|e| SyncError::Room {
-            room: id.to_string(),
-            source: DocError::Invalid {
-                field: "ts".into(),
-                problem: e.problem,
-            },
-        })?;
+        let mut item =
+            conversation_item(self.tenant, &conversation).map_err(|e| SyncError::Room {
+                room: id.to_string(),
+                source: DocError::Invalid {
+                    field: "ts".into(),
+                    problem: e.problem,
+                },
+            })?;
+        stamp.stamp(&mut item);
         match before {
             Some(b) if *b == conversation => {
+                // Only the stamp is new: written so that the room is not read again.
                 self.summary.rooms_unchanged += 1;
-                return Ok(());
+                return self.put_conversation(item).await;
             }
             Some(b) => {
                 self.summary.rooms_changed += 1;
@@ -501,14 +480,76 @@ impl Cycle<'_> {
             None => self.summary.rooms_added += 1,
         }
         self.before_write(conversation.ts_ms).await?;
+        self.put_conversation(item).await?;
+        self.show();
+        Ok(())
+    }
+
+    async fn put_conversation(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {
         self.conversations
             .put(item)
             .await
             .map_err(|source| SyncError::Write {
                 what: "conversations",
                 source,
-            })?;
-        self.show();
+            })
+    }
+
+    /// Whether the room's day can take its department (the day's stored departments, read
+    /// once per day and cycle, plus those this cycle wrote).
+    async fn admit_department(
+        &mut self,
+        c: &Conversation,
+    ) -> Result<Result<(), DocError>, SyncError> {
+        if c.department_id.is_none() {
+            return Ok(Ok(()));
+        }
+        let day = DayDepartments::day_of(c.ts_ms);
+        if !self.departments.knows(day) {
+            let held = match utc_day_of(c.ts_ms) {
+                Some(date) => crate::store::day_state::get_state(
+                    self.client,
+                    &self.names.rollups,
+                    self.tenant,
+                    date,
+                )
+                .await?
+                .map(|s| s.departments)
+                .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            self.departments.seed(day, held);
+        }
+        Ok(self.departments.admit(c))
+    }
+
+    /// A room no limit admits: counted, logged with its id, never stored.
+    fn invalid_room(&mut self, id: &str, e: &DocError) {
+        self.summary.rooms_invalid += 1;
+        tracing::warn!(
+            tenant = self.tenant,
+            room = id,
+            problem = %crate::errors::error_chain(e),
+            "room skipped: it does not meet the stored limits"
+        );
+    }
+
+    /// A room Rocket.Chat listed but no longer has (its messages answer 404 or invalid-room).
+    async fn remove_vanished(
+        &mut self,
+        id: &str,
+        before: Option<&Conversation>,
+    ) -> Result<(), SyncError> {
+        tracing::info!(
+            tenant = self.tenant,
+            room = id,
+            "room vanished while syncing; removed"
+        );
+        if let Some(b) = before {
+            self.before_write(b.ts_ms).await?;
+            store::delete_conversation(self.client, self.names, self.tenant, id).await?;
+            self.summary.rooms_removed += 1;
+        }
         Ok(())
     }
 
@@ -529,76 +570,15 @@ impl Cycle<'_> {
         }
         Ok(())
     }
-
-    /// Every room by id: rooms not stored yet are synced, stored rooms not listed are removed.
-    /// Returns false when the time budget cut it short (nothing is removed then).
-    async fn reconcile(&mut self, now_ms: i64) -> Result<bool, SyncError> {
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut offset = 0;
-        loop {
-            let page = source::rooms_page(self.rc, offset, true).await?;
-            offset += page.docs.len();
-            let mut ids = Vec::new();
-            let mut docs = Vec::new();
-            for doc in page.docs {
-                let (id, updated) = room_id_and_update(self.rc, doc.clone())?;
-                seen.insert(id.clone());
-                ids.push(id.clone());
-                docs.push((id, updated, doc));
-            }
-            let stored =
-                store::stored_conversations(self.client, self.names, self.tenant, &ids).await?;
-            let missing = docs
-                .into_iter()
-                .filter(|(id, _, _)| !stored.contains_key(id))
-                .map(|(id, updated, doc)| (id, updated, Some(doc)))
-                .collect();
-            if self.sync_rooms(missing).await?.out_of_time {
-                return Ok(false);
-            }
-            if !page.more {
-                break;
-            }
-        }
-        let mut gone = Vec::new();
-        store::for_each_stored_room(
-            self.client,
-            self.names,
-            self.tenant,
-            now_ms,
-            async |id, ts| {
-                if !seen.contains(&id) {
-                    gone.push((id, ts));
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        for (id, ts) in gone {
-            self.before_write(ts).await?;
-            store::delete_conversation(self.client, self.names, self.tenant, &id).await?;
-            self.summary.rooms_removed += 1;
-        }
-        Ok(true)
-    }
 }
 
-/// A listed room's `_id` and `_updatedAt` (ms).
-fn room_id_and_update(rc: &RestClient, doc: Value) -> Result<(String, i64), SyncError> {
-    let id = doc
-        .get("_id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| SourceError::Malformed {
-            host: rc.host().to_string(),
-            what: "a room of livechat/rooms".into(),
-            source: DocError::Missing("_id".into()),
-        })?;
-    let updated = rest_doc(doc)
-        .and_then(|d| d.date_ms("_updatedAt"))
-        .map_err(|source| SyncError::Room {
-            room: id.clone(),
-            source,
-        })?;
-    Ok((id, updated))
+/// A room's messages answer as for a room that does not exist (deleted since it was listed).
+/// A 403 is not taken as one: a permission the account lost must not remove every room.
+fn vanished(e: &SourceError) -> bool {
+    match e {
+        SourceError::Rest(RestError::Status { status, error, .. }) => {
+            *status == 404 || (*status == 400 && error.contains("invalid-room"))
+        }
+        _ => false,
+    }
 }

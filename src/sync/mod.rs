@@ -9,8 +9,10 @@
 pub mod client;
 pub mod cycle;
 pub mod lag;
+pub mod lease;
 pub mod scheduled;
 pub mod source;
 pub mod state;
 pub mod store;
 pub mod users;
+pub mod walk;

@@ -138,6 +138,8 @@ pub enum JobOutcome {
     Synced(Box<SyncSummary>),
     /// The tenant was disconnected after the job was enqueued.
     NotConnected,
+    /// Another sync of the tenant (a manual `sync`) holds its lease; this job did nothing.
+    Busy,
     Failed {
         host: String,
         /// The token was refused (401) or lacks a permission (403).
@@ -176,6 +178,9 @@ pub async fn run_job(
         ),
         JobOutcome::NotConnected => {
             tracing::info!(tenant = %job.tenant, "tenant not connected; job dropped")
+        }
+        JobOutcome::Busy => {
+            tracing::info!(tenant = %job.tenant, "another sync of the tenant is running; job skipped")
         }
         JobOutcome::Failed { host, auth, error } => tracing::error!(
             tenant = %job.tenant, host = %host, auth, error = %error, "sync job failed"
@@ -270,6 +275,7 @@ async fn sync_job(
     };
     let outcome = match sync_tenant(client, names, &tenant, &rc, &options, now_ms).await {
         Ok(summary) => JobOutcome::Synced(Box::new(summary)),
+        Err(e) if e.is_busy() => JobOutcome::Busy,
         // The chain may quote a server's document (a setting's value, a date): never the token.
         Err(e) => failed(&host, e.is_auth(), rc.redact(&error_chain(&e))),
     };
@@ -325,12 +331,15 @@ pub fn emf_line(
             doc["host"] = json!(s.host);
             doc["complete"] = json!(s.complete);
             doc["requests"] = json!(s.requests);
+            // Rooms a limit refused (their ids are in the log's warnings).
+            doc["SyncRoomsInvalid"] = json!(s.rooms_invalid);
+            definitions.push(json!({"Name": "SyncRoomsInvalid", "Unit": "Count"}));
         }
         JobOutcome::Failed { host, auth, .. } => {
             doc["host"] = json!(host);
             doc["authFailure"] = json!(auth);
         }
-        JobOutcome::NotConnected => {}
+        JobOutcome::NotConnected | JobOutcome::Busy => {}
     }
     doc["_aws"] = json!({
         "Timestamp": now_ms,
@@ -387,6 +396,18 @@ mod tests {
         assert!(token_of(r#"{"token":"abc"}"#).is_some());
         assert!(token_of(r#"{"other":"abc"}"#).is_none());
         assert!(token_of("  ").is_none());
+    }
+
+    #[test]
+    fn a_job_skipped_for_a_running_sync_is_no_failure() {
+        let doc = emf_line(
+            &MetricsConfig::default(),
+            "acme",
+            &JobOutcome::Busy,
+            None,
+            1,
+        );
+        assert_eq!(doc["SyncFailures"], 0);
     }
 
     #[test]

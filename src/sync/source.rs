@@ -3,8 +3,10 @@
 //! where an export has `{"$date": …}`, so they are wrapped back before the shared readers see them.
 
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 use super::client::{RestClient, RestError};
+use super::walk::{Order, Walk};
 use crate::domain::identity::{TenantSettings, VIEW_LIVECHAT_MANAGER};
 use crate::rocketchat::message::{read_message, Kind};
 use crate::rocketchat::permission::read_permission;
@@ -31,6 +33,14 @@ pub enum SourceError {
         #[source]
         source: DocError,
     },
+    #[error("{host}: {what} had no end after {requests} requests")]
+    Endless {
+        host: String,
+        what: String,
+        requests: u32,
+    },
+    #[error("{host}: {what} was not sorted as asked")]
+    Unsorted { host: String, what: String },
     #[error("{host}: the reporting settings cannot be used")]
     Settings {
         host: String,
@@ -101,17 +111,6 @@ fn paging(offset: usize, sort: Value) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Livechat rooms, newest change first (incremental) or by id (a full listing).
-pub async fn rooms_page(c: &RestClient, offset: usize, by_id: bool) -> Result<Page, SourceError> {
-    let sort = if by_id {
-        json!({ "_id": 1 })
-    } else {
-        json!({ "_updatedAt": -1 })
-    };
-    let mut body = c.get("livechat/rooms", &paging(offset, sort)).await?;
-    page_of(c, &mut body, "rooms", offset)
-}
-
 /// Users sorted by `sort` (`{"_id":1}` for a full listing, `{"_updatedAt":-1}` for changes).
 pub async fn users_page(c: &RestClient, offset: usize, sort: Value) -> Result<Page, SourceError> {
     let mut body = c.get("users.list", &paging(offset, sort)).await?;
@@ -140,25 +139,28 @@ pub async fn user_info(c: &RestClient, user_id: &str) -> Result<Value, SourceErr
 /// stored with `"t": null` — which Rocket.Chat's own code never writes, but which counts — is
 /// only seen through `chat.syncMessages`; each source counts only its own kind, so a server
 /// that returns such a message from both is not counted twice.
-pub async fn agent_messages(c: &RestClient, room_id: &str) -> Result<(u32, u64), SourceError> {
-    let path = format!("livechat/{room_id}/messages");
+pub async fn agent_messages(
+    c: &RestClient,
+    room_id: &str,
+    deadline: Option<Instant>,
+) -> Result<(u32, u64), SourceError> {
     let mut agent = 0u32;
     let mut read = 0u64;
-    let mut offset = 0;
-    loop {
-        let mut body = c.get(&path, &paging(offset, json!({ "ts": 1 }))).await?;
-        let page = page_of(c, &mut body, "messages", offset)?;
-        for m in &page.docs {
+    let mut walk = Walk::new(
+        Order::TsAsc,
+        format!("livechat/{room_id}/messages"),
+        "messages",
+    );
+    while let Some(page) = walk.next(c, deadline).await? {
+        for m in &page {
             read += 1;
-            if is_agent_message(c, m, false)? {
+            if is_agent_message(c, &m.doc, false)? {
                 agent = agent.saturating_add(1);
             }
         }
-        offset += page.docs.len();
-        if !page.more {
-            break;
-        }
     }
+    // Only this endpoint shows a message whose `t` is explicitly null (the listing above
+    // selects `t` absent); it is asked once per changed room, never for an unchanged one.
     let body = c
         .get(
             "chat.syncMessages",

@@ -1,12 +1,16 @@
 //! A tenant's connection and its sync state, and the rule that decides, room by room, what a
 //! pass over rooms sorted by `_updatedAt` (newest first) must do.
 //!
-//! Rocket.Chat has no "updated since" filter, so a pass pages rooms newest first and stops
-//! below `checkpoint - OVERLAP_MS`. The checkpoint is the newest `_updatedAt` of the last pass
-//! that finished, and it moves only after that pass's writes succeeded. A pass cut short by its
-//! time budget saves `pending = (upper, reached)`: every room whose `_updatedAt` lies in
-//! `(reached, upper]` is already written, so the next pass skips those without re-reading their
-//! messages and carries on below `reached`.
+//! Rocket.Chat has no "updated since" filter, so a pass pages rooms newest first (a
+//! [`super::walk::Walk`]) and stops below `checkpoint - OVERLAP_MS`. When a pass finishes, the
+//! checkpoint becomes `min(newest _updatedAt seen, the pass's start)`: a room stamped in the
+//! future (a wrong clock) can never lift it past the present, and a checkpoint already in the
+//! future (saved before this rule) counts as none. A pass cut short (time budget, a wait past
+//! the deadline, a failure) saves `pending`: where its walk stopped, so the next job carries on
+//! there instead of starting over; rooms changed meanwhile are above the pass's `upper` and the
+//! next pass reads them.
+
+use super::walk::Cursor;
 
 /// How far below the checkpoint a pass still re-reads rooms. Covers clock differences
 /// between Rocket.Chat's instances (each stamps `_updatedAt` with its own clock) and changes
@@ -24,62 +28,84 @@ pub struct Connection {
     pub secret_arn: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// An unfinished pass newest first: it resumes after `cursor`; when it finishes, the
+/// checkpoint becomes `upper` (`min(top, start)` of the job that began it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub upper: i64,
+    pub cursor: Cursor,
+}
+
+/// An unfinished full listing (oldest `ts` first): it resumes after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// When the job that began it started (ms).
+    pub started_ms: i64,
+    pub cursor: Cursor,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncState {
-    /// Newest `_updatedAt` (ms) of the last finished pass.
+    /// `min(newest _updatedAt, start)` of the last finished pass (ms).
     pub checkpoint_ms: Option<i64>,
-    /// An unfinished pass: rooms in `(reached, upper]` are written.
-    pub pending: Option<(i64, i64)>,
+    /// An unfinished pass over rooms newest first.
+    pub pending: Option<Pending>,
     /// When the last finished cycle started (ms): everything changed before it is stored.
     pub last_complete_started_ms: Option<i64>,
     /// When the last full listing (removals included) finished (ms).
     pub last_full_ms: Option<i64>,
+    /// An unfinished full listing.
+    pub listing: Option<Listing>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Read the room's messages and write it if it changed.
+    /// Compare the room with what is stored; read its messages if it changed.
     Sync,
-    /// Written by the unfinished pass, unchanged since.
-    Skip,
     /// Below the checkpoint's overlap: this room and every later one are already stored.
     Stop,
 }
 
 impl SyncState {
-    /// What to do with a room changed at `updated_ms`, in a pass newest first.
-    pub fn decide(&self, updated_ms: i64) -> Decision {
-        if let Some((upper, reached)) = self.pending {
-            if updated_ms > reached && updated_ms <= upper {
-                return Decision::Skip;
-            }
-        }
-        match self.checkpoint_ms {
+    /// The checkpoint a pass starting at `now_ms` may trust: none when it lies in the future.
+    pub fn trusted_checkpoint(&self, now_ms: i64) -> Option<i64> {
+        self.checkpoint_ms
+            .filter(|c| *c <= now_ms.saturating_add(OVERLAP_MS))
+    }
+
+    /// What to do with a room changed at `updated_ms`, in a pass newest first at `now_ms`.
+    pub fn decide(&self, updated_ms: i64, now_ms: i64) -> Decision {
+        match self.trusted_checkpoint(now_ms) {
             Some(c) if updated_ms < c.saturating_sub(OVERLAP_MS) => Decision::Stop,
             _ => Decision::Sync,
         }
     }
 
-    /// After a pass that went all the way down: `top` is the newest `_updatedAt` it saw.
-    pub fn finished(&self, top: Option<i64>, started_ms: i64) -> SyncState {
-        let newest = [top, self.checkpoint_ms, self.pending.map(|p| p.0)]
-            .into_iter()
-            .flatten()
-            .max();
+    /// The `upper` of a pass whose newest room is `top`, begun at `now_ms`.
+    pub fn upper_of(top: Option<i64>, now_ms: i64) -> i64 {
+        top.map_or(now_ms, |t| t.min(now_ms))
+    }
+
+    /// After a pass that went all the way down; `upper` as [`SyncState::upper_of`] (or the
+    /// pending pass's; none when it saw no room), `started_ms` the start of this cycle.
+    pub fn finished(&self, upper: Option<i64>, started_ms: i64) -> SyncState {
+        let newest = match (self.trusted_checkpoint(started_ms), upper) {
+            (Some(c), Some(u)) => Some(c.max(u)),
+            (c, u) => c.or(u),
+        };
         SyncState {
-            checkpoint_ms: newest,
+            checkpoint_ms: newest.map(|c| c.min(started_ms.saturating_add(OVERLAP_MS))),
             pending: None,
             last_complete_started_ms: Some(started_ms),
-            last_full_ms: self.last_full_ms,
+            ..self.clone()
         }
     }
 
-    /// After a pass cut short once every room from `top` down to `reached` was handled.
-    pub fn cut_short(&self, top: i64, reached: i64) -> SyncState {
-        let upper = self.pending.map_or(top, |p| p.0.max(top));
+    /// After a pass cut short once every room down to `cursor` was handled.
+    pub fn cut_short(&self, upper: i64, cursor: Cursor) -> SyncState {
         SyncState {
-            pending: Some((upper, reached)),
-            ..*self
+            pending: Some(Pending { upper, cursor }),
+            ..self.clone()
         }
     }
 }
@@ -87,12 +113,15 @@ impl SyncState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::walk::Key;
+
+    const NOW: i64 = 10_000_000;
 
     #[test]
     fn a_first_pass_reads_everything() {
         let s = SyncState::default();
-        assert_eq!(s.decide(0), Decision::Sync);
-        assert_eq!(s.decide(i64::MAX), Decision::Sync);
+        assert_eq!(s.decide(0, NOW), Decision::Sync);
+        assert_eq!(s.decide(i64::MAX, NOW), Decision::Sync);
     }
 
     #[test]
@@ -101,32 +130,50 @@ mod tests {
             checkpoint_ms: Some(1_000_000),
             ..SyncState::default()
         };
-        assert_eq!(s.decide(1_000_001), Decision::Sync);
-        assert_eq!(s.decide(1_000_000 - OVERLAP_MS), Decision::Sync);
-        assert_eq!(s.decide(1_000_000 - OVERLAP_MS - 1), Decision::Stop);
+        assert_eq!(s.decide(1_000_001, NOW), Decision::Sync);
+        assert_eq!(s.decide(1_000_000 - OVERLAP_MS, NOW), Decision::Sync);
+        assert_eq!(s.decide(1_000_000 - OVERLAP_MS - 1, NOW), Decision::Stop);
     }
 
     #[test]
-    fn a_resumed_pass_skips_what_the_cut_pass_wrote() {
+    fn a_future_stamp_never_lifts_the_checkpoint_past_the_present() {
+        let s = SyncState::default();
+        let upper = SyncState::upper_of(Some(4_102_444_800_000), NOW);
+        assert_eq!(upper, NOW);
+        assert_eq!(s.finished(Some(upper), NOW).checkpoint_ms, Some(NOW));
+        // A checkpoint saved in the future by an older version is not trusted.
+        let frozen = SyncState {
+            checkpoint_ms: Some(4_102_444_800_000),
+            ..SyncState::default()
+        };
+        assert_eq!(frozen.decide(1, NOW), Decision::Sync);
+        assert_eq!(
+            frozen.finished(Some(NOW - 5), NOW).checkpoint_ms,
+            Some(NOW - 5)
+        );
+    }
+
+    #[test]
+    fn a_resumed_pass_keeps_its_upper_and_the_checkpoint_waits() {
         let s = SyncState {
             checkpoint_ms: Some(1_000_000),
             ..SyncState::default()
-        }
-        .cut_short(5_000_000, 3_000_000);
-        assert_eq!(s.checkpoint_ms, Some(1_000_000), "the checkpoint waits");
-        assert_eq!(s.decide(5_000_001), Decision::Sync, "changed since");
-        assert_eq!(s.decide(5_000_000), Decision::Skip);
-        assert_eq!(s.decide(3_000_001), Decision::Skip);
-        assert_eq!(
-            s.decide(3_000_000),
-            Decision::Sync,
-            "the room it stopped at"
-        );
-        assert_eq!(s.decide(2_000_000), Decision::Sync);
-        assert_eq!(s.decide(1), Decision::Stop);
-        let done = s.finished(Some(4_000_000), 42);
+        };
+        let cursor = Cursor {
+            key: Key {
+                at: 3_000_000,
+                id: "r".into(),
+            },
+            offset: 42,
+        };
+        let cut = s.cut_short(5_000_000, cursor.clone());
+        assert_eq!(cut.checkpoint_ms, Some(1_000_000), "the checkpoint waits");
+        assert_eq!(cut.pending.as_ref().unwrap().cursor, cursor);
+        let done = cut.finished(Some(cut.pending.as_ref().unwrap().upper), NOW);
         assert_eq!(done.checkpoint_ms, Some(5_000_000));
         assert_eq!(done.pending, None);
-        assert_eq!(done.last_complete_started_ms, Some(42));
+        assert_eq!(done.last_complete_started_ms, Some(NOW));
+        // An idle pass (top below the checkpoint) never moves it back.
+        assert_eq!(done.finished(Some(10), NOW).checkpoint_ms, Some(5_000_000));
     }
 }

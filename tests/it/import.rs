@@ -527,3 +527,54 @@ async fn user_zone_canonical_export_imports() {
     let root = store.caller(&tenant, "kXVVU5UNQXHqsC81v").await.unwrap();
     assert_eq!(root.user.and_then(|u| u.utc_offset), Some(-3.0));
 }
+
+/// A UTC day holds at most `MAX_DEPARTMENTS_PER_DAY` departments, as through the sync: the rooms
+/// that would add more are refused as malformed (skipped with `--skip-malformed`).
+#[tokio::test]
+async fn a_day_takes_no_more_departments_than_it_can_hold() {
+    use agent_overview::rocketchat::limits::MAX_DEPARTMENTS_PER_DAY;
+    let _exports = exports_lock().await;
+    let (client, names) = ready().await;
+    let tenant = unique_tenant("depts");
+    let dir = std::env::temp_dir().join(format!("it-depts-{tenant}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rooms: Vec<String> = (0..MAX_DEPARTMENTS_PER_DAY + 2)
+        .map(|i| {
+            format!(
+                r#"{{"_id":"r{i:04}","t":"l","ts":{{"$date":{}}},"departmentId":"d{i:04}","servedBy":{{"_id":"a","username":"kim"}}}}"#,
+                1_717_200_000_000i64 + i as i64 * 1000
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("rocketchat_room.json"), rooms.join("\n")).unwrap();
+    std::fs::write(dir.join("rocketchat_message.json"), "").unwrap();
+    std::fs::write(
+        dir.join("users.json"),
+        r#"{"_id":"a","username":"kim","roles":["livechat-agent"],"active":true}"#,
+    )
+    .unwrap();
+    let strict = import_export(
+        &client,
+        &names,
+        &tid(&tenant),
+        &dir,
+        &ImportOptions::default(),
+    )
+    .await
+    .expect_err("one department too many");
+    assert!(
+        agent_overview::errors::error_chain(&strict).contains("departments"),
+        "{strict:?}"
+    );
+    let summary = import_export(&client, &names, &tid(&tenant), &dir, &skipping())
+        .await
+        .expect("skipping the rooms past the cap");
+    assert_eq!(summary.collection(ROOMS).unwrap().skipped("malformed"), 2);
+    assert_eq!(
+        tenant_items(&client, &names.conversations, &tenant)
+            .await
+            .len(),
+        MAX_DEPARTMENTS_PER_DAY
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

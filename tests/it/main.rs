@@ -22,6 +22,7 @@ mod sync;
 mod sync_connect;
 mod sync_identity;
 mod sync_scheduled;
+mod sync_walk;
 mod telemetry;
 mod template;
 mod throttling;

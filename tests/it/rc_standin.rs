@@ -6,7 +6,10 @@
 //! as Rocket.Chat's queries do and knows nothing of figures.
 //!
 //! Faults are injected per test: the next N answers 429 or 503, a body cut off mid-page,
-//! refused connections, a wrong token.
+//! refused connections, a wrong token, slow answers, pages without end. Like MongoDB, it
+//! keeps no order among ties of the requested sort: ties come in an order that changes with
+//! every request (the sync must ask for a unique order). A hook runs after each page of
+//! `livechat/rooms`, so a test can delete or create rooms while the sync walks.
 //!
 //! For sign-in it also answers `GET /api/v1/me` with a caller's own login token, and logs
 //! users in and out ([`StandIn::login`], [`StandIn::logout`]); [`MeFault`] makes `/me` hostile.
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -139,6 +142,8 @@ pub struct Faults {
     pub only_path: String,
     /// Every answer waits this long (a slow server).
     pub delay_ms: u64,
+    /// `livechat/:rid/messages` answers full pages of new messages forever, without `total`.
+    pub endless_messages: bool,
     /// A hostile or broken `/api/v1/me` answer, while set.
     pub me: Option<MeFault>,
 }
@@ -158,12 +163,18 @@ pub enum MeFault {
     RedirectTo(String),
 }
 
+/// Runs after each page of `livechat/rooms` is answered (before the next request): the
+/// workspace, how many such pages were answered so far, and the request's query.
+pub type RoomsHook = Box<dyn FnMut(&mut Workspace, usize, &str) + Send>;
+
 #[derive(Default)]
 pub struct Shared {
     pub workspace: Workspace,
     pub faults: Faults,
     /// Every request, `path?query`, in order.
     pub log: Vec<String>,
+    pub after_rooms_page: Option<RoomsHook>,
+    rooms_pages: usize,
 }
 
 pub struct StandIn {
@@ -496,12 +507,44 @@ fn answer(s: &mut Shared, target: &str, headers: &HashMap<String, String>) -> (b
     if cut {
         s.faults.cut_mid_body -= 1;
     }
+    let seed = s.log.len() as u64;
+    if route == "livechat/rooms" {
+        let rooms: Vec<Value> = s
+            .workspace
+            .rooms
+            .iter()
+            .filter(|r| r["t"] == "l")
+            .cloned()
+            .collect();
+        let response = list(
+            rooms,
+            &params,
+            "rooms",
+            Some(json!({"ts": -1})),
+            false,
+            seed,
+        );
+        s.rooms_pages += 1;
+        let pages = s.rooms_pages;
+        if let Some(mut hook) = s.after_rooms_page.take() {
+            hook(&mut s.workspace, pages, query);
+            s.after_rooms_page = Some(hook);
+        }
+        return (cut, response);
+    }
+    if s.faults.endless_messages && route.ends_with("/messages") {
+        let offset: usize = params
+            .get("offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = (0..UPPER_COUNT_LIMIT)
+            .map(|i| json!({"_id": format!("m{:09}", offset + i), "rid": "r", "msg": "x",
+                "ts": iso(1_717_200_000_000 + (offset + i) as i64), "u": {"_id": "a", "username": "kim"}}))
+            .collect();
+        return (cut, ok(json!({"messages": page, "success": true})));
+    }
     let w = &s.workspace;
     let response = match route {
-        "livechat/rooms" => {
-            let rooms: Vec<Value> = w.rooms.iter().filter(|r| r["t"] == "l").cloned().collect();
-            list(rooms, &params, "rooms", Some(json!({"ts": -1})), false)
-        }
         "chat.syncMessages" => {
             let rid = params.get("roomId").cloned().unwrap_or_default();
             let since = params.get("lastUpdate").cloned().unwrap_or_default();
@@ -533,7 +576,7 @@ fn answer(s: &mut Shared, target: &str, headers: &HashMap<String, String>) -> (b
         }
         "users.list" => {
             let users = w.users.iter().map(|u| listed_user(u, false)).collect();
-            list(users, &params, "users", None, false)
+            list(users, &params, "users", None, false, seed)
         }
         "users.info" => {
             let id = params.get("userId").cloned().unwrap_or_default();
@@ -566,7 +609,14 @@ fn answer(s: &mut Shared, target: &str, headers: &HashMap<String, String>) -> (b
                     .filter(|m| m.get("t").is_none() || m["t"] == "livechat-close")
                     .cloned()
                     .collect();
-                list(messages, &params, "messages", Some(json!({"ts": -1})), true)
+                list(
+                    messages,
+                    &params,
+                    "messages",
+                    Some(json!({"ts": -1})),
+                    true,
+                    seed,
+                )
             }
         }
         _ => error(404, json!({"success":false,"error":"Not found"})),
@@ -588,12 +638,14 @@ fn listed_user(u: &Value, info: bool) -> Value {
 
 /// Rocket.Chat's paging: `offset`, `count` (default 50, capped at 100), `sort` a JSON object
 /// of 1/-1; `count` in the answer is the page's size, or the requested count when `echo`.
+/// Ties of the sort come in an order that depends on `seed` (MongoDB guarantees none).
 fn list(
     mut docs: Vec<Value>,
     params: &HashMap<String, String>,
     name: &str,
     default_sort: Option<Value>,
     echo: bool,
+    seed: u64,
 ) -> Response {
     let offset: usize = params
         .get("offset")
@@ -604,9 +656,14 @@ fn list(
         .and_then(|c| c.parse().ok())
         .unwrap_or(50)
         .min(UPPER_COUNT_LIMIT);
+    // MongoDB sorts by the sort object's keys in the order written.
+    let default_sort: Option<Vec<(String, Value)>> = default_sort.map(|v| match v {
+        Value::Object(map) => map.into_iter().collect(),
+        _ => Vec::new(),
+    });
     let sort = match params.get("sort") {
-        Some(text) => match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(map) if map.values().all(|v| v == 1 || v == -1) => Some(Value::Object(map)),
+        Some(text) => match serde_json::from_str::<OrderedMap>(text) {
+            Ok(OrderedMap(keys)) if keys.iter().all(|(_, v)| *v == 1 || *v == -1) => Some(keys),
             _ => {
                 return error(
                     400,
@@ -616,7 +673,7 @@ fn list(
         },
         None => default_sort,
     };
-    if let Some(Value::Object(sort)) = &sort {
+    if let Some(sort) = &sort {
         docs.sort_by(|a, b| {
             for (field, dir) in sort {
                 let ord = compare(&a[field], &b[field]);
@@ -625,13 +682,48 @@ fn list(
                     return ord;
                 }
             }
-            compare(&a["_id"], &b["_id"])
+            tie_rank(&a["_id"], seed).cmp(&tie_rank(&b["_id"], seed))
         });
     }
     let total = docs.len();
     let page: Vec<Value> = docs.into_iter().skip(offset).take(count).collect();
     let shown = if echo { count } else { page.len() };
     ok(json!({name: page, "count": shown, "offset": offset, "total": total, "success": true}))
+}
+
+/// A JSON object's keys in the order written (`serde_json::Map` sorts them).
+struct OrderedMap(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = OrderedMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedMap, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(entry) = m.next_entry::<String, Value>()? {
+                    keys.push(entry);
+                }
+                Ok(OrderedMap(keys))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// An order among ties that changes from one request to the next.
+fn tie_rank(id: &Value, seed: u64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.to_string().hash(&mut h);
+    seed.hash(&mut h);
+    h.finish()
 }
 
 fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {

@@ -78,6 +78,7 @@ fn some_state() -> SyncState {
         last_complete_started_ms: Some(1_717_200_000_000),
         last_full_ms: Some(1_717_200_000_000),
         pending: None,
+        listing: None,
     }
 }
 

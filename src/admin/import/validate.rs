@@ -9,9 +9,6 @@ use super::summary::CollectionSummary;
 use super::{Context, ExportFiles, ImportError, MESSAGES, PERMISSIONS, ROOMS, SETTINGS, USERS};
 use crate::admin::lines::ExportFile;
 use crate::config::TableNames;
-use crate::domain::aggregate::Aggregator;
-use crate::domain::conversation::Conversation;
-use crate::domain::figure::{Figure, MetricField};
 use crate::domain::identity::TenantSettings;
 use crate::rocketchat::message::{read_message, Kind};
 use crate::rocketchat::permission::{read_permission, Permission};
@@ -20,15 +17,9 @@ use crate::rocketchat::setting::{read_setting, Setting, SettingsDraft};
 use crate::rocketchat::user::{read_user, UserDoc};
 use crate::rocketchat::{Doc, DocError};
 use crate::store::admin::{get_settings, session_owners};
-use crate::store::items::conversation_item;
 
-/// The longest id (room, user, username, permission) imported: keys that hold one stay far
-/// below DynamoDB's key limits (2048 bytes partition, 1024 sort).
-pub const MAX_ID_BYTES: usize = 512;
-/// The API refuses a longer `departmentId`, and the rollup keys hold it.
-pub const MAX_DEPARTMENT_ID_CHARS: usize = 256;
-/// Roles of one user or permission, in bytes: DynamoDB's item limit is 400 KB.
-const MAX_ROLES_BYTES: usize = 300 * 1024;
+// The limits live in `rocketchat::limits`: the sync refuses alike.
+use crate::rocketchat::limits::{check_conversation, id_size, roles_size, DayDepartments};
 
 /// A login token that becomes a session.
 pub(super) struct PlannedToken {
@@ -285,62 +276,9 @@ async fn check_session_owners(
 pub(super) fn check_room(context: &Context<'_>, bytes: &[u8]) -> Result<Room, DocError> {
     let room = read_room(&Doc::parse(bytes)?)?;
     if let Room::Livechat(c) = &room {
-        id_size("_id", &c.room_id)?;
-        for (field, name) in [
-            ("servedBy.username", &c.agent),
-            ("responseBy.username", &c.responder),
-        ] {
-            if let Some(name) = name {
-                id_size(field, name)?;
-            }
-        }
-        if let Some(d) = &c.department_id {
-            if d.chars().count() > MAX_DEPARTMENT_ID_CHARS {
-                return Err(DocError::Invalid {
-                    field: "departmentId".into(),
-                    problem: format!(
-                        "{} characters; the API and the rollups take at most \
-                         {MAX_DEPARTMENT_ID_CHARS}",
-                        d.chars().count()
-                    ),
-                });
-            }
-        }
-        conversation_item(context.tenant.as_str(), c).map_err(|e| DocError::Invalid {
-            field: "ts".into(),
-            problem: e.problem,
-        })?;
-        figures_accept(c)?;
+        check_conversation(context.tenant.as_str(), c)?;
     }
     Ok(room)
-}
-
-/// Every figure's aggregator takes the conversation's metrics (a value it would refuse
-/// would fail the rollups and every request over the day).
-fn figures_accept(c: &Conversation) -> Result<(), DocError> {
-    for figure in Figure::ALL {
-        let metric = c.metric_for(figure);
-        if Aggregator::new(figure)
-            .add(c.ts_ms, Some("-"), metric)
-            .is_err()
-        {
-            let field = match figure.metric_field() {
-                MetricField::ChatDuration => "metrics.chatDuration",
-                MetricField::FirstResponse => "metrics.response.ft",
-                MetricField::AvgResponse => "metrics.response.avg",
-                MetricField::FirstReaction => "metrics.reaction.ft",
-                MetricField::AgentMessages | MetricField::None => "metrics",
-            };
-            return Err(DocError::Invalid {
-                field: field.into(),
-                problem: format!(
-                    "{} is outside the range the figures can add up",
-                    metric.unwrap_or_default()
-                ),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Livechat room id → agent messages counted so far.
@@ -354,6 +292,8 @@ fn livechat_rooms(
     let mut summary = CollectionSummary::new(ROOMS, Some(file));
     let mut counts = HashMap::new();
     let mut skipped = Vec::new();
+    // The export's departments per day, bounded as the sync bounds them.
+    let mut departments = DayDepartments::default();
     let mut lines = context.lines(file, &format!("{} (1/2)", file.name))?;
     while let Some((line, bytes)) = lines.next_line()? {
         summary.lines += 1;
@@ -362,6 +302,7 @@ fn livechat_rooms(
                 field: "_id".into(),
                 problem: format!("{} repeats an earlier room", c.room_id),
             }),
+            Room::Livechat(c) => departments.admit(&c).map(|_| Room::Livechat(c)),
             other => Ok(other),
         });
         match checked {
@@ -414,25 +355,4 @@ fn agent_messages(
     lines.finish();
     summary.counted.insert("agent messages", agent_messages);
     Ok(summary)
-}
-
-fn id_size(field: &str, value: &str) -> Result<(), DocError> {
-    if value.len() > MAX_ID_BYTES {
-        return Err(DocError::Invalid {
-            field: field.into(),
-            problem: format!("{} bytes; at most {MAX_ID_BYTES}", value.len()),
-        });
-    }
-    Ok(())
-}
-
-fn roles_size(roles: &[String]) -> Result<(), DocError> {
-    let bytes: usize = roles.iter().map(|r| r.len() + 4).sum();
-    if bytes > MAX_ROLES_BYTES {
-        return Err(DocError::Invalid {
-            field: "roles".into(),
-            problem: format!("{bytes} bytes; at most {MAX_ROLES_BYTES}"),
-        });
-    }
-    Ok(())
 }
