@@ -40,8 +40,9 @@ impl Cycle<'_> {
                     return Err(e);
                 }
             };
-            if upper.is_none() {
-                upper = Some(SyncState::upper_of(page.first().map(|l| l.key.at), now));
+            // The first room of the pass is its newest; an empty workspace sets no checkpoint.
+            if let (None, Some(first)) = (upper, page.first()) {
+                upper = Some(SyncState::upper_of(Some(first.key.at), now));
             }
             let mut stop = false;
             let mut rooms = Vec::with_capacity(page.len());
