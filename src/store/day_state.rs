@@ -371,6 +371,27 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_is_live_until_its_end_and_a_malformed_one_is_refused() {
+        let live = new_lease(1_000);
+        let expired = new_lease(1_000 - LEASE_MS - 1);
+        let s = DayState {
+            writers: BTreeSet::from([live.clone(), expired.clone()]),
+            ..DayState::default()
+        };
+        let (l, e) = s.leases_at(1_000);
+        assert_eq!((l, e), (vec![&live], vec![&expired]));
+        let (l, e) = s.leases_at(1_000 + LEASE_MS);
+        assert!(l.is_empty() && e.len() == 2);
+        let mut item = state_key("acme", NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+        item.insert(
+            attr::WRITERS.into(),
+            AttributeValue::Ss(vec!["not-a-lease".into()]),
+        );
+        let err = read_state(&item).unwrap_err();
+        assert!(err.problem.contains("not-a-lease"), "{err:?}");
+    }
+
+    #[test]
     fn a_day_is_clean_only_when_built_from_its_last_change() {
         let mut s = DayState {
             changed: 3,

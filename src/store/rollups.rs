@@ -183,6 +183,9 @@ pub fn span_query(
 }
 
 /// The figure's rollup items of `first..=last` for `scope`, by day; and the pages read.
+/// Eventually consistent (half the read units): a stale replica shows only an older item, which
+/// has another version than the state's `built` or, for an unlisted department, is a tombstone
+/// or read raw (see [`covers`]).
 async fn query_rollups(
     client: &Client,
     table: &str,
