@@ -512,7 +512,7 @@ async fn history(seed: u64) {
     eprintln!("interleaving seed {seed}: {} checks", h.checks);
 }
 
-/// Issue 20's property over a few seeds (each history is 100-170 checked steps, ~15 s;
+/// Issue 20's property over a few seeds (each history is 80-170 checked steps, about 10 s;
 /// `INTERLEAVING_SEEDS=1,2,...` runs others).
 #[tokio::test]
 async fn concurrent_writers_transfers_rebuilds_and_reconciliation_never_answer_wrong() {
