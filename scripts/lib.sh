@@ -17,6 +17,7 @@ SAM_CLI_VERSION=1.170.0
 SCHEMATHESIS_VERSION=4.32.5     # test.sh fuzzes openapi.yaml against the served function with it
 # moto's server: Secrets Manager and SQS for the sync's tests (never used outside tests).
 MOTO_VERSION=5.2.5
+CHECKOV_VERSION=3.3.30          # test.sh scans template.yaml with it (in .venv/checkov: see ensure_tools)
 
 # The demo's credentials, written by `agent-overview-admin seed-demo` (seed_demo below).
 DEMO_CREDENTIALS_FILE="$LOCAL_DIR/demo-credentials"
@@ -63,6 +64,13 @@ ensure_tools() {
   if [[ "$("$VENV_DIR/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]]; then
     info "installing moto[server] $MOTO_VERSION into .venv"
     "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  # checkov pins its own boto3, botocore and packaging, which would replace the SAM CLI's: it
+  # gets a venv of its own inside .venv.
+  if [[ "$("$VENV_DIR/checkov/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]]; then
+    info "installing checkov $CHECKOV_VERSION into .venv/checkov"
+    python3 -m venv "$VENV_DIR/checkov"
+    "$VENV_DIR/checkov/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
   fi
   # `cargo lambda` is cargo's subcommand lookup of `cargo-lambda` on PATH.
   export PATH="$VENV_DIR/bin:$PATH"

@@ -14,12 +14,13 @@ use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, TenantSettings};
 use crate::store::admin::put_settings;
-use crate::store::items::{attr, conversation_item, conversation_pk, MalformedItem};
+use crate::store::ingest::ConversationWriter;
+use crate::store::items::{conversation_item, MalformedItem};
 use crate::store::rebuild::RebuildSummary;
-use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::writer::{WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
-use super::rollups::WrittenDays;
+use super::rollups::DaySpan;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoParams {
@@ -292,17 +293,18 @@ pub async fn write_demo(
     )
     .await
     .map_err(DemoError::Settings)?;
-    let mut out = BatchWriter::new(client.clone(), &names.conversations, &[attr::PK], writer);
-    let mut days = WrittenDays::new(client, names, tenant);
+    let mut out = ConversationWriter::new(client, names, writer);
+    let mut days = DaySpan::default();
     for c in demo_conversations(params) {
         let item = conversation_item(tenant, &c).map_err(DemoError::Item)?;
-        days.before_write(c.ts_ms, conversation_pk(tenant, &c.room_id))
-            .await
-            .map_err(DemoError::Rollups)?;
+        days.include(c.ts_ms);
         out.put(item).await.map_err(DemoError::Write)?;
     }
     let conversations = out.finish().await.map_err(DemoError::Write)?;
-    let rollups = days.rebuild().await.map_err(DemoError::Rollups)?;
+    let rollups = days
+        .rebuild(client, names, tenant)
+        .await
+        .map_err(DemoError::Rollups)?;
     Ok(DemoSummary {
         tenant: tenant_id.clone(),
         conversations,

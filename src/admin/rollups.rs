@@ -1,8 +1,7 @@
 //! `rebuild-rollups`, and the rebuild that `import` and `generate-demo` run over the days they
 //! wrote: a local stack has no stream, so the tools keep the rollups in step themselves (in AWS
-//! the stream does it too; a second rebuild writes the same items).
-
-use std::collections::{BTreeMap, BTreeSet};
+//! the stream does it too; a second rebuild writes the same items). While they write, their
+//! `store::ingest::ConversationWriter` keeps each batch's days dirty (read raw).
 
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -103,55 +102,6 @@ impl DaySpan {
                     .rebuild_days(tenant, from, to)
                     .await
             }
-        }
-    }
-}
-
-/// The days a tool writes conversations on, kept dirty in the rollups' day state from before
-/// the first write of a day until the rebuild at the end: while the tool runs (and if it stops
-/// part-way), the rollup plan reads those days raw, never from rollups that miss some writes.
-pub struct WrittenDays {
-    rebuilder: Rebuilder,
-    tenant: String,
-    days: BTreeMap<NaiveDate, BTreeSet<String>>,
-    span: DaySpan,
-}
-
-impl WrittenDays {
-    pub fn new(client: &Client, names: &TableNames, tenant: &str) -> Self {
-        Self {
-            rebuilder: Rebuilder::on_wall_clock(client, names),
-            tenant: tenant.to_string(),
-            days: BTreeMap::new(),
-            span: DaySpan::default(),
-        }
-    }
-
-    /// Call before writing the conversation `pk` started at `ts_ms`: the first write of a day
-    /// marks the day first.
-    pub async fn before_write(&mut self, ts_ms: i64, pk: String) -> Result<(), StoreOpError> {
-        let Some(day) = utc_day_of(ts_ms) else {
-            return Ok(());
-        };
-        if !self.days.contains_key(&day) {
-            self.rebuilder
-                .mark(&self.tenant, day, &BTreeSet::new())
-                .await?;
-        }
-        self.days.entry(day).or_default().insert(pk);
-        self.span.include(ts_ms);
-        Ok(())
-    }
-
-    /// Call once every write succeeded: marks each day again with the keys written (the
-    /// rebuild reads those consistently until the index shows them), then rebuilds the days.
-    pub async fn rebuild(self) -> Result<RebuildSummary, StoreOpError> {
-        for (day, pks) in &self.days {
-            self.rebuilder.mark(&self.tenant, *day, pks).await?;
-        }
-        match self.span.0 {
-            None => Ok(RebuildSummary::default()),
-            Some((from, to)) => self.rebuilder.rebuild_days(&self.tenant, from, to).await,
         }
     }
 }

@@ -70,6 +70,7 @@ pub async fn stored_days(
             let stored = StoredDay {
                 departments: Some(state.departments.clone()),
                 unbuilt: (!state.is_clean() && settled).then_some((state.changed, state.built)),
+                dirty: !state.is_clean(),
                 ..StoredDay::default()
             };
             (*day, stored)

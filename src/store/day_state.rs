@@ -8,6 +8,10 @@
 //!   table does; a rebuild reads these from the table itself (consistently);
 //! - `overflow`: more than [`PENDING_CAP`] were pending, so they are no longer listed;
 //! - `departments`: the departments with rollups that day;
+//! - `departmentsWritten`: every department a rebuild ever put items for that day (recorded
+//!   before the puts), so later rebuilds tombstone them and verify compares them;
+//! - `writers`: leases of writers with a write in flight (`{until ms}#{id}`): no rebuild makes
+//!   the day clean while one is live;
 //! - `attention` + `lastChangeAt`: the sparse `byAttention` index of the reconciliation.
 
 use std::collections::BTreeSet;
@@ -33,6 +37,10 @@ pub const ATTENTION_SHARDS: u32 = 8;
 /// its last change: DynamoDB's GSI propagation is normally well under a second.
 pub const OVERFLOW_SETTLE_MS: i64 = 60_000;
 
+/// How long a writer's lease keeps a day dirty unless released: longer than any batch write
+/// with its retries (a crashed writer's days are read raw at most this long, then rebuilt).
+pub const LEASE_MS: i64 = 300_000;
+
 /// A day's state as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DayState {
@@ -42,6 +50,10 @@ pub struct DayState {
     pub pending: BTreeSet<String>,
     pub overflow: bool,
     pub departments: Vec<String>,
+    /// Every department whose items a rebuild of the day ever put.
+    pub written: BTreeSet<String>,
+    /// Writers' leases, `{until ms}#{id}`.
+    pub writers: BTreeSet<String>,
     pub last_change_at: Option<i64>,
 }
 
@@ -55,6 +67,35 @@ impl DayState {
     pub fn lists(&self, department: &str) -> bool {
         self.departments.iter().any(|d| d == department)
     }
+
+    /// The leases still live at `now_ms`, and the expired ones (a crashed writer's).
+    pub fn leases_at(&self, now_ms: i64) -> (Vec<&String>, Vec<&String>) {
+        self.writers
+            .iter()
+            .partition(|lease| lease_until(lease).is_none_or(|until| until > now_ms))
+    }
+}
+
+/// A new lease id for a writer, live until `now_ms + LEASE_MS`.
+pub fn new_lease(now_ms: i64) -> String {
+    format!("{}#{:016x}", now_ms + LEASE_MS, rand::random::<u64>())
+}
+
+/// The instant a lease ends (`None`: not a lease this code wrote; [`read_state`] refuses those,
+/// and one is held live here, so a day is never made clean on a misread).
+fn lease_until(lease: &str) -> Option<i64> {
+    lease
+        .split_once('#')
+        .and_then(|(until, _)| until.parse().ok())
+}
+
+/// What a mark does to the day's writer leases.
+#[derive(Debug, Clone, Copy)]
+pub enum LeaseChange<'a> {
+    /// A writer is about to write the day: no rebuild may make it clean until released.
+    Take(&'a str),
+    /// The writer's write is done (the mark lists what it wrote).
+    Release(&'a str),
 }
 
 /// `DIRTY#n` or `CLEAN#n`: the index partition of a (tenant, day).
@@ -95,8 +136,28 @@ pub fn read_state(item: &Item) -> Result<DayState, items::MalformedItem> {
         pending,
         overflow: r.opt_bool(attr::OVERFLOW)?.unwrap_or(false),
         departments: r.string_list(attr::DEPARTMENTS)?,
+        written: string_set(item, attr::WRITTEN).map_err(|p| r.malformed(p))?,
+        writers: leases(item).map_err(|p| r.malformed(p))?,
         last_change_at: r.opt_number(attr::LAST_CHANGE_AT)?,
     })
+}
+
+fn leases(item: &Item) -> Result<BTreeSet<String>, String> {
+    let leases = string_set(item, attr::WRITERS)?;
+    match leases.iter().find(|l| lease_until(l).is_none()) {
+        Some(bad) => Err(format!(
+            "writers holds {bad:?}, not a lease {{until ms}}#{{id}}"
+        )),
+        None => Ok(leases),
+    }
+}
+
+fn string_set(item: &Item, name: &str) -> Result<BTreeSet<String>, String> {
+    match item.get(name) {
+        Some(AttributeValue::Ss(values)) => Ok(values.iter().cloned().collect()),
+        None => Ok(BTreeSet::new()),
+        Some(_) => Err(format!("{name} is not a string set")),
+    }
 }
 
 /// Records that conversations `pks` of `tenant` changed on `day` (called after the write):
@@ -110,6 +171,41 @@ pub async fn mark(
     pks: &BTreeSet<String>,
     now_ms: i64,
 ) -> Result<(), StoreOpError> {
+    mark_with_lease(client, table, tenant, day, pks, None, now_ms).await
+}
+
+/// [`mark`], also taking or releasing a writer's lease in the same update (so taking one
+/// bumps `changed`: a rebuild that read the state before it cannot record the day built).
+pub async fn mark_with_lease(
+    client: &Client,
+    table: &str,
+    tenant: &str,
+    day: NaiveDate,
+    pks: &BTreeSet<String>,
+    lease: Option<LeaseChange<'_>>,
+    now_ms: i64,
+) -> Result<(), StoreOpError> {
+    let with_lease =
+        |u: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+         add: &str| {
+            let (add, delete) = match lease {
+                None => (add.to_string(), String::new()),
+                Some(LeaseChange::Take(_)) => (format!("{add}, #writers :lease"), String::new()),
+                Some(LeaseChange::Release(_)) => {
+                    (add.to_string(), " DELETE #writers :lease".into())
+                }
+            };
+            let u = match lease {
+                Some(LeaseChange::Take(id) | LeaseChange::Release(id)) => u
+                    .expression_attribute_names("#writers", attr::WRITERS)
+                    .expression_attribute_values(
+                        ":lease",
+                        AttributeValue::Ss(vec![id.to_string()]),
+                    ),
+                None => u,
+            };
+            (u, format!("{add}{delete}"))
+        };
     let update = |listed: bool| {
         let mut u = client
             .update_item()
@@ -129,10 +225,12 @@ pub async fn mark(
         let set = "SET #tenant = :tenant, #attention = :attention, #at = :at";
         if pks.is_empty() {
             // A bump alone: the day is dirty until rebuilt (an operator's repair).
-            u = u.update_expression(format!("{set} ADD #changed :one"));
+            let (v, tail) = with_lease(u, "ADD #changed :one");
+            u = v.update_expression(format!("{set} {tail}"));
         } else if listed {
-            u = u
-                .update_expression(format!("{set} ADD #changed :one, #pending :pks"))
+            let (v, tail) = with_lease(u, "ADD #changed :one, #pending :pks");
+            u = v
+                .update_expression(format!("{set} {tail}"))
                 .condition_expression("attribute_not_exists(#pending) OR size(#pending) < :cap")
                 .expression_attribute_names("#pending", attr::PENDING)
                 .expression_attribute_values(
@@ -144,8 +242,9 @@ pub async fn mark(
                     AttributeValue::N((PENDING_CAP - pks.len().min(PENDING_CAP)).to_string()),
                 );
         } else {
-            u = u
-                .update_expression(format!("{set}, #overflow = :true ADD #changed :one"))
+            let (v, tail) = with_lease(u, "ADD #changed :one");
+            u = v
+                .update_expression(format!("{set}, #overflow = :true {tail}"))
                 .expression_attribute_names("#overflow", attr::OVERFLOW)
                 .expression_attribute_values(":true", AttributeValue::Bool(true));
         }
@@ -269,6 +368,27 @@ mod tests {
             .map(|i| attention(&format!("t{i}"), day, true))
             .collect();
         assert_eq!(shards.len(), ATTENTION_SHARDS as usize);
+    }
+
+    #[test]
+    fn a_lease_is_live_until_its_end_and_a_malformed_one_is_refused() {
+        let live = new_lease(1_000);
+        let expired = new_lease(1_000 - LEASE_MS - 1);
+        let s = DayState {
+            writers: BTreeSet::from([live.clone(), expired.clone()]),
+            ..DayState::default()
+        };
+        let (l, e) = s.leases_at(1_000);
+        assert_eq!((l, e), (vec![&live], vec![&expired]));
+        let (l, e) = s.leases_at(1_000 + LEASE_MS);
+        assert!(l.is_empty() && e.len() == 2);
+        let mut item = state_key("acme", NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+        item.insert(
+            attr::WRITERS.into(),
+            AttributeValue::Ss(vec!["not-a-lease".into()]),
+        );
+        let err = read_state(&item).unwrap_err();
+        assert!(err.problem.contains("not-a-lease"), "{err:?}");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub mod attr {
     pub const BUILT: &str = "built";
     pub const PENDING: &str = "pending";
     pub const OVERFLOW: &str = "overflow";
+    pub const WRITTEN: &str = "departmentsWritten";
+    pub const WRITERS: &str = "writers";
     pub const ATTENTION: &str = "attention";
     pub const LAST_CHANGE_AT: &str = "lastChangeAt";
 }
@@ -336,6 +338,13 @@ pub fn rollup_item(
 pub fn rollup_version(item: &Item) -> Result<Option<u64>, MalformedItem> {
     let key = rollup_key(item);
     Reader::new(item, &key).opt_number(attr::VERSION)
+}
+
+/// Whether a figure item is a tombstone (no agent: its scope had nothing that day). Anything
+/// but the exact empty object our rebuild writes counts as tallies.
+pub fn rollup_is_tombstone(item: &Item) -> Result<bool, MalformedItem> {
+    let key = rollup_key(item);
+    Ok(Reader::new(item, &key).str(attr::TALLIES)?.trim() == "{}")
 }
 
 /// `pk/sk` of a rollups-table item, for errors.

@@ -13,6 +13,7 @@ pub mod change;
 pub mod day_state;
 pub mod dynamo;
 mod error;
+pub mod ingest;
 pub mod items;
 pub mod memory;
 pub mod plan;

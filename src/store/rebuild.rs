@@ -169,15 +169,19 @@ impl Rebuilder {
         let read = self.read_day(tenant, day, &state).await?;
         let rollup = compute(tenant, day, read.rooms.values())?;
         let present: BTreeSet<String> = rollup.departments().into_iter().collect();
+        // Every department ever written is rewritten (a tombstone once it has nothing), even
+        // one whose rebuild lost its last step to a mark: no stale tallies stay behind.
         let scopes: BTreeSet<Scope> = std::iter::once(Scope::All)
             .chain(
                 present
                     .iter()
                     .chain(&state.departments)
+                    .chain(&state.written)
                     .map(|d| Scope::Department(d.clone())),
             )
             .chain(extra.iter().cloned())
             .collect();
+        self.record_written(tenant, day, &present, &state).await?;
         let mut summary = self
             .write_rollups(tenant, day, &rollup, &scopes, version)
             .await?;
@@ -187,7 +191,10 @@ impl Rebuilder {
             || state
                 .last_change_at
                 .is_some_and(|at| now - at >= OVERFLOW_SETTLE_MS);
-        if !settled {
+        let (live, expired) = state.leases_at(now);
+        // A writer with a write in flight: the day stays dirty until it releases its lease
+        // (its release is a mark, and that mark's rebuild follows).
+        if !settled || !live.is_empty() {
             summary.days_left_dirty = 1;
             return Ok(DayRebuild {
                 summary,
@@ -204,6 +211,7 @@ impl Rebuilder {
             // reconciliation's list (its rollups are exact: they were read from the table).
             needs_attention: state.pending.difference(&read.confirmed).next().is_some(),
             clear_overflow: state.overflow,
+            expired_leases: expired.into_iter().cloned().collect(),
         };
         let clean = self.record_built(tenant, day, &outcome, now).await?;
         if !clean {
@@ -284,7 +292,7 @@ impl Rebuilder {
     }
 
     /// What is stored for a day: its state, and the items of `All` and of every department it
-    /// lists (strongly consistent).
+    /// lists or ever wrote (strongly consistent).
     pub async fn stored_day(
         &self,
         tenant: &str,
@@ -292,10 +300,14 @@ impl Rebuilder {
     ) -> Result<StoredDay, StoreOpError> {
         let table = &self.tables.rollups;
         let state = get_state(&self.client, table, tenant, day).await?;
+        let departments: BTreeSet<&String> = state
+            .iter()
+            .flat_map(|s| s.departments.iter().chain(&s.written))
+            .collect();
         let scopes = std::iter::once(Scope::All).chain(
-            state
-                .iter()
-                .flat_map(|s| s.departments.iter().map(|d| Scope::Department(d.clone()))),
+            departments
+                .into_iter()
+                .map(|d| Scope::Department(d.clone())),
         );
         let keys: Vec<Item> = scopes
             .flat_map(|scope| {
@@ -495,6 +507,36 @@ impl Rebuilder {
             .map_err(|e| StoreOpError::call("PutItem", table, e))
     }
 
+    /// Before the puts: adds the departments about to get items to the day's
+    /// `departmentsWritten`, so a later rebuild tombstones them even if this one never records
+    /// its result (finding 7). Unconditional: it changes nothing a reader trusts.
+    async fn record_written(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        present: &BTreeSet<String>,
+        state: &DayState,
+    ) -> Result<(), StoreOpError> {
+        let new: Vec<String> = present.difference(&state.written).cloned().collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let table = &self.tables.rollups;
+        self.client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(day_state::state_key(tenant, day)))
+            .update_expression("SET #tenant = :tenant ADD #written :new")
+            .expression_attribute_names("#tenant", attr::TENANT)
+            .expression_attribute_names("#written", attr::WRITTEN)
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+            .expression_attribute_values(":new", AttributeValue::Ss(new))
+            .send()
+            .await
+            .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
+        Ok(())
+    }
+
     /// Step 5: `built` = v, the departments, the confirmed keys out of `pending`, only while
     /// `changed` is still v. `Ok(false)`: a write was marked meanwhile.
     async fn record_built(
@@ -543,14 +585,27 @@ impl Rebuilder {
             expression.push_str(" REMOVE #overflow");
             u = u.expression_attribute_names("#overflow", attr::OVERFLOW);
         }
+        let mut deletes = Vec::new();
         if !b.confirmed.is_empty() {
-            expression.push_str(" DELETE #pending :confirmed");
+            deletes.push("#pending :confirmed");
             u = u
                 .expression_attribute_names("#pending", attr::PENDING)
                 .expression_attribute_values(
                     ":confirmed",
                     AttributeValue::Ss(b.confirmed.iter().cloned().collect()),
                 );
+        }
+        if !b.expired_leases.is_empty() {
+            deletes.push("#writers :expired");
+            u = u
+                .expression_attribute_names("#writers", attr::WRITERS)
+                .expression_attribute_values(
+                    ":expired",
+                    AttributeValue::Ss(b.expired_leases.clone()),
+                );
+        }
+        if !deletes.is_empty() {
+            expression.push_str(&format!(" DELETE {}", deletes.join(", ")));
         }
         let result = u.update_expression(expression).send().await;
         succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
@@ -659,6 +714,8 @@ struct Built<'a> {
     confirmed: &'a BTreeSet<String>,
     needs_attention: bool,
     clear_overflow: bool,
+    /// Leases of writers that never released them (crashed), dropped with the record.
+    expired_leases: Vec<String>,
 }
 
 /// The day's rollups of every scope.

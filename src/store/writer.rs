@@ -63,6 +63,10 @@ pub enum WriteError {
     },
     #[error("a batch write task ended abnormally")]
     Task(#[source] tokio::task::JoinError),
+    #[error("marking the rollups of the days a batch writes failed")]
+    MarkDays(#[source] super::StoreOpError),
+    #[error("deleting a conversation failed")]
+    Delete(#[source] super::StoreOpError),
 }
 
 /// Where batches go: DynamoDB in production, a fake in the writer's own tests.
@@ -106,6 +110,18 @@ impl BatchSink for Client {
             .into_iter()
             .filter_map(|request| request.put_request.map(|put| put.item))
             .collect())
+    }
+}
+
+/// A writer whose buffered writes can be flushed and waited for.
+pub trait Flush {
+    /// Writes what is buffered, waits for every batch, and returns how many items were written.
+    fn finish(self) -> impl Future<Output = Result<u64, WriteError>> + Send;
+}
+
+impl<S: BatchSink> Flush for BatchWriter<S> {
+    fn finish(self) -> impl Future<Output = Result<u64, WriteError>> + Send {
+        BatchWriter::finish(self)
     }
 }
 
@@ -162,6 +178,11 @@ impl<S: BatchSink> BatchWriter<S> {
             self.send_pending().await?;
         }
         Ok(())
+    }
+
+    /// The sink the batches go to.
+    pub fn sink(&self) -> &S {
+        &self.sink
     }
 
     /// Writes what is buffered, waits for every batch, and returns how many items were written.

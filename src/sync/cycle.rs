@@ -29,9 +29,12 @@ use crate::domain::range::utc_day_of;
 use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::DocError;
-use crate::store::items::{attr, conversation_item, permission_item, settings_item};
+use crate::store::ingest::ConversationWriter;
+use crate::store::items::{
+    attr, conversation_item, conversation_pk, permission_item, settings_item,
+};
 use crate::store::rebuild::Rebuilder;
-use crate::store::writer::{BatchWriter, WriteError, WriterOptions};
+use crate::store::writer::{BatchWriter, Flush, WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
 /// Told the running counts after each room written (the CLI draws them on a progress bar).
@@ -69,8 +72,6 @@ pub enum SyncError {
     },
     #[error("rebuilding the rollups of the synced days failed")]
     Rollups(#[source] StoreOpError),
-    #[error("marking a day's rollups stale before writing its conversations failed")]
-    MarkDay(#[source] StoreOpError),
     #[error(transparent)]
     Lease(#[from] LeaseError),
 }
@@ -236,19 +237,13 @@ async fn run_cycle(
             ..SyncSummary::default()
         },
         days: BTreeSet::new(),
-        rebuilder: Rebuilder::on_wall_clock(client, names),
         directory: BatchWriter::new(
             client.clone(),
             &names.directory,
             &[attr::PK, attr::SK],
             options.writer,
         ),
-        conversations: BatchWriter::new(
-            client.clone(),
-            &names.conversations,
-            &[attr::PK],
-            options.writer,
-        ),
+        conversations: ConversationWriter::new(client, names, options.writer),
     };
     tracing::info!(
         tenant,
@@ -325,7 +320,7 @@ async fn run_cycle(
     Ok(summary)
 }
 
-async fn finish(writer: BatchWriter, what: &'static str) -> Result<u64, SyncError> {
+async fn finish(writer: impl Flush, what: &'static str) -> Result<u64, SyncError> {
     writer
         .finish()
         .await
@@ -371,9 +366,9 @@ struct Cycle<'a> {
     summary: SyncSummary,
     /// UTC days whose conversations were written or removed (each marked before its first).
     days: BTreeSet<NaiveDate>,
-    rebuilder: Rebuilder,
     directory: BatchWriter,
-    conversations: BatchWriter,
+    /// Keeps each batch's days dirty while it is written (the rollups' ingest protocol).
+    conversations: ConversationWriter,
 }
 
 impl Cycle<'_> {
@@ -475,6 +470,8 @@ impl Cycle<'_> {
             }
             Some(b) => {
                 self.summary.rooms_changed += 1;
+                self.conversations
+                    .leaving(&conversation_pk(self.tenant, id), b.ts_ms);
                 self.before_write(b.ts_ms).await?;
             }
             None => self.summary.rooms_added += 1,
@@ -547,28 +544,30 @@ impl Cycle<'_> {
         );
         if let Some(b) = before {
             self.before_write(b.ts_ms).await?;
-            store::delete_conversation(self.client, self.names, self.tenant, id).await?;
+            self.delete_conversation(id, b.ts_ms).await?;
             self.summary.rooms_removed += 1;
         }
         Ok(())
     }
 
-    /// Call before writing or removing a conversation started at `ts_ms`. The first write of
-    /// a day marks the day's rollups stale first, so the rollup plan reads it raw until the
-    /// stream function (or `rebuild_rollups`) has rebuilt it after the write: never an answer
-    /// from rollups that miss it, even if the stream fails (the reconciliation then repairs it).
+    /// Call before writing or removing a conversation started at `ts_ms`: notes its day for
+    /// `rebuild_rollups`. (The writer keeps each batch's days dirty while it writes them.)
     async fn before_write(&mut self, ts_ms: i64) -> Result<(), SyncError> {
-        let Some(day) = utc_day_of(ts_ms) else {
-            return Ok(());
-        };
-        if !self.days.contains(&day) {
-            self.rebuilder
-                .mark(self.tenant, day, &BTreeSet::new())
-                .await
-                .map_err(SyncError::MarkDay)?;
+        if let Some(day) = utc_day_of(ts_ms) {
             self.days.insert(day);
         }
         Ok(())
+    }
+
+    /// Removes a stored conversation through the writer, which keeps its day dirty meanwhile.
+    async fn delete_conversation(&mut self, id: &str, ts_ms: i64) -> Result<(), SyncError> {
+        self.conversations
+            .delete(self.tenant, id, ts_ms)
+            .await
+            .map_err(|source| SyncError::Write {
+                what: "conversations",
+                source,
+            })
     }
 }
 

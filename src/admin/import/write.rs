@@ -11,7 +11,7 @@ use super::summary::{CollectionSummary, ImportSummary};
 use super::validate::{check_permission, check_room, check_user, Plan};
 use super::{Context, ExportFiles, ImportError, PERMISSIONS, ROOMS, USERS};
 use crate::admin::lines::ExportFile;
-use crate::admin::rollups::WrittenDays;
+use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::rocketchat::room::Room;
@@ -19,14 +19,17 @@ use crate::store::admin::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };
-use crate::store::items::{
-    attr, conversation_item, conversation_pk, permission_item, settings_item,
-};
-use crate::store::writer::BatchWriter;
+use crate::store::ingest::ConversationWriter;
+use crate::store::items::{attr, conversation_item, permission_item, settings_item};
+use crate::store::writer::{BatchWriter, Flush};
 use crate::store::StoreOpError;
 
-/// Concurrent single-item calls (session puts).
-const IN_FLIGHT: usize = 8;
+/// Concurrent single-item calls (session puts, revocations, users): each carries a condition
+/// (or keeps a generation) that `BatchWriteItem` cannot express, so they are sent as
+/// concurrent batches of single calls instead.
+const IN_FLIGHT: usize = 16;
+/// Users read from the export before their writes are sent (bounds memory).
+const USERS_PER_BATCH: usize = 256;
 
 pub(super) async fn write(
     client: &Client,
@@ -40,45 +43,48 @@ pub(super) async fn write(
 
     // 1. Revocations: sessions the export no longer grants (a logout, an expired or inactive
     //    user's token; with --prune, users it no longer has), and pruned users.
-    let mut revoked = 0u64;
-    for key in sessions_of(client, &names.sessions, tenant, None)
+    let revoke: Vec<_> = sessions_of(client, &names.sessions, tenant, None)
         .await
         .map_err(store("revocations"))?
-    {
-        let wanted = plan
-            .tokens
-            .get(&key.token_hash)
-            .is_some_and(|t| t.user_id == key.user_id);
-        let governed = context.options.prune || plan.users.contains_key(&key.user_id);
-        if !wanted
-            && governed
-            && delete_session_of(
+        .into_iter()
+        .filter(|key| {
+            let wanted = plan
+                .tokens
+                .get(&key.token_hash)
+                .is_some_and(|t| t.user_id == key.user_id);
+            let governed = context.options.prune || plan.users.contains_key(&key.user_id);
+            !wanted && governed
+        })
+        .collect();
+    let revoked = futures::stream::iter(&revoke)
+        .map(|key| {
+            delete_session_of(
                 client,
                 &names.sessions,
                 &key.token_hash,
                 tenant,
                 &key.user_id,
             )
-            .await
-            .map_err(store("revocations"))?
-        {
-            revoked += 1;
-        }
-    }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_fold(0u64, |n, deleted| async move { Ok(n + u64::from(deleted)) })
+        .await
+        .map_err(store("revocations"))?;
     plan.summaries.users.wrote_n("revoked sessions", revoked);
     if context.options.prune {
-        for user_id in user_ids_of(client, &names.directory, tenant)
+        let pruned: Vec<String> = user_ids_of(client, &names.directory, tenant)
             .await
             .map_err(store("pruned users"))?
-        {
-            if !plan.users.contains_key(&user_id)
-                && delete_user(client, &names.directory, tenant, &user_id)
-                    .await
-                    .map_err(store("pruned users"))?
-            {
-                plan.summaries.users.wrote("pruned users");
-            }
-        }
+            .into_iter()
+            .filter(|user_id| !plan.users.contains_key(user_id))
+            .collect();
+        let deleted = futures::stream::iter(&pruned)
+            .map(|user_id| delete_user(client, &names.directory, tenant, user_id))
+            .buffer_unordered(IN_FLIGHT)
+            .try_fold(0u64, |n, deleted| async move { Ok(n + u64::from(deleted)) })
+            .await
+            .map_err(store("pruned users"))?;
+        plan.summaries.users.wrote_n("pruned users", deleted);
     }
 
     // 2. Settings, permissions, users.
@@ -125,7 +131,10 @@ pub(super) async fn write(
 
     // 3. Conversations, then the rollups of their days.
     let days = conversations(client, names, context, &files.rooms, &mut plan).await?;
-    let rollups = days.rebuild().await.map_err(ImportError::Rollups)?;
+    let rollups = days
+        .rebuild(client, names, tenant)
+        .await
+        .map_err(ImportError::Rollups)?;
 
     // 4. Sessions last: each a conditional put that never takes another tenant's or user's.
     let expiration_s = i64::from(plan.settings.login_expiration_days) * 86_400;
@@ -176,6 +185,7 @@ async fn users(
 ) -> Result<HashMap<String, String>, ImportError> {
     let skipped = &plan.skipped_lines[USERS];
     let mut generations = HashMap::new();
+    let mut batch: Vec<crate::domain::identity::User> = Vec::with_capacity(USERS_PER_BATCH);
     let mut lines = context.lines(file, &file.name)?;
     while let Some((line, bytes)) = lines.next_line()? {
         let doc = match check_user(bytes) {
@@ -184,41 +194,60 @@ async fn users(
             Err(_) => return Err(changed(file, line)),
         };
         let Some(user) = doc.user else { continue };
-        if generations.contains_key(&user.id) || skipped.binary_search(&line).is_ok() {
+        let queued = batch.iter().any(|u| u.id == user.id);
+        if generations.contains_key(&user.id) || queued || skipped.binary_search(&line).is_ok() {
             continue;
         }
-        let generation =
-            put_user_keeping_generation(client, &names.directory, context.tenant.as_str(), &user)
-                .await
-                .map_err(|source| ImportError::Store {
-                    what: "users",
-                    source,
-                })?;
-        generations.insert(user.id, generation);
+        batch.push(user);
+        if batch.len() >= USERS_PER_BATCH {
+            write_users(client, names, context, &mut batch, &mut generations).await?;
+        }
     }
     lines.finish();
+    write_users(client, names, context, &mut batch, &mut generations).await?;
     Ok(generations)
 }
 
-/// Rooms pass 2: one conversation per livechat room, with its message count. Returns the UTC
-/// days they fall on.
+/// Writes a batch of users, [`IN_FLIGHT`] at a time, each keeping its generation.
+async fn write_users(
+    client: &Client,
+    names: &TableNames,
+    context: &Context<'_>,
+    batch: &mut Vec<crate::domain::identity::User>,
+    generations: &mut HashMap<String, String>,
+) -> Result<(), ImportError> {
+    let tenant = context.tenant.as_str();
+    let written: Vec<(String, String)> = futures::stream::iter(batch.drain(..))
+        .map(|user| async move {
+            put_user_keeping_generation(client, &names.directory, tenant, &user)
+                .await
+                .map(|generation| (user.id, generation))
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await
+        .map_err(|source| ImportError::Store {
+            what: "users",
+            source,
+        })?;
+    generations.extend(written);
+    Ok(())
+}
+
+/// Rooms pass 2: one conversation per livechat room, with its message count, each batch's
+/// days kept dirty while it is written. Returns the UTC days they fall on.
 async fn conversations(
     client: &Client,
     names: &TableNames,
     context: &Context<'_>,
     file: &ExportFile,
     plan: &mut Plan,
-) -> Result<WrittenDays, ImportError> {
+) -> Result<DaySpan, ImportError> {
     let tenant = context.tenant.as_str();
     let skipped = &plan.skipped_lines[ROOMS];
     let summary: &mut CollectionSummary = &mut plan.summaries.rooms;
-    let mut writer = BatchWriter::new(
-        client.clone(),
-        &names.conversations,
-        &[attr::PK],
-        context.options.writer,
-    );
-    let mut days = WrittenDays::new(client, names, tenant);
+    let mut writer = ConversationWriter::new(client, names, context.options.writer);
+    let mut days = DaySpan::default();
     let mut lines = context.lines(file, &format!("{} (2/2)", file.name))?;
     while let Some((line, bytes)) = lines.next_line()? {
         if skipped.binary_search(&line).is_ok() {
@@ -234,13 +263,14 @@ async fn conversations(
             .get(&conversation.room_id)
             .ok_or_else(|| changed(file, line))?;
         let item = conversation_item(tenant, &conversation).map_err(|_| changed(file, line))?;
-        days.before_write(
-            conversation.ts_ms,
-            conversation_pk(tenant, &conversation.room_id),
-        )
-        .await
-        .map_err(ImportError::Rollups)?;
-        put(&mut writer, item, "conversations").await?;
+        days.include(conversation.ts_ms);
+        writer
+            .put(item)
+            .await
+            .map_err(|source| ImportError::Write {
+                what: "conversations",
+                source,
+            })?;
         summary.wrote("conversations");
     }
     lines.finish();
@@ -266,7 +296,7 @@ async fn put(
         .map_err(|source| ImportError::Write { what, source })
 }
 
-async fn finish(writer: BatchWriter, what: &'static str) -> Result<u64, ImportError> {
+async fn finish(writer: impl Flush, what: &'static str) -> Result<u64, ImportError> {
     writer
         .finish()
         .await

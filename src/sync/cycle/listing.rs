@@ -109,7 +109,7 @@ impl Cycle<'_> {
                 return Ok(false);
             }
             self.before_write(key.at).await?;
-            store::delete_conversation(self.client, self.names, self.tenant, &key.id).await?;
+            self.delete_conversation(&key.id, key.at).await?;
             self.summary.rooms_removed += 1;
         }
         Ok(true)

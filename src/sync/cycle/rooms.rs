@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 
 use super::{finish, Cycle, SyncError};
-use crate::store::items::attr;
-use crate::store::writer::BatchWriter;
+use crate::store::ingest::ConversationWriter;
 use crate::sync::state::{Decision, SyncState};
 use crate::sync::store::{self, Stamp};
 use crate::sync::walk::{key_of, Cursor, Listed, Order, Walk};
@@ -143,12 +142,7 @@ impl Cycle<'_> {
     pub(super) async fn save_progress(&mut self) -> Result<(), SyncError> {
         let written = std::mem::replace(
             &mut self.conversations,
-            BatchWriter::new(
-                self.client.clone(),
-                &self.names.conversations,
-                &[attr::PK],
-                self.options.writer,
-            ),
+            ConversationWriter::new(self.client, self.names, self.options.writer),
         );
         finish(written, "conversations").await?;
         store::put_state(self.client, self.names, self.tenant, &self.state).await?;
