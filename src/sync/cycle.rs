@@ -112,6 +112,9 @@ pub struct SyncSummary {
     pub removals_refused: u64,
     pub users_written: u64,
     pub users_removed: u64,
+    /// Users skipped because a limit refuses them or their document cannot be read (counted,
+    /// never stored, never a failed cycle).
+    pub users_invalid: u64,
     pub messages_read: u64,
     pub requests: u64,
     pub retries: u64,
@@ -151,8 +154,8 @@ impl fmt::Display for SyncSummary {
         }
         writeln!(
             f,
-            "  users: {} written, {} removed",
-            self.users_written, self.users_removed
+            "  users: {} written, {} removed, {} skipped as invalid",
+            self.users_written, self.users_removed, self.users_invalid
         )?;
         writeln!(
             f,
@@ -278,6 +281,7 @@ async fn run_cycle(
     .await?;
     run.summary.users_written = users.written;
     run.summary.users_removed = users.removed;
+    run.summary.users_invalid = users.invalid;
     let complete = run.rooms_by_update().await?;
     let mut listed = false;
     if complete && options.full {

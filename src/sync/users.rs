@@ -32,6 +32,7 @@ use super::state::OVERLAP_MS;
 use super::store as sync_store;
 use crate::config::TableNames;
 use crate::domain::identity::User;
+use crate::rocketchat::limits;
 use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
 use crate::store::admin::{
@@ -94,6 +95,8 @@ pub struct UsersOutcome {
     pub written: u64,
     pub removed: u64,
     pub sessions_ended: u64,
+    /// Users skipped as invalid (a limit refuses them, or their document cannot be read).
+    pub invalid: u64,
     /// False when the time budget cut the phase short (the next job resumes).
     pub complete: bool,
 }
@@ -281,6 +284,12 @@ impl UsersPhase<'_> {
         let ids: Vec<String> = listed.iter().map(|u| u.id.clone()).collect();
         let stored = stored_users(self.client, self.names, self.tenant, &ids).await?;
         for entry in listed {
+            if let Some(reason) = &entry.invalid {
+                // The reason names the field, never the user: user ids stay out of logs.
+                tracing::warn!(tenant = self.tenant, reason = %reason, "a user document was refused; skipped");
+                out.invalid += 1;
+                continue;
+            }
             let before = stored.get(&entry.id);
             if !entry.active {
                 if before.is_some() {
@@ -395,8 +404,10 @@ struct Listed {
     id: String,
     active: bool,
     updated_ms: Option<i64>,
-    /// `None`: a document the directory does not keep (no username).
+    /// `None`: a document the directory does not keep (no username), or an invalid one.
     user: Option<User>,
+    /// Why the document is refused (it cannot be read, or a limit refuses it): skipped, counted.
+    invalid: Option<String>,
 }
 
 fn listed_user(rc: &RestClient, doc: Value) -> Result<Listed, SyncError> {
@@ -420,17 +431,26 @@ fn listed_user(rc: &RestClient, doc: Value) -> Result<Listed, SyncError> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| malformed("a user of users.list", DocError::Missing("_id".into())))?;
-    let (user_doc, updated_ms) = rest_doc(doc)
-        .and_then(|d| {
-            let updated = d.date_ms("_updatedAt").ok();
-            read_user(&d).map(|u| (u, updated))
-        })
-        .map_err(|e| malformed("a user of users.list", e))?;
+    let read = rest_doc(doc).and_then(|d| {
+        let updated = d.date_ms("_updatedAt").ok();
+        read_user(&d).map(|u| (u, updated))
+    });
+    let (user, updated_ms, invalid) = match read {
+        Ok((user_doc, updated)) => match user_doc.user {
+            Some(user) => match limits::check_user(&user) {
+                Ok(()) => (Some(user), updated, None),
+                Err(e) => (None, updated, Some(e.to_string())),
+            },
+            None => (None, updated, None),
+        },
+        Err(e) => (None, None, Some(e.to_string())),
+    };
     Ok(Listed {
         id,
         active,
         updated_ms,
-        user: user_doc.user,
+        user,
+        invalid,
     })
 }
 

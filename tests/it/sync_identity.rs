@@ -517,3 +517,44 @@ async fn a_rate_limit_past_the_deadline_cuts_the_users_phase_short_and_keeps_its
     let base = workspace().users.len() as u64;
     assert_eq!(cut.users_written + done.users_written, 250 + base);
 }
+
+/// The sync applies the import's limits to users too: a user whose username or roles could not
+/// be stored (past the item limits) is skipped and counted, and the others are written; a user
+/// document that cannot be read at all is skipped the same way, never a failed cycle.
+#[tokio::test]
+async fn a_user_past_the_limits_is_skipped_and_counted_not_a_failed_cycle() {
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("id-limits");
+    let mut w = many_users(3);
+    w.users
+        .push(json!({"_id": "too-long", "username": "x".repeat(5000),
+        "roles": ["livechat-agent"], "active": true, "_updatedAt": iso(1_717_200_000_000)}));
+    w.users
+        .push(json!({"_id": "bad-roles", "username": "bad-roles",
+        "roles": [1, 2], "active": true, "_updatedAt": iso(1_717_200_000_000)}));
+    let standin = StandIn::start(w).await;
+    let summary = run(
+        &client,
+        &names,
+        &tenant,
+        &standin.url,
+        SyncOptions::default(),
+    )
+    .await
+    .expect("one bad user document is not a failed cycle");
+    assert_eq!(summary.users_invalid, 2, "{summary}");
+    for refused in ["too-long", "bad-roles"] {
+        assert!(
+            user_item(&client, &names, &tenant, refused).await.is_none(),
+            "{refused} is not stored"
+        );
+    }
+    for i in 0..3 {
+        assert!(
+            user_item(&client, &names, &tenant, &format!("user{i:04}"))
+                .await
+                .is_some(),
+            "user{i:04} is written beside the refused one"
+        );
+    }
+}
