@@ -393,29 +393,6 @@ pub(crate) async fn batch_get(
     Ok(found)
 }
 
-/// The stored conversations among `room_ids` (at most 100), by room id.
-pub async fn stored_conversations(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    room_ids: &[String],
-) -> Result<HashMap<String, Conversation>, StoreOpError> {
-    let keys = room_ids
-        .iter()
-        .map(|id| Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, id)))]))
-        .collect();
-    let mut out = HashMap::new();
-    for item in batch_get(client, &names.conversations, keys).await? {
-        let key = match item.get(attr::PK) {
-            Some(AttributeValue::S(pk)) => pk.clone(),
-            _ => "<conversation without pk>".into(),
-        };
-        let c = read_conversation(&item, &key)?;
-        out.insert(c.room_id.clone(), c);
-    }
-    Ok(out)
-}
-
 /// The stored conversations among `room_ids` (at most 100, no duplicates) with the stamp the
 /// sync wrote them with (none when the import wrote them).
 pub async fn stored_rooms(
@@ -622,16 +599,6 @@ pub async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), 
         .await
         .map_err(call("DeleteItem", table))?;
     Ok(())
-}
-
-pub async fn delete_conversation(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    room_id: &str,
-) -> Result<(), StoreOpError> {
-    let key = Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, room_id)))]);
-    delete_item(client, &names.conversations, key).await
 }
 
 pub async fn delete_user(
