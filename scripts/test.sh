@@ -75,6 +75,8 @@ env -i HOME="$HOME" PATH="$PATH" bash -c 'source scripts/env.sh && [[ -z "$(decl
 
 begin fmt "Format (cargo fmt --check)"
 cargo fmt --all -- --check
+# No import cycle among src files (a rough reading of `use crate::…`/`super::…` paths).
+python3 scripts/rs_cycles.py src >/dev/null || die "import cycle among src files: $(python3 scripts/rs_cycles.py src)"
 
 begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings

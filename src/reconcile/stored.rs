@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -15,8 +14,9 @@ use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
 use crate::store::day_state::{read_state, DayState};
 use crate::store::items::{
-    attr, day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
+    day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
 };
+use crate::store::span::span_query;
 use crate::store::StoreOpError;
 
 /// Figure queries in flight at once.
@@ -133,15 +133,7 @@ async fn query_between(
     from: String,
     to: String,
 ) -> Result<Vec<Item>, StoreOpError> {
-    let mut pages = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-        .expression_attribute_names("#pk", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_values(":pk", AttributeValue::S(pk))
-        .expression_attribute_values(":from", AttributeValue::S(from))
-        .expression_attribute_values(":to", AttributeValue::S(to))
+    let mut pages = span_query(client, table, pk, (from, to))
         .consistent_read(true)
         .into_paginator()
         .send();

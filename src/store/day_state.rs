@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use super::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
-use super::rollups::span_query;
+use super::span::span_query;
 use super::{classify, StoreError, StoreOpError};
 use crate::domain::rollup::Scope;
 

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod rebuild;
 pub mod rollups;
 pub mod signin;
+pub mod span;
 pub mod writer;
 
 pub use error::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};

@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 
 use super::day_state::{query_states, DayState};
 use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
+use super::span::span_query;
 use super::{classify, FoldStats, RangeQuery, StoreError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::rollup::Scope;
@@ -162,24 +163,6 @@ pub async fn fold_days(
         stats,
         uncovered,
     })
-}
-
-/// A Query of one partition of the rollups table between two sort keys (`#pk`, `#sk` named).
-pub fn span_query(
-    client: &Client,
-    table: &str,
-    pk: String,
-    (first, last): (String, String),
-) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-    client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-        .expression_attribute_names("#pk", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_values(":pk", AttributeValue::S(pk))
-        .expression_attribute_values(":first", AttributeValue::S(first))
-        .expression_attribute_values(":last", AttributeValue::S(last))
 }
 
 /// The figure's rollup items of `first..=last` for `scope`, by day; and the pages read.

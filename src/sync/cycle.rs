@@ -18,7 +18,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::client::{CallStats, RestClient, RestError};
-use super::lease::{Lease, LeaseError, LEASE_MS};
+pub use super::error::SyncError;
+use super::lease::{Lease, LEASE_MS};
 use super::source::{self, rest_doc, SourceError};
 use super::state::SyncState;
 use super::store::{self, Stamp};
@@ -34,8 +35,7 @@ use crate::store::items::{
     attr, conversation_item, conversation_pk, permission_item, settings_item,
 };
 use crate::store::rebuild::Rebuilder;
-use crate::store::writer::{BatchWriter, Flush, WriteError, WriterOptions};
-use crate::store::StoreOpError;
+use crate::store::writer::{BatchWriter, Flush, WriterOptions};
 
 /// Told the running counts after each room written (the CLI draws them on a progress bar).
 pub type Progress = std::sync::Arc<dyn Fn(&SyncSummary) + Send + Sync>;
@@ -50,50 +50,6 @@ pub struct SyncOptions {
     /// No new room is started past this instant; what is written is kept and resumed.
     pub deadline: Option<Instant>,
     pub writer: WriterOptions,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error("the sync state or stored items could not be read or written")]
-    Store(#[from] StoreOpError),
-    #[error("room {room}: malformed document")]
-    Room {
-        room: String,
-        #[source]
-        source: DocError,
-    },
-    #[error("writing {what} failed")]
-    Write {
-        what: &'static str,
-        #[source]
-        source: WriteError,
-    },
-    #[error("rebuilding the rollups of the synced days failed")]
-    Rollups(#[source] StoreOpError),
-    #[error(transparent)]
-    Lease(#[from] LeaseError),
-}
-
-impl SyncError {
-    /// The token is wrong or revoked, or the account lacks a permission.
-    pub fn is_auth(&self) -> bool {
-        matches!(self, SyncError::Source(SourceError::Rest(e)) if e.is_auth())
-    }
-
-    /// The deadline came (or a wait would have crossed it): the cycle is cut short, not failed.
-    pub fn is_out_of_time(&self) -> bool {
-        matches!(
-            self,
-            SyncError::Source(SourceError::Rest(RestError::OutOfTime { .. }))
-        )
-    }
-
-    /// Another sync of the tenant holds the lease.
-    pub fn is_busy(&self) -> bool {
-        matches!(self, SyncError::Lease(LeaseError::Busy { .. }))
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -450,11 +406,12 @@ impl Cycle<'_> {
             self.invalid_room(id, &e);
             return Ok(());
         }
-        let (agent, read) = match source::agent_messages(self.rc, id, self.options.deadline).await {
-            Ok(counts) => counts,
-            Err(e) if vanished(&e) => return self.remove_vanished(id, before).await,
-            Err(e) => return Err(e.into()),
-        };
+        let (agent, read) =
+            match super::messages::agent_messages(self.rc, id, self.options.deadline).await {
+                Ok(counts) => counts,
+                Err(e) if vanished(&e) => return self.remove_vanished(id, before).await,
+                Err(e) => return Err(e.into()),
+            };
         conversation.agent_messages = agent;
         self.summary.messages_read += read;
         let mut item =

@@ -8,8 +8,10 @@
 
 pub mod client;
 pub mod cycle;
+pub mod error;
 pub mod lag;
 pub mod lease;
+pub mod messages;
 pub mod scheduled;
 pub mod source;
 pub mod state;

@@ -28,6 +28,8 @@ use crate::store::StoreOpError;
 
 pub const CONNECTIONS_PK: &str = "#SYNC";
 pub const STATE_SK: &str = "SYNC";
+/// The users' own sync state: `sk` of the tenant's directory partition.
+pub const USERS_STATE_SK: &str = "SYNC#USERS";
 /// Set on the state item by every save (a lease alone does not set it).
 pub const STATE_SAVED: &str = "stateVersion";
 
@@ -145,7 +147,7 @@ pub async fn delete_state(
     tenant: &str,
 ) -> Result<(), StoreOpError> {
     delete_item(client, &names.directory, directory_key(tenant, STATE_SK)).await?;
-    let users = directory_key(tenant, super::users::USERS_STATE_SK);
+    let users = directory_key(tenant, USERS_STATE_SK);
     delete_item(client, &names.directory, users).await
 }
 

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::client::{RestClient, RestError};
-use super::cycle::SyncError;
+use super::error::SyncError;
 use super::source::{self, rest_doc, SourceError};
 use super::state::OVERLAP_MS;
 use super::store as sync_store;
@@ -46,8 +46,7 @@ pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
 /// More users than this in one listing is a server that pages without end (full pages and no
 /// `total`): the phase stops with an error instead of looping.
 pub const MAX_LISTED_USERS: u64 = 2_000_000;
-/// The users' own sync state: `sk` of the tenant's directory partition.
-pub const USERS_STATE_SK: &str = "SYNC#USERS";
+pub use super::store::USERS_STATE_SK;
 
 mod a {
     pub const CHECKPOINT: &str = "checkpoint";
