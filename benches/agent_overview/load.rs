@@ -11,7 +11,7 @@ use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::identity::{TenantId, User};
-use agent_overview::store::admin::put_user;
+use agent_overview::store::identity_writes::put_user;
 use agent_overview::store::items::{attr, conversation_item};
 use agent_overview::store::writer::{BatchWriter, WriterOptions};
 use aws_sdk_dynamodb::Client;

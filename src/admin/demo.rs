@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, TenantSettings};
-use crate::store::admin::put_settings;
+use crate::store::identity_writes::put_settings;
 use crate::store::ingest::ConversationWriter;
 use crate::store::items::{conversation_item, MalformedItem};
 use crate::store::rebuild::RebuildSummary;

@@ -9,7 +9,7 @@ use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
 use crate::rocketchat::setting::{validate_zone, Mode, SettingsError};
-use crate::store::admin::{
+use crate::store::identity_writes::{
     delete_user as delete_user_item, get_settings, get_user, put_settings,
     put_user_keeping_generation, set_roles,
 };

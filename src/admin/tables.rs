@@ -413,7 +413,10 @@ mod tests {
         // Sessions by (tenant, user): revoke-sessions, delete-user and import never scan.
         assert_eq!(sessions.indexes.len(), 1);
         let by_user = &sessions.indexes[0];
-        assert_eq!(by_user.name, crate::store::admin::SESSIONS_BY_USER_INDEX);
+        assert_eq!(
+            by_user.name,
+            crate::store::identity_writes::SESSIONS_BY_USER_INDEX
+        );
         assert_eq!(
             by_user.key_schema,
             vec![key("tenant", KeyType::Hash), key("userId", KeyType::Range)]

@@ -42,7 +42,7 @@ pub type Flight = Arc<OnceCell<MeAnswer>>;
 pub struct Cache {
     checks: Mutex<HashMap<CheckKey, (Remembered, i64)>>,
     in_flight: Mutex<HashMap<CheckKey, Flight>>,
-    hosts: Mutex<HashMap<Host, (Option<TenantId>, i64)>>,
+    hosts: Mutex<HashMap<Host, (HostTenant, i64)>>,
     backoff: Mutex<HashMap<TenantId, i64>>,
 }
 
@@ -85,6 +85,23 @@ fn put<K: std::hash::Hash + Eq + Clone, V>(
     map.insert(key, (value, until_ms));
 }
 
+/// What a host was found to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostTenant {
+    Tenant(TenantId),
+    /// No tenant holds the host (nor a wildcard over it).
+    NoTenant,
+}
+
+impl HostTenant {
+    pub fn tenant(self) -> Option<TenantId> {
+        match self {
+            HostTenant::Tenant(t) => Some(t),
+            HostTenant::NoTenant => None,
+        }
+    }
+}
+
 impl Cache {
     pub fn check(&self, key: &CheckKey, now_ms: i64) -> Option<Remembered> {
         get(&self.checks, key, now_ms)
@@ -94,13 +111,17 @@ impl Cache {
         put(&self.checks, key, value, until_ms, now_ms);
     }
 
-    /// `Some(None)`: the host is known to name no tenant.
-    pub fn host(&self, host: &Host, now_ms: i64) -> Option<Option<TenantId>> {
+    /// What is remembered of the host, while it is: its tenant, or that it names none.
+    pub fn host(&self, host: &Host, now_ms: i64) -> Option<HostTenant> {
         get(&self.hosts, host, now_ms)
     }
 
     pub fn remember_host(&self, host: Host, tenant: Option<TenantId>, until_ms: i64, now_ms: i64) {
-        put(&self.hosts, host, tenant, until_ms, now_ms);
+        let known = match tenant {
+            Some(t) => HostTenant::Tenant(t),
+            None => HostTenant::NoTenant,
+        };
+        put(&self.hosts, host, known, until_ms, now_ms);
     }
 
     /// Until when the tenant's Rocket.Chat asked us to wait (429), if that is still ahead.

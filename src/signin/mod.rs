@@ -122,7 +122,7 @@ impl SignIn {
     ) -> Result<Option<TenantId>, StoreError> {
         let now = (self.clock)();
         if let Some(known) = self.cache.host(&host, now) {
-            return Ok(known);
+            return Ok(known.tenant());
         }
         *reads += 1;
         let wildcard = host.wildcard().map(|(w, _)| w);

@@ -8,11 +8,11 @@ use crate::domain::host::HostMapping;
 use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 
-pub mod admin;
 pub mod change;
 pub mod day_state;
 pub mod dynamo;
 mod error;
+pub mod identity_writes;
 pub mod ingest;
 pub mod items;
 pub mod memory;

@@ -35,7 +35,7 @@ use crate::domain::identity::User;
 use crate::rocketchat::limits;
 use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
-use crate::store::admin::{
+use crate::store::identity_writes::{
     delete_user, end_sessions, put_owned_user, UserOwner, MANAGED_BY, MANAGED_BY_SYNC,
 };
 use crate::store::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
@@ -100,6 +100,14 @@ pub struct UsersOutcome {
     pub complete: bool,
 }
 
+/// How the incremental listing ended.
+enum Incremental {
+    /// The time budget cut it short (the next job lists again from the checkpoint).
+    CutShort,
+    /// Down to the checkpoint's overlap; the newest `_updatedAt` seen, if any.
+    Done { newest: Option<i64> },
+}
+
 impl UsersPhase<'_> {
     fn out_of_time(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -114,11 +122,11 @@ impl UsersPhase<'_> {
         if let Some(checkpoint) = state.checkpoint_ms {
             match self.incremental(checkpoint, &mut out).await? {
                 // Capped at the cycle's start: a user stamped in the future never hides later changes.
-                Some(top) => {
-                    let top = top.map_or(checkpoint, |t| t.min(self.now_ms));
+                Incremental::Done { newest } => {
+                    let top = newest.map_or(checkpoint, |t| t.min(self.now_ms));
                     state.checkpoint_ms = Some(checkpoint.max(top));
                 }
-                None => out.complete = false,
+                Incremental::CutShort => out.complete = false,
             }
         }
         let due = state.full.is_some()
@@ -161,25 +169,24 @@ impl UsersPhase<'_> {
         Ok(out)
     }
 
-    /// Newest change first, down to the checkpoint's overlap. `None` when cut short; else the
-    /// newest `_updatedAt` seen.
+    /// Newest change first, down to the checkpoint's overlap.
     async fn incremental(
         &self,
         checkpoint: i64,
         out: &mut UsersOutcome,
-    ) -> Result<Option<Option<i64>>, SyncError> {
+    ) -> Result<Incremental, SyncError> {
         let threshold = checkpoint.saturating_sub(OVERLAP_MS);
         let mut top: Option<i64> = None;
         let mut offset = 0u64;
         loop {
             if self.out_of_time() {
-                return Ok(None);
+                return Ok(Incremental::CutShort);
             }
             self.within_bounds(offset)?;
             let Some(page) =
                 cut_short(users_page(self.rc, offset, json!({"_updatedAt": -1})).await)?
             else {
-                return Ok(None);
+                return Ok(Incremental::CutShort);
             };
             offset += page.docs.len() as u64;
             let mut listed = Vec::new();
@@ -197,10 +204,10 @@ impl UsersPhase<'_> {
                 listed.push(user);
             }
             if cut_short(self.write_listed(listed, Some(threshold), out).await)? != Some(true) {
-                return Ok(None);
+                return Ok(Incremental::CutShort);
             }
             if below || !page.more {
-                return Ok(Some(top));
+                return Ok(Incremental::Done { newest: top });
             }
         }
     }
@@ -346,7 +353,8 @@ impl UsersPhase<'_> {
     ) -> Result<(), SyncError> {
         let (client, table) = (self.client, &self.names.directory);
         let removed = if only_managed {
-            crate::store::admin::delete_synced_user(client, table, self.tenant, id).await?
+            crate::store::identity_writes::delete_synced_user(client, table, self.tenant, id)
+                .await?
         } else {
             delete_user(client, table, self.tenant, id).await?
         };

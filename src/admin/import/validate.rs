@@ -16,7 +16,7 @@ use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::setting::{read_setting, Setting, SettingsDraft};
 use crate::rocketchat::user::{read_user, UserDoc};
 use crate::rocketchat::{Doc, DocError};
-use crate::store::admin::{get_settings, session_owners};
+use crate::store::identity_writes::{get_settings, session_owners};
 
 // The limits live in `rocketchat::limits`: the sync refuses alike.
 use crate::rocketchat::limits::{check_conversation, id_size, roles_size, DayDepartments};

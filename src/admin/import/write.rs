@@ -15,7 +15,7 @@ use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::rocketchat::room::Room;
-use crate::store::admin::{
+use crate::store::identity_writes::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };

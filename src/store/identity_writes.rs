@@ -1,5 +1,6 @@
-//! Single-item reads and writes of the operators' tool: users, settings and sessions, each
-//! under the condition that keeps an operator's mistake from clobbering someone else's data.
+//! Identity reads and writes outside the request path: users, settings and sessions, for the
+//! operators' tool, the import and the sync, each under the condition that keeps a mistake from
+//! clobbering someone else's data.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
