@@ -62,6 +62,13 @@ pub async fn run(
     .await
 }
 
+/// One incremental cycle with the default options, which must succeed.
+pub async fn sync_ok(client: &Client, names: &TableNames, tenant: &str, url: &str) -> SyncSummary {
+    run(client, names, tenant, url, SyncOptions::default())
+        .await
+        .expect("the sync cycle succeeds")
+}
+
 fn incremental() -> SyncOptions {
     SyncOptions::default()
 }

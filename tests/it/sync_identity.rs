@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::harness;
 use crate::rc_standin::{iso, StandIn, Workspace, TOKEN};
 use crate::rocketchat_export::fixture_dir;
-use crate::sync::{rest, run};
+use crate::sync::{rest, run, sync_ok};
 
 const QUERY: &str = "name=Total_conversations&from=2024-06-01&to=2024-06-30";
 
@@ -143,15 +143,7 @@ async fn sessions_survive_a_sync_and_a_deactivated_user_never_gets_them_back() {
         "active": true, "_updatedAt": iso(1_717_200_000_000)}),
     );
     let standin = StandIn::start(w).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     let item = user_item(&client, &names, &tenant, "mgr1").await.unwrap();
     assert_eq!(attr(&item, "generation"), Some(generation.as_str()), "kept");
     assert_eq!(attr(&item, "managedBy"), Some("sync"));
@@ -161,43 +153,19 @@ async fn sessions_survive_a_sync_and_a_deactivated_user_never_gets_them_back() {
         "the session of a user Rocket.Chat still has active survives the sync"
     );
     // Unchanged users are not written again.
-    let again = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let again = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(again.users_written, 0);
 
     // Deactivated in Rocket.Chat: the sync removes the user and ends its sessions at once.
     set_active(&standin, "mgr1", false);
-    let summary = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let summary = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(summary.users_removed, 1);
     assert_eq!(status(&client, &names, &token, "mgr1").await, 401);
     assert_eq!(session_count(&client, &names, &tenant, "mgr1").await, 0);
 
     // A session that escaped the index (minted again under the old generation) stays dead too.
     set_active(&standin, "mgr1", true);
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     let item = user_item(&client, &names, &tenant, "mgr1").await.unwrap();
     let new_generation = attr(&item, "generation").unwrap();
     assert_ne!(
@@ -323,15 +291,7 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
 
     // The next job resumes where the listing stopped, and completes it.
     standin.with(|s| s.faults.delay_ms = 0);
-    let done = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let done = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(done.complete);
     assert_eq!(
         cut.users_written + done.users_written,
@@ -353,15 +313,7 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
 
     // Idle: one users page, newest change first; a changed user is the only one written.
     let before = listings(&standin);
-    let idle = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let idle = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(listings(&standin) - before, 1);
     assert_eq!(idle.users_written, 0);
     standin.with(|s| {
@@ -374,15 +326,7 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
         u["roles"] = json!(["livechat-agent", "livechat-monitor-x"]);
         u["_updatedAt"] = now_iso();
     });
-    let changed = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let changed = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(changed.users_written, 1);
     let item = user_item(&client, &names, &tenant, "user0007")
         .await
@@ -504,15 +448,7 @@ async fn a_rate_limit_past_the_deadline_cuts_the_users_phase_short_and_keeps_its
     assert!(!cut.complete);
     assert!(cut.users_written >= 100, "{}", cut.users_written);
     standin.with(|s| s.faults.rate_limited = 0);
-    let done = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let done = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(done.complete);
     let base = workspace().users.len() as u64;
     assert_eq!(cut.users_written + done.users_written, 250 + base);

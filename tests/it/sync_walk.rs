@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::harness;
 use crate::rc_standin::{iso, StandIn, Workspace, TOKEN};
 use crate::rocketchat_export::{fixture_dir, replay_cases};
-use crate::sync::{conversations, generated, imported, mint_callers, rest, run, EXPIRED};
+use crate::sync::{conversations, generated, imported, mint_callers, rest, run, sync_ok, EXPIRED};
 
 const BASE: i64 = 1_717_200_000_000; // 2024-06-01T00:00Z
 
@@ -66,15 +66,7 @@ async fn a_deletion_between_pages_skips_no_changed_room() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("walk-del");
     let standin = StandIn::start(generated(250, 0)).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     let now = now_ms();
     standin.with(|s| {
         for i in 0..150 {
@@ -91,15 +83,7 @@ async fn a_deletion_between_pages_skips_no_changed_room() {
             }
         }));
     });
-    let summary = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let summary = sync_ok(&client, &names, &tenant, &standin.url).await;
     let stored = conversations(&client, &names, &tenant).await;
     assert_eq!(
         stored["room0100"].chat_duration,
@@ -127,15 +111,7 @@ async fn a_deletion_during_the_full_listing_removes_no_live_room() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("walk-full-del");
     let standin = StandIn::start(generated(250, 0)).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     standin.with(|s| {
         for i in 0..10 {
             s.workspace.rooms.push(json!({
@@ -172,15 +148,7 @@ async fn rooms_stamped_alike_across_pages_are_all_read() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("walk-ties");
     let standin = StandIn::start(generated(250, 0)).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     let stamp = iso(now_ms());
     standin.with(|s| {
         for r in &mut s.workspace.rooms {
@@ -188,15 +156,7 @@ async fn rooms_stamped_alike_across_pages_are_all_read() {
             r["metrics"]["chatDuration"] = json!(7777);
         }
     });
-    let summary = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let summary = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(summary.rooms_changed, 250);
     let stored = conversations(&client, &names, &tenant).await;
     assert!(stored.values().all(|c| c.chat_duration == Some(7777.0)));
@@ -210,15 +170,7 @@ async fn a_room_stamped_in_the_future_hides_no_later_change() {
     let mut w = generated(5, 0);
     w.rooms[0]["_updatedAt"] = json!("2099-01-01T00:00:00.000Z");
     let standin = StandIn::start(w).await;
-    let first = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let first = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(
         first.state.checkpoint_ms <= Some(now_ms()),
         "capped at the cycle's start"
@@ -228,15 +180,7 @@ async fn a_room_stamped_in_the_future_hides_no_later_change() {
         r["servedBy"] = json!({"_id": "j", "username": "jane"});
         r["_updatedAt"] = json!(iso(now_ms()));
     });
-    let second = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let second = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(second.complete);
     assert_eq!(second.rooms_changed, 1);
     let stored = conversations(&client, &names, &tenant).await;
@@ -250,15 +194,7 @@ async fn a_tenant_larger_than_a_job_advances_a_little_every_job() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("walk-large");
     let standin = StandIn::start(generated(1000, 0)).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     // One room Rocket.Chat no longer has, which the full listing must remove.
     standin.with(|s| {
         s.workspace.rooms.retain(|r| r["_id"] != "room0500");
@@ -355,15 +291,7 @@ async fn a_rate_limit_at_the_deadline_cuts_the_job_short_and_keeps_its_progress(
         s.faults.delay_ms = 0;
         s.log.clear();
     });
-    let done = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let done = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(done.complete);
     assert_eq!(done.rooms_added as usize, 200 - stored);
     let reads = standin
@@ -419,15 +347,7 @@ async fn a_day_takes_no_more_departments_than_it_can_hold() {
         r["departmentId"] = json!(format!("dept{i:04}"));
     }
     let standin = StandIn::start(w).await;
-    let summary = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let summary = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(summary.rooms_invalid, 2);
     assert_eq!(summary.rooms_added as usize, MAX_DEPARTMENTS_PER_DAY);
     let day = Rebuilder::on_wall_clock(&client, &names)
@@ -483,30 +403,14 @@ async fn a_second_sync_of_the_same_tenant_refuses_while_one_runs() {
         "the refused sync asked nothing"
     );
     held.release(&client, &names).await.unwrap();
-    let ok = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let ok = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(ok.rooms_added, 3);
     // An expired lease (a holder that died) does not block.
     let now = now_ms();
     Lease::take(&client, &names, &tenant, now - 120_000, now - 60_000)
         .await
         .unwrap();
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
 }
 
 // Finding 11: an idle cycle reads no message and one page of rooms; a busy one reads each
@@ -520,26 +424,10 @@ async fn an_idle_cycle_costs_a_few_requests_and_no_message_read() {
         w.rooms[i]["_updatedAt"] = json!(iso(BASE + 49 * 60_000));
     }
     let standin = StandIn::start(w).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     for cycle in 2..=3 {
         standin.with(|s| s.log.clear());
-        let s = run(
-            &client,
-            &names,
-            &tenant,
-            &standin.url,
-            SyncOptions::default(),
-        )
-        .await
-        .unwrap();
+        let s = sync_ok(&client, &names, &tenant, &standin.url).await;
         let log = standin.requests();
         let messages = log
             .iter()
@@ -568,15 +456,7 @@ async fn an_idle_cycle_costs_a_few_requests_and_no_message_read() {
         }
         s.log.clear();
     });
-    let s = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let s = sync_ok(&client, &names, &tenant, &standin.url).await;
     let log = standin.requests();
     let reads = log.iter().filter(|r| r.contains("/messages?")).count();
     eprintln!(
@@ -624,15 +504,7 @@ async fn fixture_through_a_changing_workspace(folder: &str) {
             created += 1;
         }));
     });
-    let first = run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let first = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert!(first.complete);
     let second = run(&client, &names, &tenant, &standin.url, full())
         .await
@@ -677,15 +549,7 @@ async fn a_listing_that_would_remove_most_rooms_removes_none() {
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("walk-mass");
     let standin = StandIn::start(generated(60, 0)).await;
-    run(
-        &client,
-        &names,
-        &tenant,
-        &standin.url,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    sync_ok(&client, &names, &tenant, &standin.url).await;
     standin.with(|s| s.workspace.rooms.truncate(5));
     let s = run(&client, &names, &tenant, &standin.url, full())
         .await
