@@ -18,10 +18,8 @@ use super::state::{Connection, Listing, Pending, SyncState};
 use super::walk::{Cursor, Key};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
-use crate::domain::identity::User;
 use crate::store::items::{
-    self, attr, conversation_pk, directory_key, read_conversation, read_user, sk, Item,
-    MalformedItem, Reader,
+    self, attr, conversation_pk, directory_key, read_conversation, Item, MalformedItem, Reader,
 };
 use crate::store::plan::months_between;
 use crate::store::StoreOpError;
@@ -419,95 +417,6 @@ pub async fn stored_rooms(
     Ok(out)
 }
 
-/// The stored users among `user_ids` (at most 100), by user id.
-pub async fn stored_users(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    user_ids: &[String],
-) -> Result<HashMap<String, User>, StoreOpError> {
-    let keys = user_ids
-        .iter()
-        .map(|id| directory_key(tenant, &sk::user(id)))
-        .collect();
-    let mut out = HashMap::new();
-    for item in batch_get(client, &names.directory, keys).await? {
-        let u = read_user(&item, &format!("{tenant}/USER"))?;
-        out.insert(u.id.clone(), u);
-    }
-    Ok(out)
-}
-
-/// Every stored user id of the tenant, a page at a time.
-pub async fn for_each_stored_user(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    mut each: impl AsyncFnMut(String) -> Result<(), StoreOpError>,
-) -> Result<(), StoreOpError> {
-    let table = &names.directory;
-    let mut pages = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk AND begins_with(#sk, :user)")
-        .projection_expression("#uid")
-        .expression_attribute_names("#pk", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_names("#uid", attr::USER_ID)
-        .expression_attribute_values(":pk", s(tenant))
-        .expression_attribute_values(":user", s(&sk::user("")))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(call("Query", table))?;
-        for item in page.items() {
-            let r = Reader::new(item, "user");
-            each(r.str(attr::USER_ID)?.to_string()).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Every stored conversation of the tenant as `(room id, ts)`, month bucket by month bucket
-/// through the `byMonth` index (keys only), from 1970 to a year after `now_ms`.
-pub async fn for_each_stored_room(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    now_ms: i64,
-    mut each: impl AsyncFnMut(String, i64) -> Result<(), StoreOpError>,
-) -> Result<(), StoreOpError> {
-    let table = &names.conversations;
-    let horizon = now_ms.saturating_add(366 * 86_400_000);
-    for month in months_between(0, horizon) {
-        let mut pages = client
-            .query()
-            .table_name(table)
-            .index_name(&names.by_month_index)
-            .key_condition_expression("#month = :month")
-            .projection_expression("#pk, #ts")
-            .expression_attribute_names("#month", attr::MONTH)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#ts", attr::TS)
-            .expression_attribute_values(":month", s(&items::month_key(tenant, month)))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(call("Query", table))?;
-            for item in page.items() {
-                let r = Reader::new(item, "conversation");
-                let pk = r.str(attr::PK)?;
-                let room_id = pk
-                    .strip_prefix(tenant)
-                    .and_then(|rest| rest.strip_prefix('#'))
-                    .ok_or_else(|| r.malformed(format!("pk is not {tenant}#{{roomId}}")))?;
-                each(room_id.to_string(), r.number(attr::TS)?).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The stored rooms whose `(ts, room id)` lies after `from` (from [`EARLIEST_STORED_MS`] when
 /// `None`) and at or before `to` (to a year past `now_ms` when `None`), through the `byMonth`
 /// index; `None` when `deadline` came first.
@@ -601,18 +510,4 @@ pub async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), 
         .await
         .map_err(call("DeleteItem", table))?;
     Ok(())
-}
-
-pub async fn delete_user(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    user_id: &str,
-) -> Result<(), StoreOpError> {
-    delete_item(
-        client,
-        &names.directory,
-        directory_key(tenant, &sk::user(user_id)),
-    )
-    .await
 }
