@@ -1,10 +1,10 @@
 //! The DynamoDB adapter. Reaches DynamoDB only through the SDK client it is given (the
 //! endpoint comes from the SDK's standard configuration, e.g. `AWS_ENDPOINT_URL_DYNAMODB`).
 
-use std::time::Duration;
+use super::batch_get::{batch_get, eventual};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
@@ -25,7 +25,6 @@ use crate::domain::identity::{
 use crate::domain::range::UtcRange;
 
 /// How often unprocessed BatchGetItem keys are asked for again before giving up.
-const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// Attempts per DynamoDB call (the first and three retries): with the standard mode's
 /// exponential back-off and jitter, a throttled read gives up within a few seconds, well inside
@@ -267,41 +266,14 @@ impl IdentityStore for DynamoStore {
     async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
         let user_sk = sk::user(user_id);
         let permission_sk = sk::permission(VIEW_LIVECHAT_MANAGER);
-        let mut wanted = KeysAndAttributes::builder()
-            .keys(items::directory_key(tenant, &user_sk))
-            .keys(items::directory_key(tenant, sk::SETTINGS))
-            .keys(items::directory_key(tenant, &permission_sk))
-            .build()
-            .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        let mut found: Vec<Item> = Vec::new();
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.tables.directory, wanted)
-                .send()
-                .await
-                .map_err(classify)?;
-            if let Some(items) = out.responses().and_then(|r| r.get(&self.tables.directory)) {
-                found.extend(items.iter().cloned());
-            }
-            match out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.tables.directory))
-            {
-                Some(rest) if !rest.keys().is_empty() => {
-                    wanted = rest.clone();
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                }
-                _ => {
-                    let logged = items::user_key_for_logs(tenant, user_id);
-                    return read_caller(tenant, &found, (&user_sk, &logged), &permission_sk);
-                }
-            }
-        }
-        Err(StoreError::Unavailable(
-            "directory keys still unprocessed after retries".into(),
-        ))
+        let keys = vec![
+            items::directory_key(tenant, &user_sk),
+            items::directory_key(tenant, sk::SETTINGS),
+            items::directory_key(tenant, &permission_sk),
+        ];
+        let found = batch_get(&self.client, &self.tables.directory, keys, eventual).await?;
+        let logged = items::user_key_for_logs(tenant, user_id);
+        read_caller(tenant, &found, (&user_sk, &logged), &permission_sk)
     }
 
     async fn host_mapping(

@@ -2,10 +2,9 @@
 //! operators' tool, the import and the sync, each under the condition that keeps a mistake from
 //! clobbering someone else's data.
 
+use super::batch_get::{batch_get, consistent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
@@ -247,54 +246,21 @@ pub async fn session_owners(
     sessions_table: &str,
     hashes: &[String],
 ) -> Result<Vec<(String, String, String)>, StoreOpError> {
+    let keys = hashes
+        .iter()
+        .map(|h| Item::from([(attr::TOKEN_HASH.to_string(), AttributeValue::S(h.clone()))]))
+        .collect();
+    let items = batch_get(client, sessions_table, keys, consistent)
+        .await
+        .map_err(|e| e.on(sessions_table))?;
     let mut owners = Vec::new();
-    for chunk in hashes.chunks(100) {
-        let mut keys: Vec<Item> = chunk
-            .iter()
-            .map(|h| Item::from([(attr::TOKEN_HASH.to_string(), AttributeValue::S(h.clone()))]))
-            .collect();
-        for attempt in 0u32.. {
-            let wanted = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
-            let out = client
-                .batch_get_item()
-                .request_items(sessions_table, wanted)
-                .send()
-                .await
-                .map_err(|e| StoreOpError::call("BatchGetItem", sessions_table, e))?;
-            for item in out
-                .responses()
-                .and_then(|r| r.get(sessions_table))
-                .into_iter()
-                .flatten()
-            {
-                let r = Reader::new(item, "session");
-                owners.push((
-                    r.str(attr::TOKEN_HASH)?.to_string(),
-                    r.str(attr::TENANT)?.to_string(),
-                    r.str(attr::USER_ID)?.to_string(),
-                ));
-            }
-            keys = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(sessions_table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-            if keys.is_empty() {
-                break;
-            }
-            if attempt >= 8 {
-                return Err(StoreOpError::call(
-                    "BatchGetItem",
-                    sessions_table,
-                    std::io::Error::other("keys still unprocessed after retries"),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-        }
+    for item in &items {
+        let r = Reader::new(item, "session");
+        owners.push((
+            r.str(attr::TOKEN_HASH)?.to_string(),
+            r.str(attr::TENANT)?.to_string(),
+            r.str(attr::USER_ID)?.to_string(),
+        ));
     }
     Ok(owners)
 }

@@ -7,15 +7,13 @@
 //!
 //! The request path reads them (`host_mapping`, `tenant_sign_in`); only the admin tool writes.
 
-use std::time::Duration;
+use super::batch_get::eventual;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
 use super::items::{self, attr, directory_key, sk, Item, Reader};
-use super::{classify, StoreError, StoreOpError};
+use super::{StoreError, StoreOpError};
 use crate::domain::host::{DomainEntry, HostMapping};
 use crate::domain::identity::{TenantSignIn, VIEW_LIVECHAT_MANAGER};
 
@@ -24,36 +22,9 @@ pub const SIGNIN_SK: &str = "SIGNIN";
 pub const URL: &str = "url";
 pub const CONNECTED_AT: &str = "connectedAt";
 
-const BATCH_GET_ATTEMPTS: u32 = 5;
-
-/// Up to 100 directory items by key (eventually consistent), unprocessed keys asked again.
+/// Directory items by key, eventually consistent (a sign-in mapping may lag a write by a second).
 async fn batch_get(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-    let mut wanted = KeysAndAttributes::builder()
-        .set_keys(Some(keys))
-        .build()
-        .map_err(|e| StoreError::Internal(Box::new(e)))?;
-    let mut found = Vec::new();
-    for attempt in 0..BATCH_GET_ATTEMPTS {
-        let out = client
-            .batch_get_item()
-            .request_items(table, wanted)
-            .send()
-            .await
-            .map_err(classify)?;
-        if let Some(items) = out.responses().and_then(|r| r.get(table)) {
-            found.extend(items.iter().cloned());
-        }
-        match out.unprocessed_keys().and_then(|u| u.get(table)) {
-            Some(rest) if !rest.keys().is_empty() => {
-                wanted = rest.clone();
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-            _ => return Ok(found),
-        }
-    }
-    Err(StoreError::Unavailable(
-        "directory keys still unprocessed after retries".into(),
-    ))
+    Ok(super::batch_get::batch_get(client, table, keys, eventual).await?)
 }
 
 fn sort_key(item: &Item) -> Option<&str> {

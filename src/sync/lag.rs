@@ -5,7 +5,9 @@
 //! lagging tenants is the alarmed metric, so one broken tenant cannot hide another (the
 //! count rises), and each tenant's lag is in its own EMF line with the tenant as a property.
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use crate::store::batch_get::batch_get;
+use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
 
@@ -82,59 +84,29 @@ pub async fn tenant_lags(
     Ok(lags)
 }
 
-/// `(tenant, lastCompleteStartedAt)` of the state items among `keys` (at most 100).
+/// `(tenant, lastCompleteStartedAt)` of the state items among `keys`.
 async fn last_complete(
     client: &Client,
     table: &str,
     keys: Vec<Item>,
 ) -> Result<Vec<(String, Option<i64>)>, StoreOpError> {
-    let mut found = Vec::new();
-    let mut pending = keys;
-    for attempt in 0u32.. {
-        if pending.is_empty() {
-            break;
-        }
-        if attempt > 8 {
-            return Err(StoreOpError::call(
-                "BatchGetItem",
-                table,
-                std::io::Error::other("keys still unprocessed after retries"),
-            ));
-        }
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(pending))
-            .projection_expression("#pk, #sk, #done")
+    let projected = |keys: KeysAndAttributesBuilder| {
+        keys.projection_expression("#pk, #sk, #done")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
             .expression_attribute_names("#done", LAST_COMPLETE)
-            .build()
-            .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-        let out = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await
-            .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-        for item in out
-            .responses
-            .and_then(|mut r| r.remove(table))
-            .unwrap_or_default()
-        {
-            let r = Reader::new(&item, "sync state");
-            if let Ok(tenant) = r.str(attr::PK) {
-                found.push((
-                    tenant.to_string(),
-                    r.opt_number(LAST_COMPLETE).ok().flatten(),
-                ));
-            }
-        }
-        pending = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(table))
-            .map(|k| k.keys)
-            .unwrap_or_default();
-        if !pending.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6))).await;
+    };
+    let items = batch_get(client, table, keys, projected)
+        .await
+        .map_err(|e| e.on(table))?;
+    let mut found = Vec::new();
+    for item in &items {
+        let r = Reader::new(item, "sync state");
+        if let Ok(tenant) = r.str(attr::PK) {
+            found.push((
+                tenant.to_string(),
+                r.opt_number(LAST_COMPLETE).ok().flatten(),
+            ));
         }
     }
     Ok(found)

@@ -9,9 +9,10 @@
 //! - Reads of what is stored (to tell added from changed, and to find what `--full` removes)
 //!   go page by page, so memory follows the page size, not the workspace.
 
+use crate::store::batch_get::{batch_get, consistent};
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::state::{Connection, Listing, Pending, SyncState};
@@ -354,45 +355,6 @@ async fn put_directory_item(
 
 // --- What is stored ---------------------------------------------------------------------------
 
-/// Up to 100 items by key (BatchGetItem's limit), strongly consistent, unprocessed keys retried.
-pub(crate) async fn batch_get(
-    client: &Client,
-    table: &str,
-    keys: Vec<Item>,
-) -> Result<Vec<Item>, StoreOpError> {
-    let mut found = Vec::new();
-    let mut pending = keys;
-    let mut attempt = 0u32;
-    while !pending.is_empty() {
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(pending))
-            .consistent_read(true)
-            .build()
-            .map_err(call("BatchGetItem", table))?;
-        let out = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await
-            .map_err(call("BatchGetItem", table))?;
-        found.extend(
-            out.responses
-                .and_then(|mut r| r.remove(table))
-                .unwrap_or_default(),
-        );
-        pending = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(table))
-            .map(|k| k.keys)
-            .unwrap_or_default();
-        attempt += 1;
-        if !pending.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
-        }
-    }
-    Ok(found)
-}
-
 /// The stored conversations among `room_ids` (at most 100, no duplicates) with the stamp the
 /// sync wrote them with (none when the import wrote them).
 pub async fn stored_rooms(
@@ -406,7 +368,11 @@ pub async fn stored_rooms(
         .map(|id| Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, id)))]))
         .collect();
     let mut out = HashMap::new();
-    for item in batch_get(client, &names.conversations, keys).await? {
+    let table = &names.conversations;
+    for item in batch_get(client, table, keys, consistent)
+        .await
+        .map_err(|e| e.on(table))?
+    {
         let key = match item.get(attr::PK) {
             Some(AttributeValue::S(pk)) => pk.clone(),
             _ => "<conversation without pk>".into(),

@@ -18,6 +18,7 @@
 //! - **Deadline.** Checked before every page and every `users.info`: a phase cut short says so
 //!   (the cycle is not complete) and keeps its progress.
 
+use crate::store::batch_get::{batch_get, consistent};
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -29,7 +30,6 @@ use super::client::{RestClient, RestError};
 use super::error::SyncError;
 use super::source::{self, rest_doc, SourceError};
 use super::state::OVERLAP_MS;
-use super::store as sync_store;
 use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::rocketchat::limits;
@@ -486,7 +486,11 @@ async fn stored_users(
     if keys.is_empty() {
         return Ok(out);
     }
-    for item in sync_store::batch_get(client, &names.directory, keys).await? {
+    let table = &names.directory;
+    for item in batch_get(client, table, keys, consistent)
+        .await
+        .map_err(|e| e.on(table))?
+    {
         let user = read_user_item(&item, &format!("{tenant}/USER"))?;
         let managed =
             matches!(item.get(MANAGED_BY), Some(AttributeValue::S(v)) if v == MANAGED_BY_SYNC);

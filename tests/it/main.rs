@@ -1,6 +1,7 @@
 //! All integration tests, in one binary.
 
 mod admin_cli;
+mod batch_get;
 mod contract;
 mod coverage;
 mod dynamo;

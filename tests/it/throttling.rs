@@ -164,7 +164,7 @@ async fn directory_keys_left_unprocessed_are_503_after_bounded_rounds() {
     });
     let answer = call(&app(&fake), QUERY, &as_user(TOKEN, USER_ID)).await;
     assert_eq!(answer, (503, UNAVAILABLE.to_string()));
-    assert_eq!(fake.calls("BatchGetItem"), 5);
+    assert_eq!(fake.calls("BatchGetItem"), 6);
     assert_eq!(fake.calls("Query"), 0);
 }
 
