@@ -27,7 +27,7 @@ pub enum BatchGetError {
     #[error("BatchGetItem could not be built")]
     Build(#[from] BuildError),
     #[error("BatchGetItem failed")]
-    Call(#[from] SdkError<BatchGetItemError, HttpResponse>),
+    Call(#[from] Box<SdkError<BatchGetItemError, HttpResponse>>),
     #[error("{keys} keys still unprocessed after {ATTEMPTS} BatchGetItem calls")]
     Unprocessed { keys: usize },
 }
@@ -43,7 +43,7 @@ impl BatchGetError {
 impl From<BatchGetError> for StoreError {
     fn from(err: BatchGetError) -> Self {
         match err {
-            BatchGetError::Call(e) => classify(e),
+            BatchGetError::Call(e) => classify(*e),
             e @ BatchGetError::Unprocessed { .. } => StoreError::Unavailable(Box::new(e)),
             e @ BatchGetError::Build(_) => StoreError::Internal(Box::new(e)),
         }
@@ -81,7 +81,8 @@ pub async fn batch_get(
                 .batch_get_item()
                 .request_items(table, wanted)
                 .send()
-                .await?;
+                .await
+                .map_err(Box::new)?;
             found.extend(
                 out.responses
                     .and_then(|mut r| r.remove(table))

@@ -24,8 +24,6 @@ use crate::domain::identity::{
 };
 use crate::domain::range::UtcRange;
 
-/// How often unprocessed BatchGetItem keys are asked for again before giving up.
-
 /// Attempts per DynamoDB call (the first and three retries): with the standard mode's
 /// exponential back-off and jitter, a throttled read gives up within a few seconds, well inside
 /// the query budget, and answers 503 error-unavailable.

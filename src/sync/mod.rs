@@ -17,4 +17,5 @@ pub mod source;
 pub mod state;
 pub mod store;
 pub mod users;
+pub mod users_store;
 pub mod walk;

@@ -18,10 +18,8 @@
 //! - **Deadline.** Checked before every page and every `users.info`: a phase cut short says so
 //!   (the cycle is not complete) and keeps its progress.
 
-use crate::store::batch_get::{batch_get, consistent};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -30,16 +28,14 @@ use super::client::{RestClient, RestError};
 use super::error::SyncError;
 use super::source::{self, rest_doc, SourceError};
 use super::state::OVERLAP_MS;
+pub use super::users_store::{get_users_state, FullCursor, UsersState};
+use super::users_store::{managed_users_between, put_users_state, stored_users};
 use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::rocketchat::limits;
 use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
-use crate::store::identity_writes::{
-    delete_user, end_sessions, put_owned_user, UserOwner, MANAGED_BY, MANAGED_BY_SYNC,
-};
-use crate::store::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
-use crate::store::StoreOpError;
+use crate::store::identity_writes::{delete_user, end_sessions, put_owned_user, UserOwner};
 
 /// A full users listing at least this often.
 pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
@@ -47,33 +43,6 @@ pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
 /// `total`): the phase stops with an error instead of looping.
 pub const MAX_LISTED_USERS: u64 = 2_000_000;
 pub use super::store::USERS_STATE_SK;
-
-mod a {
-    pub const CHECKPOINT: &str = "checkpoint";
-    pub const LAST_FULL: &str = "lastFullAt";
-    pub const FULL_STARTED: &str = "fullStartedAt";
-    pub const FULL_OFFSET: &str = "fullOffset";
-    pub const FULL_AFTER: &str = "fullAfter";
-}
-
-/// A full listing under way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FullCursor {
-    pub started_ms: i64,
-    /// Users listed so far (the next page's offset).
-    pub offset: u64,
-    /// The last `_id` listed: stored users above it are not compared yet.
-    pub after: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UsersState {
-    /// Newest `_updatedAt` (ms) every change up to which is stored.
-    pub checkpoint_ms: Option<i64>,
-    /// When the last full listing that finished had started (ms).
-    pub last_full_ms: Option<i64>,
-    pub full: Option<FullCursor>,
-}
 
 /// One run of the users phase.
 pub struct UsersPhase<'a> {
@@ -467,142 +436,4 @@ async fn users_page(
     sort: Value,
 ) -> Result<source::Page, SourceError> {
     source::users_page(rc, offset as usize, sort).await
-}
-
-/// The stored users among `ids` (at most 100): the user and whether the sync manages it.
-async fn stored_users(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    ids: &[String],
-) -> Result<HashMap<String, (User, bool)>, StoreOpError> {
-    let keys = ids
-        .iter()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .map(|id| directory_key(tenant, &sk::user(id)))
-        .collect::<Vec<_>>();
-    let mut out = HashMap::new();
-    if keys.is_empty() {
-        return Ok(out);
-    }
-    let table = &names.directory;
-    for item in batch_get(client, table, keys, consistent)
-        .await
-        .map_err(|e| e.on(table))?
-    {
-        let user = read_user_item(&item, &format!("{tenant}/USER"))?;
-        let managed =
-            matches!(item.get(MANAGED_BY), Some(AttributeValue::S(v)) if v == MANAGED_BY_SYNC);
-        out.insert(user.id.clone(), (user, managed));
-    }
-    Ok(out)
-}
-
-/// Ids of the sync-managed users stored with `after < id <= upper` (`None`: unbounded).
-async fn managed_users_between(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    after: Option<&str>,
-    upper: Option<&str>,
-) -> Result<Vec<String>, StoreOpError> {
-    let table = &names.directory;
-    let low = sk::user(after.unwrap_or(""));
-    // "USER$" sorts right after every "USER#…" key.
-    let high = upper.map_or("USER$".to_string(), sk::user);
-    let mut pages = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-        .projection_expression("#sk, #managed")
-        .expression_attribute_names("#pk", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_names("#managed", MANAGED_BY)
-        .expression_attribute_values(":pk", AttributeValue::S(tenant.to_string()))
-        .expression_attribute_values(":low", AttributeValue::S(low.clone()))
-        .expression_attribute_values(":high", AttributeValue::S(high))
-        .consistent_read(true)
-        .into_paginator()
-        .send();
-    let mut ids = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-        for item in page.items() {
-            let r = Reader::new(item, "user");
-            let key = r.str(attr::SK)?;
-            let managed = r.opt_str(MANAGED_BY)? == Some(MANAGED_BY_SYNC);
-            if key == low || !managed {
-                continue;
-            }
-            if let Some(id) = key.strip_prefix("USER#") {
-                ids.push(id.to_string());
-            }
-        }
-    }
-    Ok(ids)
-}
-
-pub async fn get_users_state(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-) -> Result<UsersState, StoreOpError> {
-    let out = client
-        .get_item()
-        .table_name(&names.directory)
-        .set_key(Some(directory_key(tenant, USERS_STATE_SK)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreOpError::call("GetItem", &names.directory, e))?;
-    let Some(item) = out.item else {
-        return Ok(UsersState::default());
-    };
-    let key = format!("{tenant}/{USERS_STATE_SK}");
-    let r = Reader::new(&item, &key);
-    let full = match r.opt_number::<i64>(a::FULL_STARTED)? {
-        Some(started_ms) => Some(FullCursor {
-            started_ms,
-            offset: r.opt_number(a::FULL_OFFSET)?.unwrap_or(0),
-            after: r.opt_str(a::FULL_AFTER)?.map(str::to_string),
-        }),
-        None => None,
-    };
-    Ok(UsersState {
-        checkpoint_ms: r.opt_number(a::CHECKPOINT)?,
-        last_full_ms: r.opt_number(a::LAST_FULL)?,
-        full,
-    })
-}
-
-async fn put_users_state(
-    client: &Client,
-    names: &TableNames,
-    tenant: &str,
-    state: &UsersState,
-) -> Result<(), StoreOpError> {
-    let mut item: Item = directory_key(tenant, USERS_STATE_SK);
-    let n = |v: i64| AttributeValue::N(v.to_string());
-    if let Some(c) = state.checkpoint_ms {
-        item.insert(a::CHECKPOINT.into(), n(c));
-    }
-    if let Some(t) = state.last_full_ms {
-        item.insert(a::LAST_FULL.into(), n(t));
-    }
-    if let Some(cursor) = &state.full {
-        item.insert(a::FULL_STARTED.into(), n(cursor.started_ms));
-        item.insert(a::FULL_OFFSET.into(), n(cursor.offset as i64));
-        if let Some(after) = &cursor.after {
-            item.insert(a::FULL_AFTER.into(), AttributeValue::S(after.clone()));
-        }
-    }
-    client
-        .put_item()
-        .table_name(&names.directory)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| StoreOpError::call("PutItem", &names.directory, e))?;
-    Ok(())
 }
