@@ -10,7 +10,9 @@ use crate::domain::aggregate::{Aggregator, Tally};
 use crate::domain::conversation::Conversation;
 use crate::domain::exact_sum::ExactSum;
 use crate::domain::figure::Figure;
-use crate::domain::identity::{ReportingTimezone, Session, TenantSettings, User};
+use crate::domain::identity::{
+    ReportingZoneKind, ReportingZoneSetting, Session, TenantSettings, User,
+};
 use crate::domain::rollup::Scope;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -230,15 +232,11 @@ pub fn settings_item(tenant: &str, settings: &TenantSettings) -> Item {
             n(settings.login_expiration_days),
         ),
     ]);
-    let mode = match &settings.reporting_timezone {
-        ReportingTimezone::Server => "server",
-        ReportingTimezone::User => "user",
-        ReportingTimezone::Custom(zone) => {
-            item.insert(attr::CUSTOM_TIMEZONE.into(), s(zone.clone()));
-            "custom"
-        }
-    };
-    item.insert(attr::REPORTING_TIMEZONE.into(), s(mode));
+    if let ReportingZoneSetting::Custom(zone) = &settings.reporting_timezone {
+        item.insert(attr::CUSTOM_TIMEZONE.into(), s(zone.clone()));
+    }
+    let kind = settings.reporting_timezone.kind().as_str();
+    item.insert(attr::REPORTING_TIMEZONE.into(), s(kind));
     item
 }
 
@@ -529,12 +527,17 @@ pub fn read_user(item: &Item, key: &str) -> Result<User, MalformedItem> {
 
 pub fn read_settings(item: &Item, key: &str) -> Result<TenantSettings, MalformedItem> {
     let r = Reader::new(item, key);
-    let reporting_timezone = match r.opt_str(attr::REPORTING_TIMEZONE)? {
-        None | Some("server") => ReportingTimezone::Server,
-        Some("user") => ReportingTimezone::User,
-        Some("custom") => ReportingTimezone::Custom(r.str(attr::CUSTOM_TIMEZONE)?.to_string()),
-        Some(other) => {
-            return Err(r.malformed(format!("unknown reportingTimezone {other:?}")));
+    let kind = match r.opt_str(attr::REPORTING_TIMEZONE)? {
+        None => ReportingZoneKind::Server,
+        Some(kind) => kind
+            .parse()
+            .map_err(|_| r.malformed(format!("unknown reportingTimezone {kind:?}")))?,
+    };
+    let reporting_timezone = match kind {
+        ReportingZoneKind::Server => ReportingZoneSetting::Server,
+        ReportingZoneKind::User => ReportingZoneSetting::User,
+        ReportingZoneKind::Custom => {
+            ReportingZoneSetting::Custom(r.str(attr::CUSTOM_TIMEZONE)?.to_string())
         }
     };
     Ok(TenantSettings {
@@ -732,7 +735,7 @@ mod tests {
     #[test]
     fn settings_round_trip() {
         let st = TenantSettings {
-            reporting_timezone: ReportingTimezone::Custom("America/New_York".into()),
+            reporting_timezone: ReportingZoneSetting::Custom("America/New_York".into()),
             login_expiration_days: 3650,
         };
         assert_eq!(read_settings(&settings_item("t", &st), "k").unwrap(), st);

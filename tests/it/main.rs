@@ -7,6 +7,7 @@ mod dynamo;
 mod events;
 mod fake_dynamo;
 mod faults;
+mod function_init;
 mod gated;
 mod hardening;
 mod harness;
