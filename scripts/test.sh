@@ -77,6 +77,10 @@ begin fmt "Format (cargo fmt --check)"
 cargo fmt --all -- --check
 # No import cycle among src files (a rough reading of `use crate::…`/`super::…` paths).
 python3 scripts/rs_cycles.py src >/dev/null || die "import cycle among src files: $(python3 scripts/rs_cycles.py src)"
+# The functions' shape: binaries of 30 lines of wiring, env vars read in config.rs, the wall clock
+# read at the edge, one SDK configuration, one DynamoDB client builder (scripts/rs_edges.py).
+python3 scripts/rs_edges.py src >/dev/null || die "src breaks an edge rule:
+$(python3 scripts/rs_edges.py src)"
 
 begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings

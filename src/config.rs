@@ -19,11 +19,19 @@ pub struct TableNames {
     pub by_department_month_index: String,
     /// Per-day, per-scope, per-figure tallies (see `docs/data-model.md`).
     pub rollups: String,
+    /// GSI on rollups (sparse, keys only): the days needing attention, which the
+    /// reconciliation verifies.
+    pub attention_index: String,
+    /// GSI on sessions (keys only): partition `tenant`, sort `userId`; revoking and deleting a
+    /// user's sessions never scans.
+    pub sessions_by_user_index: String,
 }
 
 impl TableNames {
     pub const DEFAULT_BY_MONTH_INDEX: &'static str = "byMonth";
     pub const DEFAULT_BY_DEPARTMENT_MONTH_INDEX: &'static str = "byDepartmentMonth";
+    pub const DEFAULT_ATTENTION_INDEX: &'static str = "byAttention";
+    pub const DEFAULT_SESSIONS_BY_USER_INDEX: &'static str = "byTenantUser";
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
@@ -35,6 +43,9 @@ impl TableNames {
             by_department_month_index: optional("BY_DEPARTMENT_MONTH_INDEX")?
                 .unwrap_or_else(|| Self::DEFAULT_BY_DEPARTMENT_MONTH_INDEX.to_string()),
             rollups: required("ROLLUPS_TABLE")?,
+            attention_index: attention_index()?,
+            sessions_by_user_index: optional("SESSIONS_BY_USER_INDEX")?
+                .unwrap_or_else(|| Self::DEFAULT_SESSIONS_BY_USER_INDEX.to_string()),
         })
     }
 
@@ -44,8 +55,14 @@ impl TableNames {
             conversations: self.conversations.clone(),
             by_month_index: self.by_month_index.clone(),
             rollups: self.rollups.clone(),
+            attention_index: self.attention_index.clone(),
         }
     }
+}
+
+fn attention_index() -> Result<String, ConfigError> {
+    Ok(optional("ATTENTION_INDEX")?
+        .unwrap_or_else(|| TableNames::DEFAULT_ATTENTION_INDEX.to_string()))
 }
 
 /// What the rollups function reads and writes: it never sees sessions or the directory.
@@ -54,6 +71,7 @@ pub struct RollupTables {
     pub conversations: String,
     pub by_month_index: String,
     pub rollups: String,
+    pub attention_index: String,
 }
 
 impl RollupTables {
@@ -63,6 +81,7 @@ impl RollupTables {
             by_month_index: optional("BY_MONTH_INDEX")?
                 .unwrap_or_else(|| TableNames::DEFAULT_BY_MONTH_INDEX.to_string()),
             rollups: required("ROLLUPS_TABLE")?,
+            attention_index: attention_index()?,
         })
     }
 }
@@ -218,6 +237,54 @@ impl Default for SyncConfig {
             lag_alarm_seconds: 600.0,
         }
     }
+}
+
+/// Everything the sync function (one job per queue message) needs, read once at INIT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncFunctionConfig {
+    pub tables: TableNames,
+    pub metrics: MetricsConfig,
+    pub sync: SyncConfig,
+}
+
+impl SyncFunctionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_env()?,
+            metrics: MetricsConfig::from_env()?,
+            sync: SyncConfig::from_env()?,
+        })
+    }
+}
+
+/// Everything the sync fan-out function needs, read once at INIT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanOutConfig {
+    pub tables: TableNames,
+    pub metrics: MetricsConfig,
+    pub sync: SyncConfig,
+    /// The sync queue (FIFO) the jobs go to (`SYNC_QUEUE_URL`, required).
+    pub queue_url: String,
+}
+
+impl FanOutConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: TableNames::from_env()?,
+            metrics: MetricsConfig::from_env()?,
+            sync: SyncConfig::from_env()?,
+            queue_url: required("SYNC_QUEUE_URL")?,
+        })
+    }
+}
+
+/// The log filter's directives (`RUST_LOG`, default `info`); never an error: a filter that
+/// cannot be parsed means `info` (see `telemetry::filter`).
+pub fn log_directives() -> String {
+    optional("RUST_LOG")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "info".into())
 }
 
 /// Everything the rollups function needs, read once at INIT.
@@ -395,6 +462,8 @@ mod tests {
             by_month_index: "m".into(),
             by_department_month_index: "dm".into(),
             rollups: "r".into(),
+            attention_index: "a".into(),
+            sessions_by_user_index: "u".into(),
         };
         assert_eq!(
             names.rollup_tables(),
@@ -402,6 +471,7 @@ mod tests {
                 conversations: "c".into(),
                 by_month_index: "m".into(),
                 rollups: "r".into(),
+                attention_index: "a".into(),
             }
         );
     }

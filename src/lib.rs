@@ -1,12 +1,17 @@
 //! Rocket.Chat's Agent Analytics Overview API on AWS Lambda and DynamoDB.
 //!
-//! Layers, with imports in one direction: [`functions`] (the Lambda entry points) → [`http`] →
+//! Layers, with imports in one direction: [`functions`] (the five Lambda entry points: `api`,
+//! `stream`, `reconcile`, `sync`, `sync_fanout`) → [`http`] →
 //! [`domain`]; [`store`] → [`domain`]; [`sync`] and [`reconcile`] → [`store`], and [`sync`] →
 //! [`rocketchat`] (Rocket.Chat's documents, shared with the import); [`http`] →
 //! [`signin`] (checking a caller's own Rocket.Chat login) → [`store`]; every outgoing HTTP call
 //! follows [`outbound`]'s rules. Nothing deployed imports
 //! [`admin`] (the operators' tool), which may use all of them. The binaries in `main.rs` and
-//! `src/bin/` only wire.
+//! `src/bin/` only wire (at most 30 lines each, the admin tool aside): [`functions::init`], the
+//! clients from the one SDK configuration, the wall clock, the runtime. Environment variables
+//! are read only in [`config`]; the wall clock only at that edge (library code takes a `now` or a
+//! [`domain::clock::Clock`]); every metric is a [`telemetry::emf::Document`]
+//! (`scripts/rs_edges.py` checks the rules).
 
 #[cfg(feature = "admin")]
 pub mod admin;

@@ -2,35 +2,27 @@
 
 use agent_overview::config::Config;
 use agent_overview::domain::clock::system_clock;
-use agent_overview::functions::api::{handle_event, warm_up_at_init};
-use agent_overview::functions::start;
-use agent_overview::http::App;
-use agent_overview::signin::SignIn;
+use agent_overview::functions::{api::handle_event, api::warm_up_at_init, dynamo_client, init};
 use agent_overview::store::dynamo::{sdk_config, DynamoStore};
+use agent_overview::{http::App, signin::SignIn};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = start(Config::from_env(), |c| &c.metrics)?;
-
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_config().await),
-        config.tables.clone(),
-        config.limits.clone(),
-    );
-    warm_up_at_init(&store, Duration::from_secs(2)).await;
-
+    let config = init(Config::from_env(), |c| &c.metrics)?;
+    let client = dynamo_client(&sdk_config().await);
+    let store = DynamoStore::new(client, config.tables.clone(), config.limits.clone());
+    warm_up_at_init(&store, std::time::Duration::from_secs(2)).await;
     // Sign-in's HTTP client is built on the first check, not here: INIT stays as it was.
     let clock = system_clock();
-    let app = App {
+    let sign_in = Some(SignIn::new(config.sign_in, clock.clone(), config.metrics));
+    let app = &App {
         store,
         limits: config.limits,
-        clock: clock.clone(),
-        sign_in: Some(SignIn::new(config.sign_in, clock, config.metrics)),
+        clock,
+        sign_in,
     };
-    let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle_event(app, event).await
     }))

@@ -94,6 +94,7 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         &tenant,
         Some((first_day, end_day())),
         end_day(),
+        agent_overview::domain::clock::system_clock(),
     )
     .await
     .expect("rebuilding the rollups");

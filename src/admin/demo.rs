@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::TableNames;
+use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, TenantSettings};
 use crate::store::identity_writes::put_settings;
@@ -273,13 +274,14 @@ impl std::fmt::Display for DemoSummary {
 impl super::Report for DemoSummary {}
 
 /// Writes the demo conversations into `tenant`, and server-zone settings if it has none; then
-/// rebuilds the rollups of the days written.
+/// rebuilds the rollups of the days written (`clock` stamps the days' leases and the rebuild).
 pub async fn write_demo(
     client: &Client,
     names: &TableNames,
     tenant: &TenantId,
     params: &DemoParams,
     writer: WriterOptions,
+    clock: Clock,
 ) -> Result<DemoSummary, DemoError> {
     let tenant_id = tenant;
     let tenant = tenant.as_str();
@@ -293,7 +295,7 @@ pub async fn write_demo(
     )
     .await
     .map_err(DemoError::Settings)?;
-    let mut out = ConversationWriter::new(client, names, writer);
+    let mut out = ConversationWriter::new(client, names, writer, clock.clone());
     let mut days = DaySpan::default();
     for c in demo_conversations(params) {
         let item = conversation_item(tenant, &c).map_err(DemoError::Item)?;
@@ -302,7 +304,7 @@ pub async fn write_demo(
     }
     let conversations = out.finish().await.map_err(DemoError::Write)?;
     let rollups = days
-        .rebuild(client, names, tenant)
+        .rebuild(client, names, tenant, clock)
         .await
         .map_err(DemoError::Rollups)?;
     Ok(DemoSummary {

@@ -7,8 +7,10 @@ use aws_sdk_dynamodb::Client;
 use super::session::end_sessions_of;
 use super::Report;
 use crate::config::TableNames;
-use crate::domain::identity::{ReportingTimezone, TenantId, TenantSettings, User};
-use crate::rocketchat::setting::{validate_zone, Mode, SettingsError};
+use crate::domain::identity::{
+    ReportingZoneKind, ReportingZoneSetting, TenantId, TenantSettings, User,
+};
+use crate::rocketchat::setting::{validate_zone, SettingsError};
 use crate::store::identity_writes::{
     delete_user as delete_user_item, get_settings, get_user, put_settings,
     put_user_keeping_generation, set_roles,
@@ -67,9 +69,8 @@ pub struct SettingsStored {
 impl fmt::Display for SettingsStored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let zone = match &self.settings.reporting_timezone {
-            ReportingTimezone::Server => "server".to_string(),
-            ReportingTimezone::User => "user".to_string(),
-            ReportingTimezone::Custom(z) => format!("custom ({z})"),
+            ReportingZoneSetting::Custom(z) => format!("custom ({z})"),
+            other => other.kind().as_str().to_string(),
         };
         writeln!(
             f,
@@ -176,7 +177,7 @@ pub async fn delete_user(
 /// What `set-settings` changes; `None` keeps the current value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsChange {
-    pub reporting_timezone: Option<Mode>,
+    pub reporting_timezone: Option<ReportingZoneKind>,
     pub custom_timezone: Option<String>,
     pub login_expiration_days: Option<u32>,
 }
@@ -203,29 +204,25 @@ fn apply(
     current: TenantSettings,
     change: &SettingsChange,
 ) -> Result<TenantSettings, DirectoryError> {
-    let current_mode = match current.reporting_timezone {
-        ReportingTimezone::Server => Mode::Server,
-        ReportingTimezone::Custom(_) => Mode::Custom,
-        ReportingTimezone::User => Mode::User,
-    };
+    let current_kind = current.reporting_timezone.kind();
     let current_zone = match current.reporting_timezone {
-        ReportingTimezone::Custom(zone) => Some(zone),
+        ReportingZoneSetting::Custom(zone) => Some(zone),
         _ => None,
     };
-    let reporting_timezone = match change.reporting_timezone.unwrap_or(current_mode) {
-        Mode::Custom => {
+    let reporting_timezone = match change.reporting_timezone.unwrap_or(current_kind) {
+        ReportingZoneKind::Custom => {
             let zone = change
                 .custom_timezone
                 .clone()
                 .or(current_zone)
                 .ok_or(DirectoryError::CustomWithoutZone)?;
-            ReportingTimezone::Custom(validate_zone(&zone)?)
+            ReportingZoneSetting::Custom(validate_zone(&zone)?)
         }
         // The data model keeps a zone only for the custom mode; accepting one here would
         // silently drop it.
         _ if change.custom_timezone.is_some() => return Err(DirectoryError::ZoneWithoutCustom),
-        Mode::Server => ReportingTimezone::Server,
-        Mode::User => ReportingTimezone::User,
+        ReportingZoneKind::Server => ReportingZoneSetting::Server,
+        ReportingZoneKind::User => ReportingZoneSetting::User,
     };
     let login_expiration_days = match change.login_expiration_days {
         Some(0) => return Err(DirectoryError::NoDays),
@@ -308,7 +305,7 @@ mod tests {
 
     fn custom(zone: &str) -> TenantSettings {
         TenantSettings {
-            reporting_timezone: ReportingTimezone::Custom(zone.into()),
+            reporting_timezone: ReportingZoneSetting::Custom(zone.into()),
             login_expiration_days: 90,
         }
     }
@@ -316,7 +313,7 @@ mod tests {
     #[test]
     fn switching_to_custom_needs_a_valid_zone() {
         let change = SettingsChange {
-            reporting_timezone: Some(Mode::Custom),
+            reporting_timezone: Some(ReportingZoneKind::Custom),
             ..Default::default()
         };
         assert!(matches!(
@@ -324,7 +321,7 @@ mod tests {
             Err(DirectoryError::CustomWithoutZone)
         ));
         let change = SettingsChange {
-            reporting_timezone: Some(Mode::Custom),
+            reporting_timezone: Some(ReportingZoneKind::Custom),
             custom_timezone: Some("Europe/Berlin".into()),
             ..Default::default()
         };
@@ -351,7 +348,7 @@ mod tests {
         let next = apply(custom("Asia/Kolkata"), &change).unwrap();
         assert_eq!(
             next.reporting_timezone,
-            ReportingTimezone::Custom("Asia/Kolkata".into())
+            ReportingZoneSetting::Custom("Asia/Kolkata".into())
         );
         assert_eq!(next.login_expiration_days, 3650);
     }
@@ -359,7 +356,7 @@ mod tests {
     #[test]
     fn a_zone_without_the_custom_mode_is_refused() {
         let change = SettingsChange {
-            reporting_timezone: Some(Mode::User),
+            reporting_timezone: Some(ReportingZoneKind::User),
             custom_timezone: Some("Europe/Berlin".into()),
             ..Default::default()
         };

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use crate::config::TableNames;
+use crate::domain::clock::Clock;
 use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
 use crate::store::rebuild::{RebuildSummary, Rebuilder};
@@ -47,17 +48,18 @@ impl super::Report for RollupsRebuilt {}
 
 /// Recomputes a tenant's rollups from its conversations: the UTC days `from..=to`, or without
 /// them every day (each month from 1970-01 to a year after `today`, and every day that already
-/// has rollups).
+/// has rollups); `clock` stamps the rebuilds.
 pub async fn rebuild_rollups(
     client: &Client,
     names: &TableNames,
     tenant: &TenantId,
     days: Option<(NaiveDate, NaiveDate)>,
     today: NaiveDate,
+    clock: Clock,
 ) -> Result<RollupsRebuilt, RollupsError> {
     let tenant_id = tenant;
     let tenant = tenant.as_str();
-    let rebuilder = Rebuilder::on_wall_clock(client, names);
+    let rebuilder = Rebuilder::with_clock(client, names, clock);
     let result = match days {
         Some((from, to)) if from > to => return Err(RollupsError::Order { from, to }),
         Some((from, to)) => rebuilder.rebuild_days(tenant, from, to).await,
@@ -88,17 +90,18 @@ impl DaySpan {
         });
     }
 
-    /// Rebuilds the span's days (nothing when no conversation was written).
+    /// Rebuilds the span's days (nothing when no conversation was written) on `clock`.
     pub async fn rebuild(
         &self,
         client: &Client,
         names: &TableNames,
         tenant: &str,
+        clock: Clock,
     ) -> Result<RebuildSummary, StoreOpError> {
         match self.0 {
             None => Ok(RebuildSummary::default()),
             Some((from, to)) => {
-                Rebuilder::on_wall_clock(client, names)
+                Rebuilder::with_clock(client, names, clock)
                     .rebuild_days(tenant, from, to)
                     .await
             }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::TableNames;
+use crate::domain::clock::advancing_from;
 use crate::domain::identity::{TenantId, User};
 
 use super::demo::{write_demo, DemoError, DemoParams};
@@ -108,6 +109,7 @@ pub async fn seed_demo(
         &who.tenant,
         &params,
         WriterOptions::default(),
+        advancing_from(now.timestamp_millis()),
     )
     .await
     .map_err(SeedError::Demo)?;

@@ -199,7 +199,7 @@ pub async fn end_sessions_of(
     tenant: &TenantId,
     user_id: &str,
 ) -> Result<usize, StoreOpError> {
-    end_sessions(client, &names.sessions, tenant.as_str(), user_id).await
+    end_sessions(client, names, tenant.as_str(), user_id).await
 }
 
 #[cfg(test)]

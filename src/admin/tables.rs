@@ -231,6 +231,8 @@ fn index_name(template_name: &str, names: &TableNames) -> String {
     match template_name {
         TableNames::DEFAULT_BY_MONTH_INDEX => names.by_month_index.clone(),
         TableNames::DEFAULT_BY_DEPARTMENT_MONTH_INDEX => names.by_department_month_index.clone(),
+        TableNames::DEFAULT_ATTENTION_INDEX => names.attention_index.clone(),
+        TableNames::DEFAULT_SESSIONS_BY_USER_INDEX => names.sessions_by_user_index.clone(),
         other => other.to_string(),
     }
 }
@@ -413,10 +415,7 @@ mod tests {
         // Sessions by (tenant, user): revoke-sessions, delete-user and import never scan.
         assert_eq!(sessions.indexes.len(), 1);
         let by_user = &sessions.indexes[0];
-        assert_eq!(
-            by_user.name,
-            crate::store::identity_writes::SESSIONS_BY_USER_INDEX
-        );
+        assert_eq!(by_user.name, TableNames::DEFAULT_SESSIONS_BY_USER_INDEX);
         assert_eq!(
             by_user.key_schema,
             vec![key("tenant", KeyType::Hash), key("userId", KeyType::Range)]
@@ -560,9 +559,13 @@ Resources:
             by_month_index: "m2".into(),
             by_department_month_index: "dm2".into(),
             rollups: "r".into(),
+            attention_index: "a2".into(),
+            sessions_by_user_index: "u2".into(),
         };
         assert_eq!(index_name("byMonth", &names), "m2");
         assert_eq!(index_name("byDepartmentMonth", &names), "dm2");
+        assert_eq!(index_name("byAttention", &names), "a2");
+        assert_eq!(index_name("byTenantUser", &names), "u2");
         assert_eq!(index_name("other", &names), "other");
     }
 }

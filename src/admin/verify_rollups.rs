@@ -10,8 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::config::TableNames;
-use crate::domain::clock::system_clock;
+use crate::domain::clock::Clock;
 use crate::domain::identity::TenantId;
+use crate::domain::range::utc_day_of;
 use crate::reconcile::verify::{Verifier, VerifyReport};
 use crate::store::rebuild::Rebuilder;
 use crate::store::StoreOpError;
@@ -26,6 +27,8 @@ pub enum VerifyRollupsError {
         #[source]
         source: StoreOpError,
     },
+    #[error("the clock reads {0} ms since the epoch, outside the calendar")]
+    Clock(i64),
 }
 
 /// The exit status of a verification that found days still differing (the report is printed).
@@ -132,10 +135,12 @@ pub async fn verify_rollups(
     names: &TableNames,
     tenant_id: &TenantId,
     days: Option<(NaiveDate, NaiveDate)>,
-    today: NaiveDate,
     repair: bool,
     show_progress: bool,
+    clock: Clock,
 ) -> Result<VerifyRollupsReport, VerifyRollupsError> {
+    let now = clock();
+    let today = utc_day_of(now).ok_or(VerifyRollupsError::Clock(now))?;
     let tenant = tenant_id.as_str();
     if let Some((from, to)) = days.filter(|(from, to)| from > to) {
         return Err(VerifyRollupsError::Order { from, to });
@@ -147,8 +152,8 @@ pub async fn verify_rollups(
     let verifier = Verifier::new(
         client.clone(),
         names.rollup_tables(),
-        Rebuilder::on_wall_clock(client, names),
-        system_clock(),
+        Rebuilder::with_clock(client, names, clock.clone()),
+        clock,
     );
     let (from, to) = match days {
         Some(days) => days,

@@ -24,9 +24,11 @@ use agent_overview::admin::tables::create_tables;
 use agent_overview::admin::verify_rollups::verify_rollups;
 use agent_overview::admin::Report;
 use agent_overview::config::{SyncConfig, TableNames};
+use agent_overview::domain::clock::system_clock;
+use agent_overview::domain::identity::ReportingZoneKind;
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::errors::error_chain;
-use agent_overview::rocketchat::setting::Mode;
+use agent_overview::functions::dynamo_client;
 use agent_overview::store::dynamo::sdk_config;
 use agent_overview::store::writer::WriterOptions;
 use agent_overview::sync::client::{AuthToken, RestClient, RetryPolicy};
@@ -342,7 +344,7 @@ struct SetSettings {
     tenant: TenantId,
     /// Zone the figures' dates are read in (Default_Timezone_For_Reporting)
     #[arg(long, value_enum)]
-    reporting_timezone: Option<ZoneMode>,
+    reporting_timezone: Option<ReportingZoneKindArg>,
     /// IANA zone for the custom mode, e.g. America/New_York
     #[arg(long)]
     custom_timezone: Option<String>,
@@ -354,15 +356,17 @@ struct SetSettings {
 impl SetSettings {
     fn change(&self) -> SettingsChange {
         SettingsChange {
-            reporting_timezone: self.reporting_timezone.map(Mode::from),
+            reporting_timezone: self.reporting_timezone.map(ReportingZoneKind::from),
             custom_timezone: self.custom_timezone.clone(),
             login_expiration_days: self.login_expiration_days,
         }
     }
 }
 
+/// `ReportingZoneKind` as clap parses it (a derive on the library's type would put clap in
+/// the Lambda builds).
 #[derive(Clone, Copy, ValueEnum)]
-enum ZoneMode {
+enum ReportingZoneKindArg {
     /// The server's zone (UTC)
     Server,
     /// An IANA zone, given with --custom-timezone
@@ -371,12 +375,12 @@ enum ZoneMode {
     User,
 }
 
-impl From<ZoneMode> for Mode {
-    fn from(m: ZoneMode) -> Self {
-        match m {
-            ZoneMode::Server => Mode::Server,
-            ZoneMode::Custom => Mode::Custom,
-            ZoneMode::User => Mode::User,
+impl From<ReportingZoneKindArg> for ReportingZoneKind {
+    fn from(kind: ReportingZoneKindArg) -> Self {
+        match kind {
+            ReportingZoneKindArg::Server => ReportingZoneKind::Server,
+            ReportingZoneKindArg::Custom => ReportingZoneKind::Custom,
+            ReportingZoneKindArg::User => ReportingZoneKind::User,
         }
     }
 }
@@ -396,7 +400,8 @@ async fn main() -> ExitCode {
 /// Runs one command and shows its report: the result on stdout, a note on stderr.
 async fn run(command: Command) -> Result<(), AnyError> {
     let names = TableNames::from_env()?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client = dynamo_client(&sdk_config().await);
+    let clock = system_clock();
     let client = &client;
     let names = &names;
     match command {
@@ -411,7 +416,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
                 skip_malformed,
                 prune,
                 show_progress: std::io::stderr().is_terminal(),
-                ..ImportOptions::default()
+                ..ImportOptions::at(Utc::now())
             };
             show(import_export(client, names, &tenant, &dir, &options).await?)
         }
@@ -424,6 +429,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
                     &demo.tenant,
                     &params,
                     WriterOptions::default(),
+                    clock,
                 )
                 .await?,
             )
@@ -440,14 +446,13 @@ async fn run(command: Command) -> Result<(), AnyError> {
         }
         Command::RebuildRollups(t) => {
             let today = Utc::now().date_naive();
-            show(rebuild_rollups(client, names, &t.tenant, t.days(), today).await?)
+            show(rebuild_rollups(client, names, &t.tenant, t.days(), today, clock).await?)
         }
         Command::VerifyRollups(v) => {
-            let today = Utc::now().date_naive();
             let progress = !v.json && std::io::stderr().is_terminal();
             let (tenant, days) = (&v.scope.tenant, v.scope.days());
             let report =
-                verify_rollups(client, names, tenant, days, today, v.repair, progress).await?;
+                verify_rollups(client, names, tenant, days, v.repair, progress, clock).await?;
             let outcome = report.outcome();
             if v.json {
                 println!("{}", report.to_json());
@@ -477,7 +482,7 @@ async fn run(command: Command) -> Result<(), AnyError> {
                         "{TOKEN_VARIABLE} is not set (the service account's personal access token)"
                     )
                 })?;
-            let rc = RestClient::new(&a.url, &a.user_id, token, RetryPolicy::default())?;
+            let rc = RestClient::new(&a.url, &a.user_id, token, RetryPolicy::default(), clock)?;
             let options = SyncOptions {
                 full: a.full,
                 rebuild_rollups: true,

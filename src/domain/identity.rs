@@ -47,9 +47,10 @@ pub struct User {
     pub generation: Option<String>,
 }
 
-/// Rocket.Chat's `Default_Timezone_For_Reporting` with `Default_Custom_Timezone`.
+/// The reporting-zone setting as stored: Rocket.Chat's `Default_Timezone_For_Reporting` with
+/// `Default_Custom_Timezone`. Resolved for a caller, it is a `range::ReportingZone`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum ReportingTimezone {
+pub enum ReportingZoneSetting {
     /// The server's zone; UTC for this service.
     #[default]
     Server,
@@ -59,17 +60,58 @@ pub enum ReportingTimezone {
     User,
 }
 
+impl ReportingZoneSetting {
+    pub fn kind(&self) -> ReportingZoneKind {
+        match self {
+            ReportingZoneSetting::Server => ReportingZoneKind::Server,
+            ReportingZoneSetting::Custom(_) => ReportingZoneKind::Custom,
+            ReportingZoneSetting::User => ReportingZoneKind::User,
+        }
+    }
+}
+
+/// The reporting-zone setting's kind, without the custom zone: Rocket.Chat's values of
+/// `Default_Timezone_For_Reporting`, which are also the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportingZoneKind {
+    Server,
+    Custom,
+    User,
+}
+
+impl ReportingZoneKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportingZoneKind::Server => "server",
+            ReportingZoneKind::Custom => "custom",
+            ReportingZoneKind::User => "user",
+        }
+    }
+}
+
+impl std::str::FromStr for ReportingZoneKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "server" => Ok(ReportingZoneKind::Server),
+            "custom" => Ok(ReportingZoneKind::Custom),
+            "user" => Ok(ReportingZoneKind::User),
+            other => Err(format!("{other:?} is not one of server, custom, user")),
+        }
+    }
+}
+
 /// Per-tenant settings that the endpoint reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSettings {
-    pub reporting_timezone: ReportingTimezone,
+    pub reporting_timezone: ReportingZoneSetting,
     pub login_expiration_days: u32,
 }
 
 impl Default for TenantSettings {
     fn default() -> Self {
         Self {
-            reporting_timezone: ReportingTimezone::Server,
+            reporting_timezone: ReportingZoneSetting::Server,
             login_expiration_days: DEFAULT_LOGIN_EXPIRATION_DAYS,
         }
     }

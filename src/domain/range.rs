@@ -4,7 +4,7 @@
 use chrono::{Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use super::identity::ReportingTimezone;
+use super::identity::ReportingZoneSetting;
 
 /// The zone whose local days bound a range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,16 +23,16 @@ impl ReportingZone {
     /// Rocket.Chat's three modes. `user` uses the caller's `utcOffset` only when it is a whole
     /// number of hours within real zones' offsets (−12..=14); otherwise the server zone (UTC).
     pub fn resolve(
-        setting: &ReportingTimezone,
+        setting: &ReportingZoneSetting,
         caller_utc_offset: Option<f64>,
     ) -> Result<Self, UnknownZone> {
         match setting {
-            ReportingTimezone::Server => Ok(ReportingZone::Utc),
-            ReportingTimezone::Custom(name) => name
+            ReportingZoneSetting::Server => Ok(ReportingZone::Utc),
+            ReportingZoneSetting::Custom(name) => name
                 .parse::<Tz>()
                 .map(ReportingZone::Named)
                 .map_err(|_| UnknownZone(name.clone())),
-            ReportingTimezone::User => Ok(caller_utc_offset
+            ReportingZoneSetting::User => Ok(caller_utc_offset
                 .filter(|h| h.fract() == 0.0 && (-12.0..=14.0).contains(h))
                 .and_then(|h| FixedOffset::east_opt(h as i32 * 3600))
                 .map_or(ReportingZone::Utc, ReportingZone::Fixed)),
@@ -218,7 +218,7 @@ mod tests {
     }
 
     fn named(name: &str) -> ReportingZone {
-        ReportingZone::resolve(&ReportingTimezone::Custom(name.into()), None).unwrap()
+        ReportingZone::resolve(&ReportingZoneSetting::Custom(name.into()), None).unwrap()
     }
 
     #[test]
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn user_mode_takes_whole_hour_offsets_only() {
-        let user = ReportingTimezone::User;
+        let user = ReportingZoneSetting::User;
         assert_eq!(
             range(
                 "2024-10-25",
@@ -323,7 +323,8 @@ mod tests {
     #[test]
     fn unknown_custom_zone_is_an_error() {
         assert!(
-            ReportingZone::resolve(&ReportingTimezone::Custom("Mars/Base".into()), None).is_err()
+            ReportingZone::resolve(&ReportingZoneSetting::Custom("Mars/Base".into()), None)
+                .is_err()
         );
     }
 

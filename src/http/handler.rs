@@ -49,7 +49,7 @@ struct Head {
 
 /// What the log line of a request says (never the token or the user id).
 #[derive(Debug, Default)]
-struct Outcome {
+struct RequestLog {
     tenant: Option<String>,
     figure: Option<&'static str>,
     range_days: Option<i64>,
@@ -61,7 +61,7 @@ struct Outcome {
 impl<S: IdentityStore + ConversationStore + Sync> App<S> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
-        let mut outcome = Outcome::default();
+        let mut outcome = RequestLog::default();
         let result = self.answer(&req, &mut outcome).await;
         let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
         let (status, body) = match result {
@@ -116,7 +116,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         response
     }
 
-    async fn answer(&self, req: &Request, outcome: &mut Outcome) -> Result<String, ApiError> {
+    async fn answer(&self, req: &Request, outcome: &mut RequestLog) -> Result<String, ApiError> {
         // Routing before authentication, as a router in front of the function would do it.
         if !is_route(request_path(req)) {
             return Err(ApiError::NotFound);
@@ -168,7 +168,7 @@ impl<S: IdentityStore + Sync> App<S> {
         req: &Request,
         token: &str,
         user_id: &str,
-        outcome: &mut Outcome,
+        outcome: &mut RequestLog,
     ) -> Result<(String, CallerContext), ApiError> {
         outcome.identity_reads += 1;
         match self.store.session(&hash_token(token)).await? {

@@ -8,13 +8,13 @@ use std::future::Future;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::StreamExt;
-use serde_json::{json, Value};
 
 use super::verify::Verifier;
-use crate::config::MetricsConfig;
+use crate::config::{MetricsConfig, RollupTables};
 use crate::errors::error_chain;
 use crate::store::day_state::days_needing_attention;
 use crate::store::StoreOpError;
+use crate::telemetry::emf::{Document, Unit};
 
 /// Days verified at once.
 const DAYS_IN_FLIGHT: usize = 4;
@@ -55,28 +55,27 @@ pub async fn run_once(
     Ok(reconcile_days(verifier, &days).await)
 }
 
-/// Name of the rollups table's sparse index of days needing attention.
-pub const ATTENTION_INDEX: &str = "byAttention";
-
-/// The days the rollups table's `byAttention` index lists: every dirty day, and the clean days
-/// changed since `since_ms` (keys-only queries, never a `Scan`).
+/// The days the rollups table's sparse attention index (`byAttention`) lists: every dirty
+/// day, and the clean days changed since `since_ms` (keys-only queries, never a `Scan`).
 pub struct AttentionIndex {
     client: Client,
     table: String,
+    index: String,
 }
 
 impl AttentionIndex {
-    pub fn new(client: Client, rollups_table: &str) -> Self {
+    pub fn new(client: Client, tables: &RollupTables) -> Self {
         Self {
             client,
-            table: rollups_table.to_string(),
+            table: tables.rollups.clone(),
+            index: tables.attention_index.clone(),
         }
     }
 }
 
 impl DaysToReconcile for AttentionIndex {
     async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
-        days_needing_attention(&self.client, &self.table, ATTENTION_INDEX, since_ms).await
+        days_needing_attention(&self.client, &self.table, &self.index, since_ms).await
     }
 }
 
@@ -122,37 +121,18 @@ pub async fn reconcile_days(verifier: &Verifier, days: &[(String, NaiveDate)]) -
 
 /// The run's EMF document (namespace and `Stage` as the other functions'): `RollupDriftDays`
 /// (alarmed above zero), `RollupDaysVerified` and `RollupReconcileFailures`.
-pub fn emf_document(config: &MetricsConfig, run: &ReconcileRun, timestamp_ms: i64) -> Value {
-    let metrics = [
-        ("RollupDriftDays", run.drift_days),
-        ("RollupDaysVerified", run.days_checked),
-        ("RollupReconcileFailures", run.failed_days),
-    ];
-    let definitions: Vec<Value> = metrics
-        .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-        .collect();
-    let mut doc = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": config.namespace,
-                "Dimensions": [["Stage"]],
-                "Metrics": definitions,
-            }],
-        },
-        "Stage": config.stage,
-        "repairedDays": run.repaired_days,
-    });
-    for (name, value) in metrics {
-        doc[name] = json!(value);
-    }
-    doc
+pub fn emf_document(config: &MetricsConfig, run: &ReconcileRun, timestamp_ms: i64) -> Document {
+    Document::new(config, timestamp_ms)
+        .metric("RollupDriftDays", Unit::Count, run.drift_days)
+        .metric("RollupDaysVerified", Unit::Count, run.days_checked)
+        .metric("RollupReconcileFailures", Unit::Count, run.failed_days)
+        .property("repairedDays", run.repaired_days)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_document_declares_the_drift_metric_with_its_value() {
@@ -166,7 +146,7 @@ mod tests {
             repaired_days: 2,
             failed_days: 1,
         };
-        let doc = emf_document(&config, &run, 1_700_000_000_000);
+        let doc = emf_document(&config, &run, 1_700_000_000_000).to_value();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "AgentOverview");
         assert_eq!(directive["Dimensions"], json!([["Stage"]]));
@@ -188,5 +168,11 @@ mod tests {
         assert_eq!(doc["RollupDaysVerified"], 12);
         assert_eq!(doc["RollupReconcileFailures"], 1);
         assert_eq!(doc["Stage"], "prod");
+        assert_eq!(doc["repairedDays"], 2, "a property");
+        assert!(directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["Unit"] == "Count"));
     }
 }

@@ -1,37 +1,18 @@
 //! `rocketchat_settings`: the three settings the endpoint reads, out of the hundreds a
 //! workspace has. Each is one document `{_id, value, packageValue}`.
 
-use std::str::FromStr;
-
 use super::{Doc, DocError};
-use crate::domain::identity::{ReportingTimezone, TenantSettings, DEFAULT_LOGIN_EXPIRATION_DAYS};
+use crate::domain::identity::{
+    ReportingZoneKind, ReportingZoneSetting, TenantSettings, DEFAULT_LOGIN_EXPIRATION_DAYS,
+};
 
 pub const REPORTING_TIMEZONE: &str = "Default_Timezone_For_Reporting";
 pub const CUSTOM_TIMEZONE: &str = "Default_Custom_Timezone";
 pub const LOGIN_EXPIRATION: &str = "Accounts_LoginExpiration";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Server,
-    Custom,
-    User,
-}
-
-impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "server" => Ok(Mode::Server),
-            "custom" => Ok(Mode::Custom),
-            "user" => Ok(Mode::User),
-            other => Err(format!("{other:?} is not one of server, custom, user")),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Setting {
-    ReportingTimezone(Mode),
+    ReportingZone(ReportingZoneKind),
     /// Empty means unset.
     CustomTimezone(Option<String>),
     /// `None`: Rocket.Chat's default applies (the value is 0, negative or unset).
@@ -50,14 +31,15 @@ pub fn read_setting(doc: &Doc) -> Result<Setting, DocError> {
     };
     match id {
         REPORTING_TIMEZONE => match doc.opt_str(field)? {
-            None => Ok(Setting::ReportingTimezone(Mode::Server)),
-            Some(mode) => mode
-                .parse()
-                .map(Setting::ReportingTimezone)
-                .map_err(|problem| DocError::Invalid {
-                    field: field.into(),
-                    problem,
-                }),
+            None => Ok(Setting::ReportingZone(ReportingZoneKind::Server)),
+            Some(mode) => {
+                mode.parse()
+                    .map(Setting::ReportingZone)
+                    .map_err(|problem| DocError::Invalid {
+                        field: field.into(),
+                        problem,
+                    })
+            }
         },
         CUSTOM_TIMEZONE => Ok(Setting::CustomTimezone(
             doc.opt_str(field)?
@@ -99,7 +81,7 @@ pub enum SettingsError {
 /// The settings read so far; the last document of a setting wins, as in MongoDB.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsDraft {
-    mode: Option<Mode>,
+    mode: Option<ReportingZoneKind>,
     custom_zone: Option<String>,
     login_expiration_days: Option<u32>,
 }
@@ -107,7 +89,7 @@ pub struct SettingsDraft {
 impl SettingsDraft {
     pub fn apply(&mut self, setting: Setting) {
         match setting {
-            Setting::ReportingTimezone(mode) => self.mode = Some(mode),
+            Setting::ReportingZone(mode) => self.mode = Some(mode),
             Setting::CustomTimezone(zone) => self.custom_zone = zone,
             Setting::LoginExpirationDays(days) => self.login_expiration_days = days,
             Setting::Other => {}
@@ -117,12 +99,12 @@ impl SettingsDraft {
     /// The custom zone is checked only when it is used: a workspace may keep a stale one
     /// while reporting in the server's or the user's zone.
     pub fn build(self) -> Result<TenantSettings, SettingsError> {
-        let reporting_timezone = match self.mode.unwrap_or(Mode::Server) {
-            Mode::Server => ReportingTimezone::Server,
-            Mode::User => ReportingTimezone::User,
-            Mode::Custom => {
+        let reporting_timezone = match self.mode.unwrap_or(ReportingZoneKind::Server) {
+            ReportingZoneKind::Server => ReportingZoneSetting::Server,
+            ReportingZoneKind::User => ReportingZoneSetting::User,
+            ReportingZoneKind::Custom => {
                 let zone = self.custom_zone.ok_or(SettingsError::MissingCustomZone)?;
-                ReportingTimezone::Custom(validate_zone(&zone)?)
+                ReportingZoneSetting::Custom(validate_zone(&zone)?)
             }
         };
         Ok(TenantSettings {
@@ -136,7 +118,7 @@ impl SettingsDraft {
 
 /// An IANA zone name as chrono-tz knows it (the handler resolves it the same way).
 pub fn validate_zone(zone: &str) -> Result<String, SettingsError> {
-    chrono_tz::Tz::from_str(zone)
+    zone.parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
         .map_err(|_| SettingsError::UnknownZone(zone.to_string()))
 }
@@ -168,7 +150,7 @@ mod tests {
         assert_eq!(
             s,
             TenantSettings {
-                reporting_timezone: ReportingTimezone::Custom("America/New_York".into()),
+                reporting_timezone: ReportingZoneSetting::Custom("America/New_York".into()),
                 login_expiration_days: 3650,
             }
         );
@@ -182,7 +164,7 @@ mod tests {
             r#"{"_id":"Accounts_LoginExpiration","value":{"$numberInt":"3650"}}"#,
         ])
         .unwrap();
-        assert_eq!(s.reporting_timezone, ReportingTimezone::User);
+        assert_eq!(s.reporting_timezone, ReportingZoneSetting::User);
         assert_eq!(s.login_expiration_days, 3650);
     }
 

@@ -4,10 +4,9 @@
 //! (timeout, connection failure, 5xx: the alarm's metric). The tenant is a property, never a
 //! dimension; no token, hash or user id is ever on the line.
 
-use serde_json::{json, Value};
-
 use super::me::Failure;
 use crate::config::MetricsConfig;
+use crate::telemetry::emf::{Document, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -23,41 +22,38 @@ pub fn document(
     outcome: Outcome,
     failure: Option<Failure>,
     now_ms: i64,
-) -> Value {
+) -> Document {
     let flag = |b: bool| if b { 1 } else { 0 };
-    let mut doc = json!({
-        "Stage": config.stage,
-        "tenant": tenant,
-        "SignInChecks": flag(outcome == Outcome::Checked),
-        "SignInCacheHits": flag(outcome == Outcome::CacheHit),
-        "SignInFailures": flag(failure.is_some()),
-        "SignInUnreachable": flag(failure.is_some_and(|f| f.unreachable())),
-    });
-    let mut directives = vec![json!({
-        "Namespace": config.namespace,
-        "Dimensions": [["Stage"]],
-        "Metrics": [
-            {"Name": "SignInChecks", "Unit": "Count"},
-            {"Name": "SignInCacheHits", "Unit": "Count"},
-            {"Name": "SignInFailures", "Unit": "Count"},
-            {"Name": "SignInUnreachable", "Unit": "Count"},
-        ],
-    })];
-    if let Some(f) = failure {
-        doc["Kind"] = json!(f.kind());
-        directives.push(json!({
-            "Namespace": config.namespace,
-            "Dimensions": [["Stage", "Kind"]],
-            "Metrics": [{"Name": "SignInFailures", "Unit": "Count"}],
-        }));
+    let doc = Document::new(config, now_ms)
+        .property("tenant", tenant)
+        .metric(
+            "SignInChecks",
+            Unit::Count,
+            flag(outcome == Outcome::Checked),
+        )
+        .metric(
+            "SignInCacheHits",
+            Unit::Count,
+            flag(outcome == Outcome::CacheHit),
+        )
+        .metric("SignInFailures", Unit::Count, flag(failure.is_some()))
+        .metric(
+            "SignInUnreachable",
+            Unit::Count,
+            flag(failure.is_some_and(|f| f.unreachable())),
+        );
+    match failure {
+        Some(f) => doc
+            .dimension("Kind", f.kind())
+            .also_by(&[&["Stage", "Kind"]], &["SignInFailures"]),
+        None => doc,
     }
-    doc["_aws"] = json!({"Timestamp": now_ms, "CloudWatchMetrics": directives});
-    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_failure_counts_by_kind_and_the_tenant_is_a_property() {
@@ -67,7 +63,8 @@ mod tests {
             Outcome::Checked,
             Some(Failure::Timeout),
             7,
-        );
+        )
+        .to_value();
         assert_eq!(doc["tenant"], "acme");
         assert_eq!(doc["Kind"], "timeout");
         assert_eq!(
@@ -81,13 +78,19 @@ mod tests {
         let dims = &doc["_aws"]["CloudWatchMetrics"];
         assert_eq!(dims[0]["Dimensions"], json!([["Stage"]]));
         assert_eq!(dims[1]["Dimensions"], json!([["Stage", "Kind"]]));
+        assert_eq!(
+            dims[1]["Metrics"],
+            json!([{"Name": "SignInFailures", "Unit": "Count"}])
+        );
+        assert_eq!(dims[0]["Metrics"].as_array().map(Vec::len), Some(4));
         let hit = document(
             &MetricsConfig::default(),
             "acme",
             Outcome::CacheHit,
             None,
             7,
-        );
+        )
+        .to_value();
         assert_eq!(hit["SignInCacheHits"], 1);
         assert_eq!(hit["SignInFailures"], 0);
         assert!(hit.get("Kind").is_none());

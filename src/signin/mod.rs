@@ -255,14 +255,14 @@ impl SignIn {
                 "sign-in check failed"
             );
         }
-        let line = metrics::document(
+        metrics::document(
             &self.metrics,
             tenant.as_str(),
             outcome,
             failure,
             (self.clock)(),
-        );
-        println!("{line}");
+        )
+        .emit();
     }
 }
 

@@ -11,6 +11,7 @@ use super::items::{
     string_list, user_item, Item, Reader,
 };
 use super::{succeeded_unless, StoreOpError};
+use crate::config::TableNames;
 use crate::domain::identity::{Session, TenantSettings, User};
 
 async fn get_directory_item(
@@ -165,9 +166,6 @@ pub async fn delete_session(
         .transpose()?)
 }
 
-/// The sessions table's index by (tenant, user id); keys only (template.yaml).
-pub const SESSIONS_BY_USER_INDEX: &str = "byTenantUser";
-
 /// A session as the index names it: its key and its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionKey {
@@ -175,19 +173,20 @@ pub struct SessionKey {
     pub user_id: String,
 }
 
-/// The sessions of a tenant, or of one of its users, through [`SESSIONS_BY_USER_INDEX`]: a
-/// query, never a scan. The index is eventually consistent; a session written a moment ago
+/// The sessions of a tenant, or of one of its users, through the sessions table's index by
+/// (tenant, user id) (`TableNames::sessions_by_user_index`, keys only): a query, never a scan. The index is eventually consistent; a session written a moment ago
 /// may be missing (the import and the tools write sessions last, after revoking).
 pub async fn sessions_of(
     client: &Client,
-    sessions_table: &str,
+    names: &TableNames,
     tenant: &str,
     user_id: Option<&str>,
 ) -> Result<Vec<SessionKey>, StoreOpError> {
+    let sessions_table = &names.sessions;
     let mut query = client
         .query()
         .table_name(sessions_table)
-        .index_name(SESSIONS_BY_USER_INDEX)
+        .index_name(&names.sessions_by_user_index)
         .expression_attribute_names("#tenant", attr::TENANT)
         .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()));
     query = match user_id {
@@ -395,17 +394,18 @@ pub async fn delete_synced_user(
         .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))
 }
 
-/// Deletes every session of one user, found through [`SESSIONS_BY_USER_INDEX`] (no scan);
+/// Deletes every session of one user, found through [`sessions_of`] (no scan);
 /// returns how many it deleted. Delete the user item first: from then on no session of the
 /// user admits anyone, even one the index does not show yet.
 pub async fn end_sessions(
     client: &Client,
-    sessions_table: &str,
+    names: &TableNames,
     tenant: &str,
     user_id: &str,
 ) -> Result<usize, StoreOpError> {
+    let sessions_table = &names.sessions;
     let mut count = 0;
-    for key in sessions_of(client, sessions_table, tenant, Some(user_id)).await? {
+    for key in sessions_of(client, names, tenant, Some(user_id)).await? {
         if delete_session_of(client, sessions_table, &key.token_hash, tenant, user_id).await? {
             count += 1;
         }

@@ -23,7 +23,7 @@ use super::items::{attr, conversation_pk, Item, MalformedItem};
 use super::writer::{BatchSink, BatchWriter, Flush, WriteError, WriterOptions};
 use super::StoreOpError;
 use crate::config::TableNames;
-use crate::domain::clock::{system_clock, Clock};
+use crate::domain::clock::Clock;
 use crate::domain::range::utc_day_of;
 
 /// The (tenant, day) → conversation keys a write touches.
@@ -153,16 +153,8 @@ pub struct ConversationWriter {
 }
 
 impl ConversationWriter {
-    pub fn new(client: &Client, names: &TableNames, options: WriterOptions) -> Self {
-        Self::with_clock(client, names, options, system_clock())
-    }
-
-    pub fn with_clock(
-        client: &Client,
-        names: &TableNames,
-        options: WriterOptions,
-        clock: Clock,
-    ) -> Self {
+    /// `clock` stamps the days' leases.
+    pub fn new(client: &Client, names: &TableNames, options: WriterOptions, clock: Clock) -> Self {
         let sink = LeasedSink::new(client.clone(), &names.rollups, clock);
         Self {
             writer: BatchWriter::new(sink, &names.conversations, &[attr::PK], options),

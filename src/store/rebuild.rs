@@ -31,7 +31,7 @@ use super::plan::month_spans;
 use super::{succeeded_unless, StoreOpError};
 use crate::config::{RollupTables, TableNames};
 use crate::domain::aggregate::Aggregator;
-use crate::domain::clock::{system_clock, Clock};
+use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::figure::Figure;
 use crate::domain::range::{utc_day_of, UtcRange};
@@ -119,10 +119,10 @@ impl Rebuilder {
         }
     }
 
-    /// A rebuilder on the wall clock (the state's `lastChangeAt` and overflow settling use it):
-    /// the tools' and the sync's.
-    pub fn on_wall_clock(client: &Client, names: &TableNames) -> Self {
-        Self::new(client.clone(), names.rollup_tables(), system_clock())
+    /// A rebuilder of `names`' rollup tables on `clock` (the state's `lastChangeAt` and
+    /// overflow settling use it): the tools' and the sync's.
+    pub fn with_clock(client: &Client, names: &TableNames, clock: Clock) -> Self {
+        Self::new(client.clone(), names.rollup_tables(), clock)
     }
 
     /// Marks `pks` of `tenant` as written on `day` (after the write), see [`day_state::mark`].

@@ -16,6 +16,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::domain::clock::Clock;
 pub use crate::outbound::host_of;
 use crate::outbound::{self, BodyError, UrlError};
 
@@ -152,16 +153,20 @@ pub struct RestClient {
     policy: RetryPolicy,
     deadline: Option<Instant>,
     body_limit: usize,
+    /// Tells how long until an `X-RateLimit-Reset` (an epoch time).
+    clock: Clock,
     pub stats: CallStats,
 }
 
 impl RestClient {
-    /// `url` is the workspace's address (`https://chat.example.com`, possibly with a path).
+    /// `url` is the workspace's address (`https://chat.example.com`, possibly with a path);
+    /// `clock` tells how long until a rate limit's reset.
     pub fn new(
         url: &str,
         user_id: &str,
         token: AuthToken,
         policy: RetryPolicy,
+        clock: Clock,
     ) -> Result<Self, RestError> {
         let base = parse_base(url)?;
         let host = host_of(&base);
@@ -179,6 +184,7 @@ impl RestClient {
             policy,
             deadline: None,
             body_limit: outbound::MAX_BODY_BYTES,
+            clock,
             stats: CallStats::default(),
         })
     }
@@ -361,7 +367,7 @@ impl RestClient {
             .and_then(|v| v.trim().parse::<i64>().ok());
         match reset_ms {
             Some(reset) => {
-                let now = chrono::Utc::now().timestamp_millis();
+                let now = (self.clock)();
                 // A little past the reset: Rocket.Chat's window may tick a moment late.
                 Duration::from_millis(reset.saturating_sub(now).max(0) as u64 + 50)
             }

@@ -24,6 +24,7 @@ use super::source::{self, rest_doc, SourceError};
 use super::state::SyncState;
 use super::store::{self, Stamp};
 use crate::config::TableNames;
+use crate::domain::clock::{advancing_from, Clock};
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
@@ -179,6 +180,7 @@ async fn run_cycle(
 ) -> Result<SyncSummary, SyncError> {
     let tenant = tenant.as_str();
     let state = store::get_state(client, names, tenant).await?;
+    let clock = advancing_from(now_ms);
     let mut run = Cycle {
         client,
         names,
@@ -186,6 +188,7 @@ async fn run_cycle(
         rc,
         options,
         now_ms,
+        clock: clock.clone(),
         lease,
         departments: DayDepartments::default(),
         state,
@@ -202,7 +205,7 @@ async fn run_cycle(
             &[attr::PK, attr::SK],
             options.writer,
         ),
-        conversations: ConversationWriter::new(client, names, options.writer),
+        conversations: ConversationWriter::new(client, names, options.writer, clock.clone()),
     };
     tracing::info!(
         tenant,
@@ -255,7 +258,7 @@ async fn run_cycle(
     finish(directory, "settings and permissions").await?;
     finish(conversations, "conversations").await?;
     if options.rebuild_rollups {
-        summary.rollup_days = rebuild_days(client, names, tenant, &days).await?;
+        summary.rollup_days = rebuild_days(client, names, tenant, &days, clock).await?;
     }
     // Only now, with every write done, does the state move.
     store::put_state(client, names, tenant, &state).await?;
@@ -293,8 +296,9 @@ async fn rebuild_days(
     names: &TableNames,
     tenant: &str,
     days: &BTreeSet<NaiveDate>,
+    clock: Clock,
 ) -> Result<u64, SyncError> {
-    let rebuilder = Rebuilder::on_wall_clock(client, names);
+    let rebuilder = Rebuilder::with_clock(client, names, clock);
     let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for &day in days {
         match runs.last_mut() {
@@ -319,6 +323,8 @@ struct Cycle<'a> {
     options: &'a SyncOptions,
     /// When the cycle started (ms).
     now_ms: i64,
+    /// From `now_ms` on: the leases' renewals and the day leases of the writes.
+    clock: Clock,
     lease: &'a Lease,
     /// The departments of each day written to, bounded per day.
     departments: DayDepartments,

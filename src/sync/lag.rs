@@ -9,12 +9,12 @@ use crate::store::batch_get::batch_get;
 use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use serde_json::{json, Value};
 
 use super::store::{CONNECTIONS_PK, STATE_SK};
 use crate::config::{MetricsConfig, TableNames};
 use crate::store::items::{attr, directory_key, Item, Reader};
 use crate::store::StoreOpError;
+use crate::telemetry::emf::{Document, Unit};
 
 /// The attributes read: the keys, when a tenant was connected, and when its last complete
 /// cycle started (template.yaml allows the fan-out no others).
@@ -120,53 +120,31 @@ pub fn emf_lines(
     threshold_s: f64,
     malformed: u64,
     now_ms: i64,
-) -> Vec<Value> {
-    let document = |fields: Value, names: &[&str]| {
-        let mut doc = fields;
-        doc["Stage"] = json!(metrics.stage);
-        let definitions: Vec<Value> = names
-            .iter()
-            .map(|n| {
-                let unit = if n.ends_with("Seconds") {
-                    "Seconds"
-                } else {
-                    "Count"
-                };
-                json!({"Name": n, "Unit": unit})
-            })
-            .collect();
-        doc["_aws"] = json!({
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": metrics.namespace,
-                "Dimensions": [["Stage"]],
-                "Metrics": definitions,
-            }],
-        });
-        doc
-    };
-    let mut lines: Vec<Value> = lags
+) -> Vec<Document> {
+    let mut lines: Vec<Document> = lags
         .iter()
         .map(|l| {
-            document(
-                json!({"tenant": l.tenant, "SyncLagSeconds": l.lag_s,
-                       "everComplete": l.ever_complete, "lagging": l.lag_s > threshold_s}),
-                &["SyncLagSeconds"],
-            )
+            Document::new(metrics, now_ms)
+                .property("tenant", l.tenant.as_str())
+                .metric("SyncLagSeconds", Unit::Seconds, l.lag_s)
+                .property("everComplete", l.ever_complete)
+                .property("lagging", l.lag_s > threshold_s)
         })
         .collect();
     let lagging = lags.iter().filter(|l| l.lag_s > threshold_s).count();
-    lines.push(document(
-        json!({"SyncLaggingTenants": lagging, "SyncMalformedConnections": malformed,
-               "connectedTenants": lags.len()}),
-        &["SyncLaggingTenants", "SyncMalformedConnections"],
-    ));
+    lines.push(
+        Document::new(metrics, now_ms)
+            .metric("SyncLaggingTenants", Unit::Count, lagging)
+            .metric("SyncMalformedConnections", Unit::Count, malformed)
+            .property("connectedTenants", lags.len()),
+    );
     lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn lagging_tenants_are_counted_and_each_is_named() {
@@ -187,7 +165,10 @@ mod tests {
                 ever_complete: true,
             },
         ];
-        let lines = emf_lines(&MetricsConfig::default(), &lags, 600.0, 1, 7);
+        let lines: Vec<_> = emf_lines(&MetricsConfig::default(), &lags, 600.0, 1, 7)
+            .iter()
+            .map(Document::to_value)
+            .collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[1]["tenant"], "never");
         assert_eq!(lines[1]["SyncLagSeconds"], 3600.0);
@@ -197,5 +178,16 @@ mod tests {
         );
         assert_eq!(lines[3]["SyncLaggingTenants"], 2);
         assert_eq!(lines[3]["SyncMalformedConnections"], 1);
+        assert_eq!(lines[3]["connectedTenants"], 3);
+        let units = |l: &serde_json::Value| l["_aws"]["CloudWatchMetrics"][0]["Metrics"].clone();
+        assert_eq!(
+            units(&lines[0]),
+            json!([{"Name": "SyncLagSeconds", "Unit": "Seconds"}])
+        );
+        assert_eq!(
+            units(&lines[3]),
+            json!([{"Name": "SyncLaggingTenants", "Unit": "Count"},
+                   {"Name": "SyncMalformedConnections", "Unit": "Count"}])
+        );
     }
 }

@@ -9,16 +9,18 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::client::{url_host, AuthToken, RestClient, RetryPolicy};
 use super::cycle::{sync_tenant, SyncOptions, SyncSummary};
 use super::store;
 use crate::config::{MetricsConfig, SyncConfig, TableNames};
+use crate::domain::clock::advancing_from;
 use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
 use crate::store::StoreOpError;
+use crate::telemetry::emf::{Document, Unit};
 
 /// A full listing (removals) at most this often per tenant.
 pub const FULL_EVERY_MS: i64 = 24 * 3600 * 1000;
@@ -168,8 +170,7 @@ pub async fn run_job(
             .map(|t| (now_ms.max(t) - t) as f64 / 1000.0),
         Err(_) => None,
     };
-    let line = emf_line(metrics, &job.tenant, &outcome, lag, now_ms);
-    println!("{line}");
+    emf_line(metrics, &job.tenant, &outcome, lag, now_ms).emit();
     match &outcome {
         JobOutcome::Synced(s) => tracing::info!(
             tenant = %job.tenant, host = %s.host, complete = s.complete,
@@ -255,6 +256,7 @@ async fn sync_job(
         &connection.user_id,
         token,
         RetryPolicy::default(),
+        advancing_from(now_ms),
     ) {
         Ok(rc) => rc.with_deadline(Some(deadline)),
         Err(e) => return failed(&host, false, error_chain(&e)),
@@ -314,47 +316,32 @@ pub fn emf_line(
     outcome: &JobOutcome,
     lag_s: Option<f64>,
     now_ms: i64,
-) -> Value {
+) -> Document {
     let failed = matches!(outcome, JobOutcome::Failed { .. });
-    let mut definitions = vec![json!({"Name": "SyncFailures", "Unit": "Count"})];
-    let mut doc = json!({
-        "Stage": metrics.stage,
-        "tenant": tenant,
-        "SyncFailures": if failed { 1 } else { 0 },
-    });
+    let mut doc = Document::new(metrics, now_ms)
+        .property("tenant", tenant)
+        .metric("SyncFailures", Unit::Count, if failed { 1 } else { 0 });
     if let Some(lag) = lag_s {
-        definitions.push(json!({"Name": "SyncLagSeconds", "Unit": "Seconds"}));
-        doc["SyncLagSeconds"] = json!(lag);
+        doc = doc.metric("SyncLagSeconds", Unit::Seconds, lag);
     }
     match outcome {
-        JobOutcome::Synced(s) => {
-            doc["host"] = json!(s.host);
-            doc["complete"] = json!(s.complete);
-            doc["requests"] = json!(s.requests);
+        JobOutcome::Synced(s) => doc
+            .property("host", s.host.as_str())
+            .property("complete", s.complete)
+            .property("requests", s.requests)
             // Rooms a limit refused (their ids are in the log's warnings).
-            doc["SyncRoomsInvalid"] = json!(s.rooms_invalid);
-            definitions.push(json!({"Name": "SyncRoomsInvalid", "Unit": "Count"}));
-        }
-        JobOutcome::Failed { host, auth, .. } => {
-            doc["host"] = json!(host);
-            doc["authFailure"] = json!(auth);
-        }
-        JobOutcome::NotConnected | JobOutcome::Busy => {}
+            .metric("SyncRoomsInvalid", Unit::Count, s.rooms_invalid),
+        JobOutcome::Failed { host, auth, .. } => doc
+            .property("host", host.as_str())
+            .property("authFailure", *auth),
+        JobOutcome::NotConnected | JobOutcome::Busy => doc,
     }
-    doc["_aws"] = json!({
-        "Timestamp": now_ms,
-        "CloudWatchMetrics": [{
-            "Namespace": metrics.namespace,
-            "Dimensions": [["Stage"]],
-            "Metrics": definitions,
-        }],
-    });
-    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_secret_is_bound_to_its_tenant_by_name() {
@@ -406,7 +393,8 @@ mod tests {
             &JobOutcome::Busy,
             None,
             1,
-        );
+        )
+        .to_value();
         assert_eq!(doc["SyncFailures"], 0);
     }
 
@@ -418,7 +406,7 @@ mod tests {
             auth: true,
             error: "401".into(),
         };
-        let doc = emf_line(&m, "acme", &outcome, Some(42.5), 1);
+        let doc = emf_line(&m, "acme", &outcome, Some(42.5), 1).to_value();
         assert_eq!(doc["tenant"], "acme");
         assert_eq!(doc["SyncFailures"], 1);
         assert_eq!(doc["SyncLagSeconds"], 42.5);

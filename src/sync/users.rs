@@ -329,7 +329,7 @@ impl UsersPhase<'_> {
         };
         if removed {
             out.removed += 1;
-            let ended = end_sessions(client, &self.names.sessions, self.tenant, id).await?;
+            let ended = end_sessions(client, self.names, self.tenant, id).await?;
             out.sessions_ended += ended as u64;
         }
         Ok(())

@@ -1,6 +1,8 @@
 //! Per-request metrics as CloudWatch Embedded Metric Format (EMF): one JSON line on stdout per
 //! request, which CloudWatch Logs turns into metrics without any API call from the function.
 //!
+//! [`Document`] is the one EMF builder: every function's metrics go through it.
+//!
 //! Written by hand rather than with `metrics_cloudwatch_embedded`: that crate is a global
 //! recorder for the `metrics` facade with its own Lambda runner, while here every request
 //! already ends in one `tracing` event carrying all its numbers; turning that event into one
@@ -22,6 +24,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{INVOCATION_SPAN, REQUEST_TARGET};
 use crate::config::MetricsConfig;
+use crate::domain::clock::Clock;
 
 /// The numbers of one request, as the handler's summary event carries them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -103,60 +106,176 @@ pub fn status_class(status: Option<u64>) -> &'static str {
 }
 
 /// The EMF document of one request.
-pub fn document(config: &MetricsConfig, r: &RequestRecord, timestamp_ms: i64) -> Value {
-    let mut metrics: Vec<(&str, &str, f64)> = vec![
-        ("Requests", "Count", 1.0),
-        ("Latency", "Milliseconds", r.duration_ms as f64),
-        ("ItemsRead", "Count", r.items_read as f64),
-        (
+pub fn document(config: &MetricsConfig, r: &RequestRecord, timestamp_ms: i64) -> Document {
+    let mut doc = Document::new(config, timestamp_ms)
+        .dimensions(&[&["Stage"], &["Stage", "StatusClass"], &["Stage", "Figure"]])
+        .dimension("StatusClass", status_class(r.status))
+        .dimension("Figure", r.figure.as_deref().unwrap_or("none"))
+        .metric("Requests", Unit::Count, 1.0)
+        .metric("Latency", Unit::Milliseconds, r.duration_ms as f64)
+        .metric("ItemsRead", Unit::Count, r.items_read as f64)
+        .metric(
             "DynamoDbRequests",
-            "Count",
+            Unit::Count,
             (r.identity_reads + r.dynamodb_requests) as f64,
-        ),
-        ("MonthBuckets", "Count", r.buckets as f64),
-    ];
+        )
+        .metric("MonthBuckets", Unit::Count, r.buckets as f64);
     if let Some(ratio) = r.rollup_hit_ratio {
-        metrics.push(("RollupHitRatio", "Percent", ratio * 100.0));
-    }
-    let definitions: Vec<Value> = metrics
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": config.namespace,
-                "Dimensions": [["Stage"], ["Stage", "StatusClass"], ["Stage", "Figure"]],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    doc.insert("Stage".into(), json!(config.stage));
-    doc.insert("StatusClass".into(), json!(status_class(r.status)));
-    doc.insert(
-        "Figure".into(),
-        json!(r.figure.as_deref().unwrap_or("none")),
-    );
-    for (name, _, value) in &metrics {
-        doc.insert((*name).into(), json!(value));
+        doc = doc.metric("RollupHitRatio", Unit::Percent, ratio * 100.0);
     }
     // Properties: on the line for Logs Insights, not metrics; absent ones are left out.
-    let properties = [
-        ("status", r.status.map(Value::from)),
-        ("tenant", r.tenant.clone().map(Value::from)),
-        ("rangeDays", r.range_days.map(Value::from)),
-        ("queryPages", Some(Value::from(r.dynamodb_requests))),
-        ("requestId", r.request_id.clone().map(Value::from)),
-    ];
-    for (name, value) in properties {
-        if let Some(value) = value {
-            doc.insert(name.into(), value);
+    doc.property_if("status", r.status)
+        .property_if("tenant", r.tenant.clone())
+        .property_if("rangeDays", r.range_days)
+        .property("queryPages", r.dynamodb_requests)
+        .property_if("requestId", r.request_id.clone())
+}
+
+/// A metric's unit, as CloudWatch names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    Seconds,
+    Percent,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
+            Unit::Percent => "Percent",
         }
     }
-    Value::Object(doc)
+}
+
+/// One EMF document, the one way every function writes metrics: the namespace and the `Stage`
+/// dimension from [`MetricsConfig`], more dimensions (low-cardinality only), metrics with their
+/// units, and properties (searchable in Logs Insights, never metrics: the tenant is one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    namespace: String,
+    timestamp_ms: i64,
+    /// The main directive's dimension sets (`[["Stage"]]` unless set).
+    dimension_sets: Vec<Vec<String>>,
+    metrics: Vec<(String, Unit)>,
+    /// Further directives: dimension sets over metrics already declared.
+    extra: Vec<(Vec<Vec<String>>, Vec<String>)>,
+    members: Map<String, Value>,
+}
+
+impl Document {
+    /// A document in `config`'s namespace at `timestamp_ms`, carrying the `Stage` dimension.
+    pub fn new(config: &MetricsConfig, timestamp_ms: i64) -> Self {
+        let mut members = Map::new();
+        members.insert("Stage".into(), Value::from(config.stage.clone()));
+        Self {
+            namespace: config.namespace.clone(),
+            timestamp_ms,
+            dimension_sets: vec![vec!["Stage".into()]],
+            metrics: Vec::new(),
+            extra: Vec::new(),
+            members,
+        }
+    }
+
+    /// The dimension sets every metric is published under (each names dimensions the
+    /// document carries: `Stage` and those added by [`Document::dimension`]).
+    pub fn dimensions(mut self, sets: &[&[&str]]) -> Self {
+        self.dimension_sets = sets
+            .iter()
+            .map(|set| set.iter().map(|d| d.to_string()).collect())
+            .collect();
+        self
+    }
+
+    /// A dimension's value.
+    pub fn dimension(mut self, name: &str, value: &str) -> Self {
+        self.members.insert(name.into(), Value::from(value));
+        self
+    }
+
+    /// A metric and its value (a count stays an integer on the line).
+    pub fn metric(mut self, name: &str, unit: Unit, value: impl Into<Value>) -> Self {
+        self.metrics.push((name.into(), unit));
+        self.members.insert(name.into(), value.into());
+        self
+    }
+
+    /// Also publishes the named metrics (declared with [`Document::metric`]) under `sets`.
+    pub fn also_by(mut self, sets: &[&[&str]], metrics: &[&str]) -> Self {
+        self.extra.push((
+            sets.iter()
+                .map(|set| set.iter().map(|d| d.to_string()).collect())
+                .collect(),
+            metrics.iter().map(|m| m.to_string()).collect(),
+        ));
+        self
+    }
+
+    /// A property: on the line, not a metric.
+    pub fn property(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.members.insert(name.into(), value.into());
+        self
+    }
+
+    /// A property when there is one; an absent one is left out.
+    pub fn property_if<V: Into<Value>>(self, name: &str, value: Option<V>) -> Self {
+        match value {
+            Some(value) => self.property(name, value),
+            None => self,
+        }
+    }
+
+    /// The document as JSON: its members and the `_aws` metadata declaring the metrics.
+    pub fn to_value(&self) -> Value {
+        let unit_of = |name: &str| {
+            self.metrics
+                .iter()
+                .find(|(m, _)| m == name)
+                .map_or(Unit::Count, |(_, unit)| *unit)
+        };
+        let directive = |sets: &Vec<Vec<String>>, names: Vec<&str>| {
+            let metrics: Vec<Value> = names
+                .into_iter()
+                .map(|name| json!({"Name": name, "Unit": unit_of(name).as_str()}))
+                .collect();
+            json!({"Namespace": self.namespace, "Dimensions": sets, "Metrics": metrics})
+        };
+        let mut directives = vec![directive(
+            &self.dimension_sets,
+            self.metrics.iter().map(|(m, _)| m.as_str()).collect(),
+        )];
+        for (sets, names) in &self.extra {
+            directives.push(directive(sets, names.iter().map(String::as_str).collect()));
+        }
+        let mut doc = self.members.clone();
+        doc.insert(
+            "_aws".into(),
+            json!({"Timestamp": self.timestamp_ms, "CloudWatchMetrics": directives}),
+        );
+        Value::Object(doc)
+    }
+
+    /// The document as one line (with its newline).
+    pub fn line(&self) -> String {
+        let mut line = self.to_value().to_string();
+        line.push('\n');
+        line
+    }
+
+    /// Writes the line to `writer` in one write, so concurrent lines never interleave.
+    pub fn write_to(&self, mut writer: impl Write) {
+        // A failed log write has nowhere better to be reported.
+        let _ = writer.write_all(self.line().as_bytes());
+    }
+
+    /// Writes the line to stdout, where CloudWatch Logs turns it into metrics.
+    pub fn emit(&self) {
+        self.write_to(std::io::stdout().lock());
+    }
 }
 
 /// The invocation's request id, kept on its span for the events inside it.
@@ -179,15 +298,20 @@ impl Visit for RequestIdVisitor {
     }
 }
 
-/// Turns each request summary event into one EMF line.
+/// Turns each request summary event into one EMF line, stamped by `clock`.
 pub struct EmfLayer<W> {
     config: MetricsConfig,
     writer: W,
+    clock: Clock,
 }
 
 impl<W> EmfLayer<W> {
-    pub fn new(config: MetricsConfig, writer: W) -> Self {
-        Self { config, writer }
+    pub fn new(config: MetricsConfig, writer: W, clock: Clock) -> Self {
+        Self {
+            config,
+            writer,
+            clock,
+        }
     }
 }
 
@@ -218,12 +342,7 @@ where
                 .from_root()
                 .find_map(|span| span.extensions().get::<RequestId>().map(|r| r.0.clone()))
         });
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let mut line = document(&self.config, &record, now_ms).to_string();
-        line.push('\n');
-        // One write per line, so concurrent lines never interleave; a failed log write has
-        // nowhere better to be reported.
-        let _ = self.writer.make_writer().write_all(line.as_bytes());
+        document(&self.config, &record, (self.clock)()).write_to(self.writer.make_writer());
     }
 }
 
@@ -253,7 +372,7 @@ mod tests {
             rollup_hit_ratio: None,
             request_id: Some("req-1".into()),
         };
-        let doc = document(&config(), &r, 1_700_000_000_000);
+        let doc = document(&config(), &r, 1_700_000_000_000).to_value();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "AgentOverview");
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000_i64);
@@ -279,7 +398,7 @@ mod tests {
 
     #[test]
     fn the_tenant_is_never_a_dimension() {
-        let doc = document(&config(), &RequestRecord::default(), 0);
+        let doc = document(&config(), &RequestRecord::default(), 0).to_value();
         let dims = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"].to_string();
         assert!(!dims.contains("tenant"), "{dims}");
         assert_eq!(doc["Figure"], "none");
@@ -296,10 +415,45 @@ mod tests {
             rollup_hit_ratio: Some(0.75),
             ..RequestRecord::default()
         };
-        let doc = document(&config(), &r, 0);
+        let doc = document(&config(), &r, 0).to_value();
         assert_eq!(doc["RollupHitRatio"], 75.0);
         let names = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
         assert!(names.contains("RollupHitRatio"));
+    }
+
+    #[test]
+    fn a_built_document_declares_its_metrics_dimensions_and_properties() {
+        let doc = Document::new(&config(), 42)
+            .dimensions(&[&["Stage"], &["Stage", "Kind"]])
+            .dimension("Kind", "timeout")
+            .metric("Failures", Unit::Count, 1)
+            .metric("Wait", Unit::Seconds, 2.5)
+            .also_by(&[&["Stage", "Other"]], &["Failures"])
+            .property("tenant", "acme")
+            .property_if("absent", None::<u64>)
+            .to_value();
+        assert_eq!(doc["_aws"]["Timestamp"], 42);
+        let directives = &doc["_aws"]["CloudWatchMetrics"];
+        assert_eq!(
+            directives[0],
+            json!({"Namespace": "AgentOverview",
+                   "Dimensions": [["Stage"], ["Stage", "Kind"]],
+                   "Metrics": [{"Name": "Failures", "Unit": "Count"},
+                               {"Name": "Wait", "Unit": "Seconds"}]})
+        );
+        assert_eq!(
+            directives[1],
+            json!({"Namespace": "AgentOverview", "Dimensions": [["Stage", "Other"]],
+                   "Metrics": [{"Name": "Failures", "Unit": "Count"}]})
+        );
+        assert_eq!(doc["Stage"], "prod");
+        assert_eq!(doc["Kind"], "timeout");
+        assert_eq!(doc["Failures"], 1, "a count stays an integer");
+        assert_eq!(doc["Wait"], 2.5);
+        assert_eq!(doc["tenant"], "acme");
+        assert!(doc.get("absent").is_none());
+        let line = Document::new(&config(), 1).line();
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
     }
 
     #[test]

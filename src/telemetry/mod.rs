@@ -16,6 +16,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
 use crate::config::MetricsConfig;
+use crate::domain::clock::Clock;
 
 /// Target of the handler's one summary event per request: a JSON log line, and the source of
 /// the request's metrics.
@@ -65,11 +66,13 @@ pub fn dependency_cap() -> Targets {
     )
 }
 
-/// JSON logs filtered by `filter` under [`dependency_cap`], and EMF lines for every request
-/// regardless of the level, both written to `writer` (stdout in Lambda; a buffer in the tests).
+/// JSON logs filtered by `filter` under [`dependency_cap`], and EMF lines (stamped by `clock`)
+/// for every request regardless of the level, both written to `writer` (stdout in Lambda; a
+/// buffer in the tests).
 pub fn subscriber<W>(
     filter: EnvFilter,
     metrics: MetricsConfig,
+    clock: Clock,
     writer: W,
 ) -> impl Subscriber + Send + Sync
 where
@@ -84,18 +87,19 @@ where
         .with_target(false)
         .with_writer(writer.clone())
         .with_filter(filter.and(dependency_cap()));
-    let emf = emf::EmfLayer::new(metrics, writer).with_filter(filter_fn(|meta| {
+    let emf = emf::EmfLayer::new(metrics, writer, clock).with_filter(filter_fn(|meta| {
         meta.target() == REQUEST_TARGET || (meta.is_span() && meta.name() == INVOCATION_SPAN)
     }));
     tracing_subscriber::registry().with(logs).with(emf)
 }
 
-/// Installs the subscriber for the process, writing to stdout.
-pub fn init(metrics: MetricsConfig) {
-    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+/// Installs the subscriber for the process, writing to stdout, filtered by `directives`
+/// (`RUST_LOG`, read by `config::log_directives`).
+pub fn init(directives: &str, metrics: MetricsConfig, clock: Clock) {
     let _ = tracing::subscriber::set_global_default(subscriber(
-        filter(&directives),
+        filter(directives),
         metrics,
+        clock,
         std::io::stdout,
     ));
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use agent_overview::admin::demo::{demo_conversations, DemoParams};
 use agent_overview::config::{Limits, TableNames};
-use agent_overview::domain::identity::{hash_token, ReportingTimezone};
+use agent_overview::domain::identity::{hash_token, ReportingZoneSetting};
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items::{attr, conversation_pk, read_settings, sk};
 use agent_overview::store::IdentityStore;
@@ -449,7 +449,7 @@ async fn settings_are_validated_and_stored() {
     let settings = read_settings(&item, "settings").unwrap();
     assert_eq!(
         settings.reporting_timezone,
-        ReportingTimezone::Custom("America/New_York".into())
+        ReportingZoneSetting::Custom("America/New_York".into())
     );
     assert_eq!(settings.login_expiration_days, 3650);
 }
@@ -522,7 +522,7 @@ async fn generate_demo_writes_the_library_conversations_and_keeps_existing_setti
     .unwrap();
     assert_eq!(
         read_settings(&item, "s").unwrap().reporting_timezone,
-        ReportingTimezone::User
+        ReportingZoneSetting::User
     );
 
     // A tenant without settings gets the server zone.
@@ -549,7 +549,7 @@ async fn generate_demo_writes_the_library_conversations_and_keeps_existing_setti
     .unwrap();
     assert_eq!(
         read_settings(&item, "s").unwrap().reporting_timezone,
-        ReportingTimezone::Server
+        ReportingZoneSetting::Server
     );
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use agent_overview::config::Limits;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{
-    hash_token, ReportingTimezone, Session, TenantSettings, User,
+    hash_token, ReportingZoneSetting, Session, TenantSettings, User,
 };
 use agent_overview::http::App;
 use agent_overview::store::memory::MemoryStore;
@@ -274,7 +274,7 @@ async fn login_expiration_is_the_tenants_setting() {
     s.put_settings(
         "acme",
         TenantSettings {
-            reporting_timezone: ReportingTimezone::Server,
+            reporting_timezone: ReportingZoneSetting::Server,
             login_expiration_days: 365,
         },
     );

@@ -8,7 +8,7 @@ use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
-use agent_overview::functions::rollups::{handle_batch, plan_batch};
+use agent_overview::functions::stream::{handle_batch, plan_batch};
 use agent_overview::store::day_state::days_needing_attention;
 use agent_overview::store::memory::MemoryStore;
 use agent_overview::store::rebuild::Rebuilder;
@@ -82,7 +82,12 @@ async fn a_day_whose_rebuild_failed_is_read_raw() {
     let mut span = agent_overview::admin::rollups::DaySpan::default();
     rooms.iter().for_each(|c| span.include(c.ts_ms));
     assert!(span
-        .rebuild(&client, &harness::table_names(), &tenant)
+        .rebuild(
+            &client,
+            &harness::table_names(),
+            &tenant,
+            agent_overview::domain::clock::system_clock()
+        )
         .await
         .is_err());
     let (raw, rollups) = (

@@ -10,7 +10,7 @@ use agent_overview::config::{Limits, QueryPlan};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::{
-    hash_token, ReportingTimezone, Session, TenantSettings, User,
+    hash_token, ReportingZoneSetting, Session, TenantSettings, User,
 };
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
 use agent_overview::http::App;
@@ -45,9 +45,14 @@ pub async fn put_conversations(client: &Client, tenant: &str, rooms: &[Conversat
 pub async fn rebuild_rollups(client: &Client, tenant: &str, rooms: &[Conversation]) {
     let mut span = DaySpan::default();
     rooms.iter().for_each(|c| span.include(c.ts_ms));
-    span.rebuild(client, &harness::table_names(), tenant)
-        .await
-        .expect("rollups rebuilt");
+    span.rebuild(
+        client,
+        &harness::table_names(),
+        tenant,
+        agent_overview::domain::clock::system_clock(),
+    )
+    .await
+    .expect("rollups rebuilt");
 }
 
 const PLANS: [QueryPlan; 2] = [QueryPlan::Raw, QueryPlan::Rollups];
@@ -283,14 +288,14 @@ async fn day_edges_are_cut_to_the_millisecond_in_every_zone_mode() {
 
 fn custom(zone: &str) -> TenantSettings {
     TenantSettings {
-        reporting_timezone: ReportingTimezone::Custom(zone.into()),
+        reporting_timezone: ReportingZoneSetting::Custom(zone.into()),
         login_expiration_days: 90,
     }
 }
 
 fn user_mode() -> TenantSettings {
     TenantSettings {
-        reporting_timezone: ReportingTimezone::User,
+        reporting_timezone: ReportingZoneSetting::User,
         login_expiration_days: 90,
     }
 }

@@ -10,7 +10,7 @@ use agent_overview::config::{Limits, QueryPlan};
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{
-    CallerContext, ReportingTimezone, Session, TenantSettings, User,
+    CallerContext, ReportingZoneSetting, Session, TenantSettings, User,
 };
 use agent_overview::functions::api::http_request;
 use agent_overview::http::App;
@@ -349,10 +349,10 @@ async fn a_department_of_another_tenant_is_an_empty_200_like_a_missing_one() {
 #[tokio::test]
 async fn dates_at_the_ends_of_the_calendar() {
     let zones = [
-        ReportingTimezone::Server,
-        ReportingTimezone::Custom("Pacific/Kiritimati".into()), // UTC+14
-        ReportingTimezone::Custom("Etc/GMT+12".into()),         // UTC-12
-        ReportingTimezone::User,
+        ReportingZoneSetting::Server,
+        ReportingZoneSetting::Custom("Pacific/Kiritimati".into()), // UTC+14
+        ReportingZoneSetting::Custom("Etc/GMT+12".into()),         // UTC-12
+        ReportingZoneSetting::User,
     ];
     for zone in zones {
         for offset in [None, Some(14.0), Some(-12.0)] {
@@ -492,14 +492,14 @@ async fn dynamodb_dates_at_the_ends_of_the_calendar() {
         (TenantSettings::default(), None),
         (
             TenantSettings {
-                reporting_timezone: ReportingTimezone::User,
+                reporting_timezone: ReportingZoneSetting::User,
                 login_expiration_days: 90,
             },
             Some(14.0),
         ),
         (
             TenantSettings {
-                reporting_timezone: ReportingTimezone::User,
+                reporting_timezone: ReportingZoneSetting::User,
                 login_expiration_days: 90,
             },
             Some(-12.0),

@@ -54,6 +54,8 @@ pub fn table_names() -> TableNames {
         by_month_index: env_or_local_default("BY_MONTH_INDEX"),
         by_department_month_index: env_or_local_default("BY_DEPARTMENT_MONTH_INDEX"),
         rollups: env_or_local_default("ROLLUPS_TABLE"),
+        attention_index: env_or_local_default("ATTENTION_INDEX"),
+        sessions_by_user_index: env_or_local_default("SESSIONS_BY_USER_INDEX"),
     }
 }
 

@@ -521,7 +521,7 @@ async fn a_login_token_from_the_future_expires_like_one_issued_at_import() {
 #[tokio::test]
 async fn a_failure_at_any_write_is_reported_and_a_rerun_completes_the_import() {
     let (client, names) = ready().await;
-    let options = ImportOptions::default();
+    let options = ImportOptions::at(chrono::Utc::now());
     let clean = unique_tenant("clean");
     let clean_token = format!("tok-{clean}");
     let clean_dir = export_with(&[manager("boss", &[&clean_token])]);
@@ -643,7 +643,7 @@ async fn an_import_stopped_part_way_never_answers_from_stale_rollups() {
         ("rocketchat_room.json", lines(&[room("R0", "kim")])),
         ("rocketchat_message.json", message_of_r0()),
     ]);
-    let options = ImportOptions::default();
+    let options = ImportOptions::at(chrono::Utc::now());
     import_export(&client, &names, &tid(&tenant), &first, &options)
         .await
         .expect("the first import");

@@ -10,7 +10,7 @@ use agent_overview::admin::import::{
 };
 use agent_overview::config::{Limits, TableNames};
 use agent_overview::domain::conversation::Conversation;
-use agent_overview::domain::identity::{hash_token, ReportingTimezone, Session, User};
+use agent_overview::domain::identity::{hash_token, ReportingZoneSetting, Session, User};
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items::{attr, conversation_pk, read_conversation, Item};
 use agent_overview::store::IdentityStore;
@@ -29,7 +29,7 @@ fn skipping() -> ImportOptions {
     ImportOptions {
         skip_malformed: true,
         now: "2024-05-02T00:00:00Z".parse().unwrap(),
-        ..ImportOptions::default()
+        ..ImportOptions::at(chrono::Utc::now())
     }
 }
 
@@ -243,7 +243,7 @@ async fn small_export_imports_every_shape() {
     );
     assert_eq!(
         mia.settings.reporting_timezone,
-        ReportingTimezone::Custom("Europe/Berlin".into())
+        ReportingZoneSetting::Custom("Europe/Berlin".into())
     );
     assert_eq!(mia.settings.login_expiration_days, 30);
     assert_eq!(
@@ -359,7 +359,7 @@ async fn a_malformed_line_stops_the_import_unless_skipped() {
         &names,
         &tid(&tenant),
         &fixture("small-export"),
-        &ImportOptions::default(),
+        &ImportOptions::at(chrono::Utc::now()),
     )
     .await
     .expect_err("the malformed room stops the import");
@@ -439,7 +439,7 @@ async fn import_shared(folder: &str, agent_messages: u64) -> (String, ImportSumm
         // The fixtures' clock: 4 of their 10 login tokens are current (3650 days), 6 expired.
         &ImportOptions {
             now: "2026-11-25T00:00:00Z".parse().unwrap(),
-            ..ImportOptions::default()
+            ..ImportOptions::at(chrono::Utc::now())
         },
     )
     .await
@@ -488,7 +488,7 @@ async fn custom_zone_relaxed_export_imports() {
     let (tenant, summary) = import_shared("custom-zone-relaxed", 165).await;
     assert_eq!(
         summary.settings.reporting_timezone,
-        ReportingTimezone::Custom("America/New_York".into())
+        ReportingZoneSetting::Custom("America/New_York".into())
     );
     assert_eq!(summary.settings.login_expiration_days, 3650);
     let (client, names) = ready().await;
@@ -514,7 +514,10 @@ async fn custom_zone_relaxed_export_imports() {
 #[tokio::test]
 async fn user_zone_canonical_export_imports() {
     let (tenant, summary) = import_shared("user-zone-canonical", 169).await;
-    assert_eq!(summary.settings.reporting_timezone, ReportingTimezone::User);
+    assert_eq!(
+        summary.settings.reporting_timezone,
+        ReportingZoneSetting::User
+    );
     let (client, names) = ready().await;
     let c = conversation(&client, &names.conversations, &tenant, "PPSEfSlaN4ER85oPb").await;
     assert_eq!(c.ts_ms, 1_729_802_141_904);
@@ -558,7 +561,7 @@ async fn a_day_takes_no_more_departments_than_it_can_hold() {
         &names,
         &tid(&tenant),
         &dir,
-        &ImportOptions::default(),
+        &ImportOptions::at(chrono::Utc::now()),
     )
     .await
     .expect_err("one department too many");

@@ -51,7 +51,7 @@ async fn users_and_revocations_are_written_in_concurrent_batches() {
     let (first, second) = (scratch(&tenant, "a"), scratch(&tenant, "b"));
     export(&first, &tenant, true);
     export(&second, &tenant, false);
-    let options = ImportOptions::default();
+    let options = ImportOptions::at(chrono::Utc::now());
 
     let summary = import_export(&client, &names, &harness::tid(&tenant), &first, &options)
         .await

@@ -18,7 +18,7 @@ use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::UtcRange;
-use agent_overview::functions::rollups::handle_batch;
+use agent_overview::functions::stream::handle_batch;
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::store::day_state::days_needing_attention;
 use agent_overview::store::dynamo::DynamoStore;
@@ -167,7 +167,12 @@ impl<'a> History<'a> {
                         max_in_flight: 1,
                         ..WriterOptions::default()
                     };
-                    let mut writer = ConversationWriter::new(&client, &names, options);
+                    let mut writer = ConversationWriter::new(
+                        &client,
+                        &names,
+                        options,
+                        agent_overview::domain::clock::system_clock(),
+                    );
                     for (new, old) in puts {
                         let mut item = conversation_item(&tenant, &new).unwrap();
                         if lag {
@@ -499,10 +504,14 @@ async fn history(seed: u64) {
     }
     // Every day was written by now (a state exists), so each is answered from its rollups.
     for offset in 0..DAYS {
-        let rebuilt = Rebuilder::on_wall_clock(&h.client, &names)
-            .rebuild_day(&h.tenant, day(offset))
-            .await
-            .unwrap();
+        let rebuilt = Rebuilder::with_clock(
+            &h.client,
+            &names,
+            agent_overview::domain::clock::system_clock(),
+        )
+        .rebuild_day(&h.tenant, day(offset))
+        .await
+        .unwrap();
         assert!(
             rebuilt.clean,
             "seed {seed}: day {offset} clean after quiescence"

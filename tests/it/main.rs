@@ -8,6 +8,7 @@ mod dynamo;
 mod events;
 mod fake_dynamo;
 mod faults;
+mod function_init;
 mod gated;
 mod hardening;
 mod harness;

@@ -99,7 +99,11 @@ async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
     let verifier = Verifier::new(
         client.clone(),
         names.rollup_tables(),
-        Rebuilder::on_wall_clock(&client, &names),
+        Rebuilder::with_clock(
+            &client,
+            &names,
+            agent_overview::domain::clock::system_clock(),
+        ),
         system_clock(),
     );
     let (log, guard) = capture("info");
@@ -153,7 +157,7 @@ async fn a_scheduled_run_repairs_drifted_days_logs_them_and_counts_them() {
         namespace: "AgentOverview".into(),
         stage: "test".into(),
     };
-    let doc = emf_document(&metrics, &run, NOW_MS);
+    let doc = emf_document(&metrics, &run, NOW_MS).to_value();
     assert_eq!(doc["RollupDriftDays"], 2);
     assert_eq!(doc["RollupReconcileFailures"], 1);
 
@@ -181,12 +185,16 @@ async fn the_attention_index_names_a_day_left_dirty_and_a_run_cleans_it() {
     let rooms = random_rooms(33, 20, MARCH_1, DAY_MS);
     put_conversations(&client, &tenant, &rooms).await;
     rebuild_rollups(&client, &tenant, &rooms).await;
-    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
+    let rebuilder = Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    );
     rebuilder
         .mark(&tenant, day(1), &std::collections::BTreeSet::new())
         .await
         .unwrap();
-    let listed = AttentionIndex::new(client.clone(), &names.rollups)
+    let listed = AttentionIndex::new(client.clone(), &names.rollup_tables())
         .days(0)
         .await
         .unwrap();

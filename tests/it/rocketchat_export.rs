@@ -40,7 +40,7 @@ async fn replay(folder: &str) {
     let options = ImportOptions {
         skip_malformed: false,
         show_progress: false,
-        ..ImportOptions::default()
+        ..ImportOptions::at(chrono::Utc::now())
     };
     import_export(
         &client,

@@ -67,7 +67,11 @@ async fn a_departments_items_left_by_a_rebuild_that_lost_its_last_step_are_never
     let tenant = harness::unique_tenant("race-dept");
     let day = NaiveDate::from_ymd_opt(2024, 6, 10).unwrap();
     let ts = UtcRange::utc_day(day).start_ms + 36_000_000;
-    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
+    let rebuilder = Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    );
     let mut c1 = conversation("c1", ts, "D3", "kim", 100.0);
     harness::index_now(&client, &tenant, &c1).await;
     let pk = BTreeSet::from([conversation_pk(&tenant, "c1")]);
@@ -142,7 +146,11 @@ async fn a_stale_department_item_on_a_clean_day_is_read_raw_and_repaired() {
     let tenant = harness::unique_tenant("stale-dept");
     let day = NaiveDate::from_ymd_opt(2024, 6, 11).unwrap();
     let ts = UtcRange::utc_day(day).start_ms + 1_000;
-    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
+    let rebuilder = Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    );
     let c1 = conversation("c1", ts, "D4", "kim", 100.0);
     harness::index_now(&client, &tenant, &c1).await;
     rebuilder
@@ -293,7 +301,11 @@ async fn the_stream_rebuilding_a_cycles_first_batch_never_hides_its_later_writes
             let pks: BTreeSet<String> = (5..30)
                 .map(|i| conversation_pk(&tenant, &format!("room{i:04}")))
                 .collect();
-            let r = Rebuilder::on_wall_clock(&client, &names);
+            let r = Rebuilder::with_clock(
+                &client,
+                &names,
+                agent_overview::domain::clock::system_clock(),
+            );
             r.mark(&tenant, day, &pks).await.unwrap();
             r.rebuild_day(&tenant, day).await.unwrap();
             // What a reader sees right after that rebuild, while the cycle still runs.
@@ -368,7 +380,11 @@ async fn no_rebuild_makes_a_day_clean_while_a_batch_is_in_flight() {
     let tenant = harness::unique_tenant("lease");
     let day = NaiveDate::from_ymd_opt(2024, 6, 2).unwrap();
     let start = UtcRange::utc_day(day).start_ms;
-    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
+    let rebuilder = Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    );
     let first = conversation("a", start + 10, "D1", "kim", 10.0);
     harness::index_now(&client, &tenant, &first).await;
     rebuilder

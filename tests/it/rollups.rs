@@ -10,7 +10,7 @@ use agent_overview::config::{Limits, QueryPlan, RollupTables};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
-use agent_overview::functions::rollups::handle_batch;
+use agent_overview::functions::stream::handle_batch;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items::{conversation_item, read_conversation_image, Item};
 use agent_overview::store::memory::MemoryStore;

@@ -37,7 +37,14 @@ pub fn fast_policy() -> RetryPolicy {
 }
 
 pub fn rest(url: &str, token: &str) -> RestClient {
-    RestClient::new(url, USER_ID, AuthToken::new(token).unwrap(), fast_policy()).unwrap()
+    RestClient::new(
+        url,
+        USER_ID,
+        AuthToken::new(token).unwrap(),
+        fast_policy(),
+        agent_overview::domain::clock::system_clock(),
+    )
+    .unwrap()
 }
 
 pub async fn run(
@@ -111,7 +118,7 @@ pub async fn imported(
     let options = ImportOptions {
         skip_malformed: false,
         show_progress: false,
-        ..ImportOptions::default()
+        ..ImportOptions::at(chrono::Utc::now())
     };
     import_export(
         client,

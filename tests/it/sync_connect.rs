@@ -450,6 +450,7 @@ async fn a_tenant_that_never_completes_a_cycle_shows_as_lagging_from_its_connect
         0,
         now_ms,
     );
+    let lines: Vec<_> = lines.iter().map(|l| l.to_value()).collect();
     assert_eq!(lines[0]["tenant"], tenant.as_str());
     assert_eq!(lines[1]["SyncLaggingTenants"], 1, "it counts as lagging");
 

@@ -118,7 +118,7 @@ fn set_active(standin: &StandIn, id: &str, active: bool) {
 }
 
 async fn session_count(client: &Client, names: &TableNames, tenant: &str, id: &str) -> usize {
-    sessions_of(client, &names.sessions, tenant, Some(id))
+    sessions_of(client, names, tenant, Some(id))
         .await
         .unwrap()
         .len()

@@ -327,10 +327,14 @@ async fn invalid_rooms_are_skipped_and_reported_never_stored() {
     assert_eq!((summary.rooms_added, summary.rooms_invalid), (1, 3));
     let stored = conversations(&client, &names, &tenant).await;
     assert_eq!(stored.keys().collect::<Vec<_>>(), ["room0003"]);
-    Rebuilder::on_wall_clock(&client, &names)
-        .rebuild_day(&tenant, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
-        .await
-        .expect("the day builds");
+    Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    )
+    .rebuild_day(&tenant, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+    .await
+    .expect("the day builds");
 }
 
 // R12 inverted: a day holds at most MAX_DEPARTMENTS_PER_DAY departments; a room that would
@@ -350,10 +354,14 @@ async fn a_day_takes_no_more_departments_than_it_can_hold() {
     let summary = sync_ok(&client, &names, &tenant, &standin.url).await;
     assert_eq!(summary.rooms_invalid, 2);
     assert_eq!(summary.rooms_added as usize, MAX_DEPARTMENTS_PER_DAY);
-    let day = Rebuilder::on_wall_clock(&client, &names)
-        .rebuild_day(&tenant, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
-        .await
-        .expect("the day builds");
+    let day = Rebuilder::with_clock(
+        &client,
+        &names,
+        agent_overview::domain::clock::system_clock(),
+    )
+    .rebuild_day(&tenant, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+    .await
+    .expect("the day builds");
     assert!(day.clean);
 }
 

@@ -92,6 +92,7 @@ pub fn capture(level: &str) -> (Captured, DefaultGuard) {
     let guard = tracing::subscriber::set_default(telemetry::subscriber(
         telemetry::filter(level),
         metrics,
+        agent_overview::domain::clock::fixed_clock(NOW_MS),
         captured.clone(),
     ));
     (captured, guard)
@@ -190,6 +191,10 @@ async fn each_request_is_one_log_line_and_one_emf_document() {
     let ok = &metrics[0];
     let directive = &ok["_aws"]["CloudWatchMetrics"][0];
     assert_eq!(directive["Namespace"], "AgentOverview");
+    assert_eq!(
+        ok["_aws"]["Timestamp"], NOW_MS,
+        "stamped by the injected clock"
+    );
     assert_eq!(ok["Stage"], "test");
     assert_eq!(ok["StatusClass"], "2xx");
     assert_eq!(ok["Figure"], "Total_conversations");

@@ -24,6 +24,7 @@ pub use summary::{CollectionSummary, ImportSummary};
 
 use super::lines::{ExportFile, Lines, LinesError};
 use crate::config::TableNames;
+use crate::domain::clock::{advancing_from, Clock};
 use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
 use crate::rocketchat::setting::SettingsError;
@@ -54,14 +55,15 @@ pub struct ImportOptions {
     pub now: DateTime<Utc>,
 }
 
-impl Default for ImportOptions {
-    fn default() -> Self {
+impl ImportOptions {
+    /// The defaults (stop at the first malformed line, no pruning, no progress bar) at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
         Self {
             skip_malformed: false,
             prune: false,
             show_progress: false,
             writer: WriterOptions::default(),
-            now: Utc::now(),
+            now,
         }
     }
 }
@@ -174,7 +176,12 @@ pub async fn import_export(
     options: &ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
     let files = ExportFiles::find(dir)?;
-    let context = Context { tenant, options };
+    let clock = advancing_from(options.now.timestamp_millis());
+    let context = Context {
+        tenant,
+        options,
+        clock,
+    };
     let plan = validate::validate(client, names, &context, &files).await?;
     write::write(client, names, &context, &files, plan)
         .await
@@ -185,6 +192,8 @@ pub async fn import_export(
 struct Context<'a> {
     tenant: &'a TenantId,
     options: &'a ImportOptions,
+    /// From `options.now` on: the days' leases of the writes and the rollups' rebuild.
+    clock: Clock,
 }
 
 impl Context<'_> {

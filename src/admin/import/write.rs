@@ -43,7 +43,7 @@ pub(super) async fn write(
 
     // 1. Revocations: sessions the export no longer grants (a logout, an expired or inactive
     //    user's token; with --prune, users it no longer has), and pruned users.
-    let revoke: Vec<_> = sessions_of(client, &names.sessions, tenant, None)
+    let revoke: Vec<_> = sessions_of(client, names, tenant, None)
         .await
         .map_err(store("revocations"))?
         .into_iter()
@@ -132,7 +132,7 @@ pub(super) async fn write(
     // 3. Conversations, then the rollups of their days.
     let days = conversations(client, names, context, &files.rooms, &mut plan).await?;
     let rollups = days
-        .rebuild(client, names, tenant)
+        .rebuild(client, names, tenant, context.clock.clone())
         .await
         .map_err(ImportError::Rollups)?;
 
@@ -246,7 +246,8 @@ async fn conversations(
     let tenant = context.tenant.as_str();
     let skipped = &plan.skipped_lines[ROOMS];
     let summary: &mut CollectionSummary = &mut plan.summaries.rooms;
-    let mut writer = ConversationWriter::new(client, names, context.options.writer);
+    let mut writer =
+        ConversationWriter::new(client, names, context.options.writer, context.clock.clone());
     let mut days = DaySpan::default();
     let mut lines = context.lines(file, &format!("{} (2/2)", file.name))?;
     while let Some((line, bytes)) = lines.next_line()? {

@@ -1,7 +1,9 @@
 //! The directory and sessions tables: sessions, users, settings and permission overrides.
 
 use super::{attr, f, n, s, sk, string_list, Item, MalformedItem, Reader};
-use crate::domain::identity::{ReportingTimezone, Session, TenantSettings, User};
+use crate::domain::identity::{
+    ReportingZoneKind, ReportingZoneSetting, Session, TenantSettings, User,
+};
 
 pub fn session_item(token_hash: &str, session: &Session, expires_at_s: i64) -> Item {
     let mut item = Item::from([
@@ -43,15 +45,11 @@ pub fn settings_item(tenant: &str, settings: &TenantSettings) -> Item {
             n(settings.login_expiration_days),
         ),
     ]);
-    let mode = match &settings.reporting_timezone {
-        ReportingTimezone::Server => "server",
-        ReportingTimezone::User => "user",
-        ReportingTimezone::Custom(zone) => {
-            item.insert(attr::CUSTOM_TIMEZONE.into(), s(zone.clone()));
-            "custom"
-        }
-    };
-    item.insert(attr::REPORTING_TIMEZONE.into(), s(mode));
+    if let ReportingZoneSetting::Custom(zone) = &settings.reporting_timezone {
+        item.insert(attr::CUSTOM_TIMEZONE.into(), s(zone.clone()));
+    }
+    let kind = settings.reporting_timezone.kind().as_str();
+    item.insert(attr::REPORTING_TIMEZONE.into(), s(kind));
     item
 }
 
@@ -86,12 +84,17 @@ pub fn read_user(item: &Item, key: &str) -> Result<User, MalformedItem> {
 
 pub fn read_settings(item: &Item, key: &str) -> Result<TenantSettings, MalformedItem> {
     let r = Reader::new(item, key);
-    let reporting_timezone = match r.opt_str(attr::REPORTING_TIMEZONE)? {
-        None | Some("server") => ReportingTimezone::Server,
-        Some("user") => ReportingTimezone::User,
-        Some("custom") => ReportingTimezone::Custom(r.str(attr::CUSTOM_TIMEZONE)?.to_string()),
-        Some(other) => {
-            return Err(r.malformed(format!("unknown reportingTimezone {other:?}")));
+    let kind = match r.opt_str(attr::REPORTING_TIMEZONE)? {
+        None => ReportingZoneKind::Server,
+        Some(kind) => kind
+            .parse()
+            .map_err(|_| r.malformed(format!("unknown reportingTimezone {kind:?}")))?,
+    };
+    let reporting_timezone = match kind {
+        ReportingZoneKind::Server => ReportingZoneSetting::Server,
+        ReportingZoneKind::User => ReportingZoneSetting::User,
+        ReportingZoneKind::Custom => {
+            ReportingZoneSetting::Custom(r.str(attr::CUSTOM_TIMEZONE)?.to_string())
         }
     };
     Ok(TenantSettings {

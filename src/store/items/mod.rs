@@ -226,7 +226,7 @@ mod tests {
     use crate::domain::aggregate::Aggregator;
     use crate::domain::conversation::Conversation;
     use crate::domain::figure::Figure;
-    use crate::domain::identity::{ReportingTimezone, TenantSettings};
+    use crate::domain::identity::{ReportingZoneSetting, TenantSettings};
     use crate::domain::rollup::Scope;
 
     fn sample() -> Conversation {
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn settings_round_trip() {
         let st = TenantSettings {
-            reporting_timezone: ReportingTimezone::Custom("America/New_York".into()),
+            reporting_timezone: ReportingZoneSetting::Custom("America/New_York".into()),
             login_expiration_days: 3650,
         };
         assert_eq!(read_settings(&settings_item("t", &st), "k").unwrap(), st);

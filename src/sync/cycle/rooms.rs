@@ -142,11 +142,16 @@ impl Cycle<'_> {
     pub(super) async fn save_progress(&mut self) -> Result<(), SyncError> {
         let written = std::mem::replace(
             &mut self.conversations,
-            ConversationWriter::new(self.client, self.names, self.options.writer),
+            ConversationWriter::new(
+                self.client,
+                self.names,
+                self.options.writer,
+                self.clock.clone(),
+            ),
         );
         finish(written, "conversations").await?;
         store::put_state(self.client, self.names, self.tenant, &self.state).await?;
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = (self.clock)();
         self.lease
             .renew(
                 self.client,

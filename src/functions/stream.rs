@@ -1,4 +1,4 @@
-//! The rollups function's entry point: a batch of the conversations table's stream (`NEW_AND_OLD_IMAGES`)
+//! The stream function's entry point (`agent-overview-rollups`): a batch of the conversations table's stream (`NEW_AND_OLD_IMAGES`)
 //! becomes the set of (tenant, UTC day) rebuilds it calls for, each rebuilding `All` and the
 //! departments of the old and new images, deduplicated per batch.
 //!
@@ -15,10 +15,10 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::NaiveDate;
 use futures::StreamExt;
-use serde_json::{json, Value};
 use tracing::Instrument;
 
 use crate::config::MetricsConfig;
+use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
 use crate::errors::error_chain;
@@ -26,6 +26,7 @@ use crate::store::change::read_change;
 use crate::store::items::MalformedItem;
 use crate::store::rebuild::RebuildSummary;
 use crate::store::RollupMaintenance;
+use crate::telemetry::emf::{Document, Unit};
 
 /// Day rebuilds of one batch in flight at once.
 const REBUILDS_IN_FLIGHT: usize = 4;
@@ -107,7 +108,7 @@ fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> 
 
 /// What a batch did: the answer to Lambda, and the (tenant, day) rebuilds that failed.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub struct BatchOutcome {
     pub response: DynamoDbEventResponse,
     pub failed_days: u64,
 }
@@ -118,7 +119,7 @@ pub struct Applied {
 pub async fn handle_batch(
     rebuilder: &impl RollupMaintenance,
     event: Event,
-) -> Result<Applied, StreamError> {
+) -> Result<BatchOutcome, StreamError> {
     let started = Instant::now();
     let records = event.records;
     let work = plan_batch(&records);
@@ -189,7 +190,7 @@ pub async fn handle_batch(
         failure.item_identifier = Some(sequence_number);
         response.batch_item_failures.push(failure);
     }
-    Ok(Applied {
+    Ok(BatchOutcome {
         response,
         failed_days,
     })
@@ -197,37 +198,26 @@ pub async fn handle_batch(
 
 /// The EMF document of a batch's failed rebuilds (`RollupRebuildFailures`, dimension `Stage`):
 /// a failed rebuild is retried through `batchItemFailures`, which Lambda's `Errors` never counts.
-pub fn failures_document(config: &MetricsConfig, failed_days: u64, timestamp_ms: i64) -> Value {
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": config.namespace,
-                "Dimensions": [["Stage"]],
-                "Metrics": [{"Name": "RollupRebuildFailures", "Unit": "Count"}],
-            }],
-        },
-        "Stage": config.stage,
-        "RollupRebuildFailures": failed_days,
-    })
+pub fn failures_document(config: &MetricsConfig, failed_days: u64, timestamp_ms: i64) -> Document {
+    Document::new(config, timestamp_ms).metric("RollupRebuildFailures", Unit::Count, failed_days)
 }
 
-/// The Lambda invocation: one span per request id around [`handle_batch`]. An error fails the
-/// whole batch (it happens only when a failed record cannot be named).
+/// The Lambda invocation: one span per request id around [`handle_batch`]; failed rebuilds,
+/// if any, become one EMF line stamped by `clock`. An error fails the whole batch (it happens
+/// only when a failed record cannot be named).
 pub async fn handle_event(
     rebuilder: &impl RollupMaintenance,
     metrics: &MetricsConfig,
+    clock: &Clock,
     event: lambda_runtime::LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
     let (payload, context) = event.into_parts();
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
-    let applied = handle_batch(rebuilder, payload).instrument(span).await?;
-    if applied.failed_days > 0 {
-        let now = chrono::Utc::now().timestamp_millis();
-        // One line on stdout: CloudWatch Logs turns it into the metric.
-        println!("{}", failures_document(metrics, applied.failed_days, now));
+    let outcome = handle_batch(rebuilder, payload).instrument(span).await?;
+    if outcome.failed_days > 0 {
+        failures_document(metrics, outcome.failed_days, clock()).emit();
     }
-    Ok(applied.response)
+    Ok(outcome.response)
 }
 
 #[cfg(test)]
@@ -383,12 +373,14 @@ mod tests {
             namespace: "AgentOverview".into(),
             stage: "prod".into(),
         };
-        let doc = failures_document(&config, 3, 1_700_000_000_000);
+        let doc = failures_document(&config, 3, 1_700_000_000_000).to_value();
         assert_eq!(doc["RollupRebuildFailures"], 3);
         assert_eq!(doc["Stage"], "prod");
         let m = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(m["Namespace"], "AgentOverview");
         assert_eq!(m["Dimensions"], json!([["Stage"]]));
         assert_eq!(m["Metrics"][0]["Name"], "RollupRebuildFailures");
+        assert_eq!(m["Metrics"][0]["Unit"], "Count");
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000_i64);
     }
 }

@@ -1,0 +1,55 @@
+"""The edge rules of a Rust crate's `src/` (test.sh runs it; code inside `#[cfg(test)]` is skipped):
+1. every binary but the admin tool (`src/main.rs`, `src/bin/*.rs`) is at most 30 lines of wiring;
+2. environment variables are read only in `src/config.rs` (and the admin tool's token variable,
+   read in `src/bin/admin.rs`);
+3. the wall clock (`Utc::now`, `Local::now`, `SystemTime::now`, `system_clock()`) is read only at
+   the edge: the binaries, `src/functions/mod.rs` (the functions' INIT) and `src/domain/clock.rs`.
+   `Instant::now` is not the wall clock: it measures durations and deadlines, never a date;
+4. every binary uses the one SDK configuration (an SDK configuration is loaded only in
+   `src/store/dynamo.rs`'s `sdk_config`) and the DynamoDB client is built in one function (`src/functions/mod.rs`);
+5. no configuration error is swallowed (`from_env().unwrap_or_default()`).
+usage: rs_edges.py SRC_DIR  -> prints each breach; exit 1 if any."""
+import os, re, sys
+
+MAX_BINARY_LINES = 30
+ENV_ALLOWED = {"config.rs", os.path.join("bin", "admin.rs")}
+CLOCK_ALLOWED = {"main.rs", os.path.join("functions", "mod.rs"), os.path.join("domain", "clock.rs")}
+ENV_READ = re.compile(r"\benv::var(_os)?\s*\(|\benv::vars(_os)?\s*\(")
+SDK_CONFIG = re.compile(r"\baws_config::(load_defaults|load_from_env|from_env|defaults|ConfigLoader)\b|\bBehaviorVersion\b")
+SDK_CONFIG_ALLOWED = {os.path.join("store", "dynamo.rs")}
+DYNAMO_CLIENT = re.compile(r"aws_sdk_dynamodb::Client::new\s*\(|\bdynamodb::Client::new\s*\(")
+DYNAMO_CLIENT_ALLOWED = {os.path.join("functions", "mod.rs")}
+WALL_CLOCK = re.compile(r"\b(Utc|Local)::now\s*\(|\bSystemTime::now\s*\(|\bsystem_clock\s*\(")
+
+src = sys.argv[1]
+breaches = []
+for root, _, files in os.walk(src):
+    for f in sorted(files):
+        if not f.endswith(".rs"):
+            continue
+        path = os.path.join(root, f)
+        rel = os.path.relpath(path, src)
+        text = open(path).read()
+        code = text.split("#[cfg(test)]")[0]
+        is_binary = rel == "main.rs" or rel.startswith("bin" + os.sep)
+        if is_binary and rel != os.path.join("bin", "admin.rs"):
+            lines = text.count("\n")
+            if lines > MAX_BINARY_LINES:
+                breaches.append(f"{rel}: {lines} lines; a binary is at most {MAX_BINARY_LINES} lines of wiring (move the logic into src/functions/)")
+        for n, line in enumerate(code.splitlines(), 1):
+            stripped = line.lstrip()
+            if stripped.startswith("//"):
+                continue
+            if ENV_READ.search(line) and rel not in ENV_ALLOWED:
+                breaches.append(f"{rel}:{n}: reads an environment variable outside config.rs: {stripped}")
+            if WALL_CLOCK.search(line) and not (is_binary or rel in CLOCK_ALLOWED):
+                breaches.append(f"{rel}:{n}: reads the wall clock outside the edge (take `now` or a Clock): {stripped}")
+            if re.search(r"from_env\(\)\s*\.unwrap_or_default\(\)", line):
+                breaches.append(f"{rel}:{n}: a configuration error swallowed: {stripped}")
+            if SDK_CONFIG.search(line) and rel not in SDK_CONFIG_ALLOWED:
+                breaches.append(f"{rel}:{n}: its own SDK configuration (use store::dynamo::sdk_config()): {stripped}")
+            if DYNAMO_CLIENT.search(line) and rel not in DYNAMO_CLIENT_ALLOWED:
+                breaches.append(f"{rel}:{n}: builds a DynamoDB client outside functions::dynamo_client: {stripped}")
+for b in breaches:
+    print(b)
+sys.exit(1 if breaches else 0)
