@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{Days, NaiveDate};
 use futures::{StreamExt, TryStreamExt};
 
-use super::day_state::{self, attention, get_state, DayState, OVERFLOW_SETTLE_MS};
+use super::day_state::{self, attention, get_state, DayState};
 use super::items::{
     self, attr, fold_rollup_item, read_conversation_image, read_indexed_conversation, rollup_item,
     rollup_pk, rollup_sk, Item, MalformedItem,
@@ -36,6 +36,10 @@ use crate::domain::conversation::Conversation;
 use crate::domain::figure::Figure;
 use crate::domain::range::{utc_day_of, UtcRange};
 use crate::domain::rollup::{DayRollup, Scope};
+
+mod plan;
+
+use plan::Settle;
 
 /// Puts in flight at once within one rebuild.
 const WRITES_IN_FLIGHT: usize = 16;
@@ -169,49 +173,27 @@ impl Rebuilder {
         let read = self.read_day(tenant, day, &state).await?;
         let rollup = compute(tenant, day, read.rooms.values())?;
         let present: BTreeSet<String> = rollup.departments().into_iter().collect();
-        // Every department ever written is rewritten (a tombstone once it has nothing), even
-        // one whose rebuild lost its last step to a mark: no stale tallies stay behind.
-        let scopes: BTreeSet<Scope> = std::iter::once(Scope::All)
-            .chain(
-                present
-                    .iter()
-                    .chain(&state.departments)
-                    .chain(&state.written)
-                    .map(|d| Scope::Department(d.clone())),
-            )
-            .chain(extra.iter().cloned())
-            .collect();
+        let plan = plan::plan_day(&state, &present, &read.confirmed, extra, now);
         self.record_written(tenant, day, &present, &state).await?;
         let mut summary = self
-            .write_rollups(tenant, day, &rollup, &scopes, version)
+            .write_rollups(tenant, day, &rollup, &plan.scopes, version)
             .await?;
         summary.conversations_read = read.read;
         summary.days = 1;
-        let settled = !state.overflow
-            || state
-                .last_change_at
-                .is_some_and(|at| now - at >= OVERFLOW_SETTLE_MS);
-        let (live, expired) = state.leases_at(now);
-        // A writer with a write in flight: the day stays dirty until it releases its lease
-        // (its release is a mark, and that mark's rebuild follows).
-        if !settled || !live.is_empty() {
+        let Some(settle) = plan.settle else {
             summary.days_left_dirty = 1;
             return Ok(DayRebuild {
                 summary,
                 version,
                 clean: false,
             });
-        }
+        };
         let outcome = Built {
             existed,
             version,
             departments: &present,
             confirmed: &read.confirmed,
-            // Keys the GSI does not show as the table has them keep the day on the
-            // reconciliation's list (its rollups are exact: they were read from the table).
-            needs_attention: state.pending.difference(&read.confirmed).next().is_some(),
-            clear_overflow: state.overflow,
-            expired_leases: expired.into_iter().cloned().collect(),
+            settle,
         };
         let clean = self.record_built(tenant, day, &outcome, now).await?;
         if !clean {
@@ -428,24 +410,8 @@ impl Rebuilder {
             let (_, pk, c) = read_conversation_image(&item)?;
             in_table.insert(pk, c);
         }
-        let mut confirmed = BTreeSet::new();
-        for pk in state.pending.iter().filter(|pk| pk.starts_with(&prefix)) {
-            // The GSI projects no `open`: no figure reads it.
-            let now = in_table
-                .get(pk)
-                .filter(|c| range.contains(c.ts_ms))
-                .map(|c| Conversation {
-                    open: None,
-                    ..c.clone()
-                });
-            if rooms.get(pk) == now.as_ref() {
-                confirmed.insert(pk.clone());
-            }
-            match now {
-                Some(c) => rooms.insert(pk.clone(), c),
-                None => rooms.remove(pk),
-            };
-        }
+        let pending = state.pending.iter().filter(|pk| pk.starts_with(&prefix));
+        let confirmed = plan::overlay_pending(&mut rooms, pending, &in_table, range);
         Ok(DayRead {
             rooms,
             confirmed,
@@ -571,7 +537,7 @@ impl Rebuilder {
             .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
             .expression_attribute_values(
                 ":attention",
-                AttributeValue::S(attention(tenant, day, b.needs_attention)),
+                AttributeValue::S(attention(tenant, day, b.settle.needs_attention)),
             )
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
         if b.existed {
@@ -581,7 +547,7 @@ impl Rebuilder {
             u = u.condition_expression("attribute_not_exists(#changed)");
         }
         let mut expression = format!("SET {}", set.join(", "));
-        if b.clear_overflow {
+        if b.settle.clear_overflow {
             expression.push_str(" REMOVE #overflow");
             u = u.expression_attribute_names("#overflow", attr::OVERFLOW);
         }
@@ -595,13 +561,13 @@ impl Rebuilder {
                     AttributeValue::Ss(b.confirmed.iter().cloned().collect()),
                 );
         }
-        if !b.expired_leases.is_empty() {
+        if !b.settle.expired_leases.is_empty() {
             deletes.push("#writers :expired");
             u = u
                 .expression_attribute_names("#writers", attr::WRITERS)
                 .expression_attribute_values(
                     ":expired",
-                    AttributeValue::Ss(b.expired_leases.clone()),
+                    AttributeValue::Ss(b.settle.expired_leases.clone()),
                 );
         }
         if !deletes.is_empty() {
@@ -712,10 +678,7 @@ struct Built<'a> {
     version: u64,
     departments: &'a BTreeSet<String>,
     confirmed: &'a BTreeSet<String>,
-    needs_attention: bool,
-    clear_overflow: bool,
-    /// Leases of writers that never released them (crashed), dropped with the record.
-    expired_leases: Vec<String>,
+    settle: Settle,
 }
 
 /// The day's rollups of every scope.
