@@ -1,33 +1,8 @@
-//! All integration tests, in one binary.
+//! All integration tests, in one binary, grouped by subsystem. Test modules import only from
+//! `support` (checked by `scripts/test_layout.py`), never from each other.
 
-mod admin_cli;
-mod contract;
-mod coverage;
-mod dynamo;
-mod events;
-mod fake_dynamo;
-mod faults;
-mod gated;
-mod hardening;
-mod harness;
-mod identity_import;
-mod import;
-mod import_writes;
-mod interleaving;
-mod openapi;
-mod outbound;
-mod rc_standin;
-mod reconcile;
-mod rocketchat_export;
-mod rollup_races;
+mod admin;
+mod api;
 mod rollups;
-mod signin;
+mod support;
 mod sync;
-mod sync_connect;
-mod sync_identity;
-mod sync_scheduled;
-mod sync_walk;
-mod telemetry;
-mod template;
-mod throttling;
-mod verify_rollups;
