@@ -77,6 +77,10 @@ begin fmt "Format (cargo fmt --check)"
 cargo fmt --all -- --check
 # No import cycle among src files (a rough reading of `use crate::…`/`super::…` paths).
 python3 scripts/rs_cycles.py src >/dev/null || die "import cycle among src files: $(python3 scripts/rs_cycles.py src)"
+# Tests you can find: test modules under tests/it import only from tests/it/support, and no fn
+# name in src/ or tests/ cites a tracker number.
+python3 scripts/test_names.py tests/it src tests >/dev/null ||
+  die "test layout or names: $(python3 scripts/test_names.py tests/it src tests)"
 
 begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
