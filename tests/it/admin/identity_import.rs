@@ -622,7 +622,7 @@ async fn revoking_a_users_sessions_queries_the_index_and_never_scans() {
 }
 
 /// One agent message in room R0.
-fn message_of_r0() -> String {
+fn an_agent_message() -> String {
     lines(&[r#"{"_id":"m0","rid":"R0","msg":"hi","ts":{"$date":"2024-03-05T10:00:10.000Z"},"u":{"_id":"u-kim","username":"kim"}}"#.into()])
 }
 
@@ -642,7 +642,7 @@ async fn an_import_stopped_part_way_never_answers_from_stale_rollups() {
     let first = export(&[
         ("users.json", users.clone()),
         ("rocketchat_room.json", lines(&[room("R0", "kim")])),
-        ("rocketchat_message.json", message_of_r0()),
+        ("rocketchat_message.json", an_agent_message()),
     ]);
     let options = ImportOptions::default();
     import_export(&client, &names, &tid(&tenant), &first, &options)
@@ -654,7 +654,7 @@ async fn an_import_stopped_part_way_never_answers_from_stale_rollups() {
     let second = export(&[
         ("users.json", users),
         ("rocketchat_room.json", lines(&rooms)),
-        ("rocketchat_message.json", message_of_r0()),
+        ("rocketchat_message.json", an_agent_message()),
     ]);
     let faulty = crate::support::faults::fail_nth(&client, "BatchWriteItem", 2);
     // One batch at a time, no retry: the failure falls between two batches of conversations.

@@ -15,6 +15,7 @@ use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::{ConversationStore, RangeQuery};
 use aws_sdk_dynamodb::Client;
 
+use crate::support::choices::Choices;
 use crate::support::harness;
 use crate::support::rollups::{assert_plans_agree, deliver, record, room, store, stream_event};
 use crate::support::seed::{put_conversations, rebuild_rollups};
@@ -150,19 +151,6 @@ async fn a_write_the_index_has_not_shown_yet_is_never_lost() {
     // The day was answered from its rollups, not merely read raw (the rest of May has no
     // state: never built, so read raw).
     assert_eq!(stats.rollup_days, 1);
-}
-
-/// A deterministic source of choices for one history.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
 }
 
 const ROOMS: [&str; 6] = ["R0", "R1", "R2", "R3", "R4", "R5"];

@@ -36,6 +36,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use crate::support::choices::Choices;
 use crate::support::gated::Gate;
 use crate::support::harness;
 use crate::support::rollups::{record, stream_event};
@@ -49,19 +50,6 @@ const DEPARTMENTS: [&str; 2] = ["D1", "D2"];
 const ACTORS: usize = 4;
 /// Scheduling decisions per history before it drains.
 const STEPS: usize = 140;
-
-/// A deterministic source of choices for one history.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below.max(1)
-    }
-}
 
 fn day(offset: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_millis(MAY_10 + offset * DAY_MS)

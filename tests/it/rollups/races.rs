@@ -19,6 +19,7 @@ use chrono::NaiveDate;
 
 use crate::support::harness;
 use crate::support::rollups::{day_rows, fake_clock};
+use crate::support::sync::generated;
 
 fn conversation(id: &str, ts: i64, dept: &str, agent: &str, duration: f64) -> Conversation {
     let mut c = Conversation::new(id, ts);
@@ -212,25 +213,6 @@ async fn a_stale_department_item_on_a_clean_day_is_read_raw_and_repaired() {
         .is_empty());
 }
 
-const JUNE_1: i64 = 1_717_200_000_000; // 2024-06-01T00:00Z
-
-/// `rooms` closed livechat rooms of 2024-06-01, one a minute, all served by kim.
-fn workspace(rooms: usize) -> crate::support::rc_standin::Workspace {
-    use crate::support::rc_standin::{iso, Workspace};
-    let mut w = Workspace::from_export(&crate::support::export::fixture_dir("custom-zone-relaxed"));
-    w.rooms.clear();
-    w.messages.clear();
-    for i in 0..rooms {
-        let at = iso(JUNE_1 + i as i64 * 60_000);
-        w.rooms.push(serde_json::json!({
-            "_id": format!("room{i:04}"), "t": "l", "ts": at, "_updatedAt": at, "open": false,
-            "servedBy": {"_id": "a", "username": "kim"}, "responseBy": {"_id": "a", "username": "kim"},
-            "metrics": {"chatDuration": 10 + i, "response": {"ft": 1.5, "avg": 2}, "reaction": {"ft": 3}},
-        }));
-    }
-    w
-}
-
 /// R10 inverted (finding 8). The sync writes 30 rooms of a day in two batches; the stream
 /// rebuilds the day from the first batch (room0029..room0005) while the second is still being
 /// read. Before the fix the sync marked the day once, before its first write, the stream's
@@ -241,7 +223,7 @@ async fn the_stream_rebuilding_a_cycles_first_batch_never_hides_its_later_writes
     use crate::support::rc_standin::{StandIn, TOKEN};
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("race-window");
-    let standin = StandIn::start(workspace(30)).await;
+    let standin = StandIn::start(generated(30, 0)).await;
     standin.with(|s| {
         s.faults.delay_ms = 1500;
         s.faults.only_path = "livechat/room0004/messages".into();

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod choices;
 pub mod export;
 pub mod fake_dynamo;
 pub mod fake_reads;
@@ -9,6 +10,7 @@ pub mod faults;
 pub mod gated;
 pub mod harness;
 pub mod logs;
+pub mod moto;
 pub mod rc_standin;
 pub mod rollups;
 pub mod seed;

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
 
-use crate::support::export::fixture_dir;
+use crate::support::export::{fixture_dir, replay_cases};
 use crate::support::harness;
 use crate::support::rc_standin::{iso, Workspace, TOKEN, USER_ID};
 
@@ -151,7 +151,8 @@ pub async fn expire_lease(client: &Client, names: &TableNames, tenant: &str) {
         .unwrap();
 }
 
-/// A workspace of exactly `rooms` livechat rooms, the first with `messages` agent messages.
+/// A workspace of exactly `rooms` closed livechat rooms of 2024-06-01, one a minute, all served
+/// by kim, the first with `messages` agent messages.
 pub fn generated(rooms: usize, messages: usize) -> Workspace {
     let base = 1_717_200_000_000i64; // 2024-06-01
     let mut w = Workspace::from_export(&fixture_dir("custom-zone-relaxed"));
@@ -170,4 +171,25 @@ pub fn generated(rooms: usize, messages: usize) -> Workspace {
             "ts": iso(base + j as i64), "_updatedAt": iso(base + j as i64), "u": {"_id": "a", "username": "kim"}}));
     }
     w
+}
+
+/// The tenant's conversations are what an import of `folder` stores, and the folder's cases
+/// (the expired session's aside) answer as expected for callers with minted sessions.
+pub async fn assert_matches_the_export(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    folder: &str,
+) {
+    assert_eq!(
+        conversations(client, names, tenant).await,
+        imported(client, names, folder).await
+    );
+    let _exports = harness::exports_lock().await;
+    mint_callers(client, names, tenant, folder).await;
+    let failures = replay_cases(client.clone(), names.clone(), folder, |label| {
+        label != EXPIRED
+    })
+    .await;
+    assert!(failures.is_empty(), "{folder}:\n{}", failures.join("\n"));
 }

@@ -10,12 +10,11 @@ use agent_overview::config::{MetricsConfig, SyncConfig, TableNames};
 use agent_overview::sync::scheduled::{fan_out, run_job, Job, JobOutcome};
 use agent_overview::sync::state::{Connection, SyncState};
 use agent_overview::sync::store::{get_connection, get_state, put_connection, put_state};
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::support::export::fixture_dir;
 use crate::support::harness;
+use crate::support::moto::{sdk, secret};
 use crate::support::rc_standin::{StandIn, Workspace, TOKEN, USER_ID};
 
 const PREFIX: &str = "agent-overview/rocketchat/";
@@ -200,34 +199,6 @@ async fn connect_to_a_new_url_and_disconnect_leave_no_sync_state() {
         SyncState::default()
     );
     assert!(users_state(&client, &names, &tenant).await.is_none());
-}
-
-fn moto_is_set() {
-    for var in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SQS"] {
-        if std::env::var(var).map_or(true, |v| v.trim().is_empty()) {
-            panic!("{var} is not set: run ./scripts/test.sh, which starts moto");
-        }
-    }
-}
-
-async fn sdk() -> aws_config::SdkConfig {
-    moto_is_set();
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(harness::region()))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .load()
-        .await
-}
-
-async fn secret(sm: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
-    sm.create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn
-        .expect("an ARN")
 }
 
 #[tokio::test]

@@ -12,11 +12,11 @@ use agent_overview::sync::state::SyncState;
 use agent_overview::sync::store::get_state;
 use serde_json::{json, Value};
 
-use crate::support::export::{fixture_dir, replay_cases};
+use crate::support::export::fixture_dir;
 use crate::support::harness;
 use crate::support::rc_standin::{iso, StandIn, Workspace, TOKEN, USER_ID};
 use crate::support::sync::{
-    conversations, expire_lease, generated, imported, mint_callers, rest, run, EXPIRED,
+    assert_matches_the_export, conversations, expire_lease, generated, imported, rest, run,
 };
 
 fn incremental() -> SyncOptions {
@@ -39,18 +39,7 @@ async fn cases_through_sync(folder: &str) {
         .expect("the sync succeeds");
     assert!(summary.complete);
     assert_eq!(summary.rooms_added, 60);
-    assert_eq!(
-        conversations(&client, &names, &tenant).await,
-        imported(&client, &names, folder).await
-    );
-    let _exports = harness::exports_lock().await;
-    mint_callers(&client, &names, &tenant, folder).await;
-    let failures = replay_cases(client, names, folder, |label| label != EXPIRED).await;
-    assert!(
-        failures.is_empty(),
-        "{folder} through sync:\n{}",
-        failures.join("\n")
-    );
+    assert_matches_the_export(&client, &names, &tenant, folder).await;
     // Every list request asked for pages of 100.
     for r in standin.requests() {
         if r.contains("offset=") {

@@ -8,40 +8,11 @@ use std::time::Duration;
 use agent_overview::admin::connect::{connect, disconnect};
 use agent_overview::config::{MetricsConfig, SyncConfig};
 use agent_overview::sync::scheduled::{fan_out, run_job, Job, JobOutcome};
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 
 use crate::support::export::fixture_dir;
 use crate::support::harness;
+use crate::support::moto::{sdk, secret};
 use crate::support::rc_standin::{StandIn, Workspace, TOKEN, USER_ID};
-
-fn moto_is_set() {
-    for var in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SQS"] {
-        if std::env::var(var).map_or(true, |v| v.trim().is_empty()) {
-            panic!("{var} is not set: run ./scripts/test.sh, which starts moto");
-        }
-    }
-}
-
-async fn sdk() -> aws_config::SdkConfig {
-    moto_is_set();
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(harness::region()))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .load()
-        .await
-}
-
-async fn secret(sm: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
-    sm.create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn
-        .expect("an ARN")
-}
 
 #[tokio::test]
 async fn the_fan_out_enqueues_a_job_per_connected_tenant_and_the_job_syncs_it() {

@@ -15,11 +15,12 @@ use chrono::NaiveDate;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::export::{fixture_dir, replay_cases};
+use crate::support::export::fixture_dir;
 use crate::support::harness;
 use crate::support::rc_standin::{iso, StandIn, Workspace, TOKEN};
-use crate::support::sync::generated;
-use crate::support::sync::{conversations, imported, mint_callers, rest, run, sync_ok, EXPIRED};
+use crate::support::sync::{
+    assert_matches_the_export, conversations, generated, rest, run, sync_ok,
+};
 
 const BASE: i64 = 1_717_200_000_000; // 2024-06-01T00:00Z
 
@@ -523,14 +524,7 @@ async fn fixture_through_a_changing_workspace(folder: &str) {
         .unwrap();
     assert!(third.complete);
     assert_eq!(third.removals_refused, 0);
-    assert_eq!(
-        conversations(&client, &names, &tenant).await,
-        imported(&client, &names, folder).await
-    );
-    let _exports = harness::exports_lock().await;
-    mint_callers(&client, &names, &tenant, folder).await;
-    let failures = replay_cases(client, names, folder, |label| label != EXPIRED).await;
-    assert!(failures.is_empty(), "{folder}:\n{}", failures.join("\n"));
+    assert_matches_the_export(&client, &names, &tenant, folder).await;
 }
 
 #[tokio::test]
