@@ -81,6 +81,10 @@ python3 scripts/rs_cycles.py src >/dev/null || die "import cycle among src files
 # read at the edge, one SDK configuration, one DynamoDB client builder (scripts/rs_edges.py).
 python3 scripts/rs_edges.py src >/dev/null || die "src breaks an edge rule:
 $(python3 scripts/rs_edges.py src)"
+# Tests you can find: test modules under tests/it import only from tests/it/support, and no fn
+# name in src/ or tests/ cites a tracker number.
+python3 scripts/test_names.py tests/it src tests >/dev/null ||
+  die "test layout or names: $(python3 scripts/test_names.py tests/it src tests)"
 
 begin clippy "Lints (cargo clippy -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings

@@ -224,6 +224,8 @@ pub async fn handle_event(
 mod tests {
     use super::*;
     use crate::store::items::conversation_item;
+    use crate::store::rebuild::DayRebuild;
+    use crate::store::StoreOpError;
     use serde_json::{json, Value};
 
     fn image(tenant: &str, c: &Conversation) -> Value {
@@ -365,6 +367,196 @@ mod tests {
         let (_, err) = plan_batch(&keys_only).unreadable.unwrap();
         assert_eq!(err.key, "t#R4");
         assert!(err.problem.contains("NEW_AND_OLD_IMAGES"));
+    }
+
+    /// What the handler asked of the store, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Call {
+        Mark(String, NaiveDate, BTreeSet<String>),
+        Rebuild(String, NaiveDate),
+    }
+
+    /// A store that records every call and refuses the marks or rebuilds of chosen days.
+    #[derive(Default)]
+    struct Recording {
+        calls: std::sync::Mutex<Vec<Call>>,
+        refuse_mark: BTreeSet<NaiveDate>,
+        refuse_rebuild: BTreeSet<NaiveDate>,
+    }
+
+    impl Recording {
+        fn calls(&self) -> Vec<Call> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn answer(&self, call: Call, refused: bool) -> Result<(), StoreOpError> {
+            self.calls.lock().unwrap().push(call);
+            if refused {
+                Err(StoreOpError::call(
+                    "UpdateItem",
+                    "rollups",
+                    std::io::Error::other("refused"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl RollupMaintenance for Recording {
+        async fn mark_day(
+            &self,
+            tenant: &str,
+            day: NaiveDate,
+            pks: &BTreeSet<String>,
+        ) -> Result<(), StoreOpError> {
+            let call = Call::Mark(tenant.to_string(), day, pks.clone());
+            self.answer(call, self.refuse_mark.contains(&day))
+        }
+
+        async fn rebuild_day(
+            &self,
+            tenant: &str,
+            day: NaiveDate,
+        ) -> Result<DayRebuild, StoreOpError> {
+            let call = Call::Rebuild(tenant.to_string(), day);
+            self.answer(call, self.refuse_rebuild.contains(&day))?;
+            Ok(DayRebuild {
+                summary: RebuildSummary {
+                    days: 1,
+                    items_written: 7,
+                    ..RebuildSummary::default()
+                },
+                version: 1,
+                clean: true,
+            })
+        }
+    }
+
+    fn event(values: Vec<Value>) -> Event {
+        serde_json::from_value(json!({ "Records": values })).unwrap()
+    }
+
+    fn sequence(seq: u32) -> String {
+        format!("{seq:021}")
+    }
+
+    /// The sequence numbers Lambda is told to retry from.
+    fn retried(applied: &BatchOutcome) -> Vec<String> {
+        applied
+            .response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone().unwrap())
+            .collect()
+    }
+
+    fn position(calls: &[Call], wanted: &Call) -> usize {
+        calls.iter().position(|c| c == wanted).unwrap()
+    }
+
+    fn keys(pks: &[&str]) -> BTreeSet<String> {
+        pks.iter().map(|k| k.to_string()).collect()
+    }
+
+    /// Record 1: R2 on March 1; record 2: R1 on March 2; record 3: R3 on March 2.
+    fn two_days() -> Vec<Value> {
+        let on = |room: &str, ts| image("t", &conv(room, ts, None, "kim"));
+        vec![
+            record(1, None, Some(on("R2", DAY1 + 5)), "t#R2"),
+            record(2, None, Some(on("R1", DAY1 + 86_400_000)), "t#R1"),
+            record(3, None, Some(on("R3", DAY1 + 86_400_005)), "t#R3"),
+        ]
+    }
+
+    #[tokio::test]
+    async fn each_changed_day_is_marked_with_its_keys_before_its_one_rebuild() {
+        let store = Recording::default();
+        let applied = handle_batch(&store, event(two_days())).await.unwrap();
+        assert!(retried(&applied).is_empty());
+        assert_eq!(applied.failed_days, 0);
+        let calls = store.calls();
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        for (d, pks) in [
+            ("2024-03-01", keys(&["t#R2"])),
+            ("2024-03-02", keys(&["t#R1", "t#R3"])),
+        ] {
+            let mark = Call::Mark("t".into(), day(d), pks);
+            let rebuild = Call::Rebuild("t".into(), day(d));
+            assert!(
+                position(&calls, &mark) < position(&calls, &rebuild),
+                "{calls:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_rebuild_is_retried_from_the_first_record_of_its_day() {
+        let store = Recording {
+            refuse_rebuild: BTreeSet::from([day("2024-03-02")]),
+            ..Recording::default()
+        };
+        let applied = handle_batch(&store, event(two_days())).await.unwrap();
+        assert_eq!(retried(&applied), vec![sequence(2)]);
+        assert_eq!(applied.failed_days, 1);
+        // The other day was still rebuilt.
+        assert!(store
+            .calls()
+            .contains(&Call::Rebuild("t".into(), day("2024-03-01"))));
+    }
+
+    #[tokio::test]
+    async fn a_day_whose_mark_failed_is_not_rebuilt() {
+        let store = Recording {
+            refuse_mark: BTreeSet::from([day("2024-03-01")]),
+            ..Recording::default()
+        };
+        let applied = handle_batch(&store, event(two_days())).await.unwrap();
+        assert_eq!(retried(&applied), vec![sequence(1)]);
+        assert_eq!(applied.failed_days, 1);
+        let calls = store.calls();
+        assert!(!calls.contains(&Call::Rebuild("t".into(), day("2024-03-01"))));
+        assert!(calls.contains(&Call::Rebuild("t".into(), day("2024-03-02"))));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_record_is_retried_from_and_only_the_records_before_it_applied() {
+        let mut records = two_days();
+        records[1]["dynamodb"]["NewImage"]["agent"] = json!({"N": "7"});
+        let store = Recording::default();
+        let applied = handle_batch(&store, event(records.clone())).await.unwrap();
+        assert_eq!(retried(&applied), vec![sequence(2)]);
+        assert_eq!(applied.failed_days, 1);
+        assert_eq!(
+            store.calls(),
+            vec![
+                Call::Mark("t".into(), day("2024-03-01"), keys(&["t#R2"])),
+                Call::Rebuild("t".into(), day("2024-03-01")),
+            ]
+        );
+        // With an earlier record's day failing too, Lambda retries from the earliest.
+        let store = Recording {
+            refuse_rebuild: BTreeSet::from([day("2024-03-01")]),
+            ..Recording::default()
+        };
+        let applied = handle_batch(&store, event(records)).await.unwrap();
+        assert_eq!(retried(&applied), vec![sequence(1)]);
+        assert_eq!(applied.failed_days, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failure_that_cannot_be_named_fails_the_whole_batch() {
+        let mut records = two_days();
+        records[0]["dynamodb"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SequenceNumber");
+        let store = Recording {
+            refuse_rebuild: BTreeSet::from([day("2024-03-01")]),
+            ..Recording::default()
+        };
+        let err = handle_batch(&store, event(records)).await.unwrap_err();
+        assert!(matches!(err, StreamError::NoSequenceNumber { index: 0 }));
     }
 
     #[test]

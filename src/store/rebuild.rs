@@ -15,40 +15,34 @@
 //! without agents (a tombstone) rather than deleted, so an older rebuild cannot write stale
 //! tallies back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
-use super::day_state::{self, attention, get_state, DayState, OVERFLOW_SETTLE_MS};
-use super::items::{
-    self, attr, fold_rollup_item, read_conversation_image, read_indexed_conversation, rollup_item,
-    rollup_pk, rollup_sk, Item, MalformedItem,
-};
-use super::plan::month_spans;
+use super::day_state::{self, attention, get_state, DayState};
+use super::items::{self, attr, read_conversation_image, rollup_item, Item};
 use super::{succeeded_unless, StoreOpError};
 use crate::config::{RollupTables, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::figure::Figure;
-use crate::domain::range::{utc_day_of, UtcRange};
+use crate::domain::range::UtcRange;
 use crate::domain::rollup::{DayRollup, Scope};
+
+mod operator;
+mod plan;
+mod reads;
+
+pub use operator::StoredDay;
+
+use plan::Settle;
 
 /// Puts in flight at once within one rebuild.
 const WRITES_IN_FLIGHT: usize = 16;
-/// Days an operator's rebuild works on at once.
-const DAYS_IN_FLIGHT: usize = 8;
-/// Keys per BatchGetItem (DynamoDB's limit) and attempts for its unprocessed keys.
-const BATCH_GET_KEYS: usize = 100;
-const BATCH_GET_ATTEMPTS: u32 = 6;
-
-/// The earliest day a whole-tenant rebuild looks at, unless rollups exist before it.
-fn first_day() -> NaiveDate {
-    chrono::DateTime::UNIX_EPOCH.date_naive()
-}
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,14 +77,6 @@ pub struct DayRebuild {
     pub version: u64,
     /// The day is clean after it (`built` = `changed`): its rollups answer requests.
     pub clean: bool,
-}
-
-/// What is stored for a day: its state and every rollup item of its listed scopes.
-#[derive(Debug, Clone, Default)]
-pub struct StoredDay {
-    pub state: Option<DayState>,
-    /// `(scope, figure)` → tallies and the item's version.
-    pub rollups: BTreeMap<(Scope, Figure), (Aggregator, Option<u64>)>,
 }
 
 /// A day's conversations as a rebuild sees them.
@@ -169,49 +155,27 @@ impl Rebuilder {
         let read = self.read_day(tenant, day, &state).await?;
         let rollup = compute(tenant, day, read.rooms.values())?;
         let present: BTreeSet<String> = rollup.departments().into_iter().collect();
-        // Every department ever written is rewritten (a tombstone once it has nothing), even
-        // one whose rebuild lost its last step to a mark: no stale tallies stay behind.
-        let scopes: BTreeSet<Scope> = std::iter::once(Scope::All)
-            .chain(
-                present
-                    .iter()
-                    .chain(&state.departments)
-                    .chain(&state.written)
-                    .map(|d| Scope::Department(d.clone())),
-            )
-            .chain(extra.iter().cloned())
-            .collect();
+        let plan = plan::plan_day(&state, &present, &read.confirmed, extra, now);
         self.record_written(tenant, day, &present, &state).await?;
         let mut summary = self
-            .write_rollups(tenant, day, &rollup, &scopes, version)
+            .write_rollups(tenant, day, &rollup, &plan.scopes, version)
             .await?;
         summary.conversations_read = read.read;
         summary.days = 1;
-        let settled = !state.overflow
-            || state
-                .last_change_at
-                .is_some_and(|at| now - at >= OVERFLOW_SETTLE_MS);
-        let (live, expired) = state.leases_at(now);
-        // A writer with a write in flight: the day stays dirty until it releases its lease
-        // (its release is a mark, and that mark's rebuild follows).
-        if !settled || !live.is_empty() {
+        let Some(settle) = plan.settle else {
             summary.days_left_dirty = 1;
             return Ok(DayRebuild {
                 summary,
                 version,
                 clean: false,
             });
-        }
+        };
         let outcome = Built {
             existed,
             version,
             departments: &present,
             confirmed: &read.confirmed,
-            // Keys the GSI does not show as the table has them keep the day on the
-            // reconciliation's list (its rollups are exact: they were read from the table).
-            needs_attention: state.pending.difference(&read.confirmed).next().is_some(),
-            clear_overflow: state.overflow,
-            expired_leases: expired.into_iter().cloned().collect(),
+            settle,
         };
         let clean = self.record_built(tenant, day, &outcome, now).await?;
         if !clean {
@@ -222,182 +186,6 @@ impl Rebuilder {
             version,
             clean,
         })
-    }
-
-    /// The operators' rebuild: every UTC day of `from..=to` (a day without conversations gets
-    /// a state too, so the rollup plan covers it).
-    pub async fn rebuild_days(
-        &self,
-        tenant: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<RebuildSummary, StoreOpError> {
-        if from > to {
-            return Err(StoreOpError::Days { from, to });
-        }
-        let days = from.iter_days().take_while(|d| *d <= to);
-        futures::stream::iter(days)
-            .map(|day| self.rebuild_day(tenant, day))
-            .buffer_unordered(DAYS_IN_FLIGHT)
-            .try_fold(RebuildSummary::default(), |mut total, part| async move {
-                total.add(&part.summary);
-                Ok(total)
-            })
-            .await
-    }
-
-    /// Every day of a tenant: from its first to its last day with conversations or a state
-    /// (each month from 1970-01 to a year after `today` is queried; an empty month costs one
-    /// query).
-    pub async fn rebuild_tenant(
-        &self,
-        tenant: &str,
-        today: NaiveDate,
-    ) -> Result<RebuildSummary, StoreOpError> {
-        let horizon = today.checked_add_days(Days::new(366)).unwrap_or(today);
-        let mut known: BTreeSet<NaiveDate> = self.state_days(tenant).await?;
-        for (first, last) in month_spans(first_day(), horizon) {
-            let range = UtcRange {
-                start_ms: UtcRange::utc_day(first).start_ms,
-                end_ms: UtcRange::utc_day(last).end_ms,
-            };
-            self.read_raw(tenant, range, |pk, c| {
-                let day = utc_day_of(c.ts_ms).ok_or_else(|| MalformedItem {
-                    key: pk,
-                    problem: format!("ts {} is out of range", c.ts_ms),
-                })?;
-                known.insert(day);
-                Ok(())
-            })
-            .await?;
-        }
-        match (known.first(), known.last()) {
-            (Some(from), Some(to)) => self.rebuild_days(tenant, *from, *to).await,
-            _ => Ok(RebuildSummary::default()),
-        }
-    }
-
-    /// The rollups a day's conversations give now (GSI, and the pending ones from the table),
-    /// without writing anything: what `verify-rollups` compares the stored ones with.
-    pub async fn expected_day(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-    ) -> Result<DayRollup, StoreOpError> {
-        let state = get_state(&self.client, &self.tables.rollups, tenant, day)
-            .await?
-            .unwrap_or_default();
-        let read = self.read_day(tenant, day, &state).await?;
-        compute(tenant, day, read.rooms.values())
-    }
-
-    /// What is stored for a day: its state, and the items of `All` and of every department it
-    /// lists or ever wrote (strongly consistent).
-    pub async fn stored_day(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-    ) -> Result<StoredDay, StoreOpError> {
-        let table = &self.tables.rollups;
-        let state = get_state(&self.client, table, tenant, day).await?;
-        let departments: BTreeSet<&String> = state
-            .iter()
-            .flat_map(|s| s.departments.iter().chain(&s.written))
-            .collect();
-        let scopes = std::iter::once(Scope::All).chain(
-            departments
-                .into_iter()
-                .map(|d| Scope::Department(d.clone())),
-        );
-        let keys: Vec<Item> = scopes
-            .flat_map(|scope| {
-                Figure::ALL.into_iter().map(move |figure| {
-                    Item::from([
-                        (
-                            attr::PK.to_string(),
-                            AttributeValue::S(rollup_pk(tenant, &scope)),
-                        ),
-                        (
-                            attr::SK.to_string(),
-                            AttributeValue::S(rollup_sk(figure, day)),
-                        ),
-                    ])
-                })
-            })
-            .collect();
-        let mut rollups = BTreeMap::new();
-        for item in self.batch_get(table, keys).await? {
-            let scope = scope_of_pk(tenant, &item)?;
-            let figure = figure_of_sk(&item)?;
-            let mut agg = Aggregator::new(figure);
-            fold_rollup_item(&mut agg, &item)?;
-            rollups.insert((scope, figure), (agg, items::rollup_version(&item)?));
-        }
-        Ok(StoredDay { state, rollups })
-    }
-
-    /// The rollups of a month's days (`first..=last` lie in one month bucket) as the GSI gives
-    /// them, by day (days without conversations are absent), and how many conversations were
-    /// read. (`verify-rollups` reads a month at once; [`Self::expected_day`] also reads a day's
-    /// pending conversations from the table.)
-    pub async fn fold_span(
-        &self,
-        tenant: &str,
-        first: NaiveDate,
-        last: NaiveDate,
-    ) -> Result<(BTreeMap<NaiveDate, DayRollup>, u64), StoreOpError> {
-        let range = UtcRange {
-            start_ms: UtcRange::utc_day(first).start_ms,
-            end_ms: UtcRange::utc_day(last).end_ms,
-        };
-        let mut days: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
-        let read = self
-            .read_raw(tenant, range, |pk, c| {
-                let day = utc_day_of(c.ts_ms).ok_or_else(|| MalformedItem {
-                    key: pk.clone(),
-                    problem: format!("ts {} is out of range", c.ts_ms),
-                })?;
-                days.entry(day)
-                    .or_default()
-                    .add(&c)
-                    .map_err(|source| StoreOpError::Sum {
-                        tenant: tenant.to_string(),
-                        day,
-                        source,
-                    })
-            })
-            .await?;
-        Ok((days, read))
-    }
-
-    /// The days of a tenant that have a state item.
-    async fn state_days(&self, tenant: &str) -> Result<BTreeSet<NaiveDate>, StoreOpError> {
-        let table = &self.tables.rollups;
-        let mut pages = self
-            .client
-            .query()
-            .table_name(table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(rollup_pk(tenant, &Scope::All)))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(items::DAY_SK_PREFIX.to_string()),
-            )
-            .projection_expression("#sk")
-            .into_paginator()
-            .send();
-        let mut days = BTreeSet::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
-                    days.extend(items::day_of_sk(sk));
-                }
-            }
-        }
-        Ok(days)
     }
 
     /// The day's conversations: the GSI's answer with the pending ones as the table has them.
@@ -428,24 +216,8 @@ impl Rebuilder {
             let (_, pk, c) = read_conversation_image(&item)?;
             in_table.insert(pk, c);
         }
-        let mut confirmed = BTreeSet::new();
-        for pk in state.pending.iter().filter(|pk| pk.starts_with(&prefix)) {
-            // The GSI projects no `open`: no figure reads it.
-            let now = in_table
-                .get(pk)
-                .filter(|c| range.contains(c.ts_ms))
-                .map(|c| Conversation {
-                    open: None,
-                    ..c.clone()
-                });
-            if rooms.get(pk) == now.as_ref() {
-                confirmed.insert(pk.clone());
-            }
-            match now {
-                Some(c) => rooms.insert(pk.clone(), c),
-                None => rooms.remove(pk),
-            };
-        }
+        let pending = state.pending.iter().filter(|pk| pk.starts_with(&prefix));
+        let confirmed = plan::overlay_pending(&mut rooms, pending, &in_table, range);
         Ok(DayRead {
             rooms,
             confirmed,
@@ -571,7 +343,7 @@ impl Rebuilder {
             .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
             .expression_attribute_values(
                 ":attention",
-                AttributeValue::S(attention(tenant, day, b.needs_attention)),
+                AttributeValue::S(attention(tenant, day, b.settle.needs_attention)),
             )
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
         if b.existed {
@@ -581,7 +353,7 @@ impl Rebuilder {
             u = u.condition_expression("attribute_not_exists(#changed)");
         }
         let mut expression = format!("SET {}", set.join(", "));
-        if b.clear_overflow {
+        if b.settle.clear_overflow {
             expression.push_str(" REMOVE #overflow");
             u = u.expression_attribute_names("#overflow", attr::OVERFLOW);
         }
@@ -595,13 +367,13 @@ impl Rebuilder {
                     AttributeValue::Ss(b.confirmed.iter().cloned().collect()),
                 );
         }
-        if !b.expired_leases.is_empty() {
+        if !b.settle.expired_leases.is_empty() {
             deletes.push("#writers :expired");
             u = u
                 .expression_attribute_names("#writers", attr::WRITERS)
                 .expression_attribute_values(
                     ":expired",
-                    AttributeValue::Ss(b.expired_leases.clone()),
+                    AttributeValue::Ss(b.settle.expired_leases.clone()),
                 );
         }
         if !deletes.is_empty() {
@@ -611,99 +383,6 @@ impl Rebuilder {
         succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
             .map_err(|e| StoreOpError::call("UpdateItem", table, e))
     }
-
-    /// Items by key, strongly consistent, unprocessed keys asked for again with back-off.
-    async fn batch_get(&self, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreOpError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_KEYS) {
-            let mut wanted = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-            let mut attempt = 0;
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(table, wanted)
-                    .send()
-                    .await
-                    .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-                if let Some(items) = out.responses().and_then(|r| r.get(table)) {
-                    found.extend(items.iter().cloned());
-                }
-                match out.unprocessed_keys().and_then(|u| u.get(table)) {
-                    Some(rest) if !rest.keys().is_empty() && attempt < BATCH_GET_ATTEMPTS => {
-                        wanted = rest.clone();
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                    }
-                    Some(rest) if !rest.keys().is_empty() => {
-                        return Err(StoreOpError::call(
-                            "BatchGetItem",
-                            table,
-                            std::io::Error::other("keys still unprocessed after retries"),
-                        ))
-                    }
-                    _ => break,
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// The conversations of `range` (within one month bucket), as the `byMonth` GSI has them;
-    /// returns how many were read.
-    async fn read_raw(
-        &self,
-        tenant: &str,
-        range: UtcRange,
-        mut each: impl FnMut(String, Conversation) -> Result<(), StoreOpError>,
-    ) -> Result<u64, StoreOpError> {
-        let Some(month) = items::month_of(range.start_ms) else {
-            return Ok(0);
-        };
-        let table = &self.tables.conversations;
-        let mut pages = self
-            .client
-            .query()
-            .table_name(table)
-            .index_name(&self.tables.by_month_index)
-            .key_condition_expression("#month = :month AND #ts BETWEEN :start AND :end")
-            .projection_expression(
-                "#pk, #ts, #dept, #agent, #responder, #chat, #ft, #avg, #reaction, #msgs",
-            )
-            .expression_attribute_names("#month", attr::MONTH)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#ts", attr::TS)
-            .expression_attribute_names("#dept", attr::DEPARTMENT_ID)
-            .expression_attribute_names("#agent", attr::AGENT)
-            .expression_attribute_names("#responder", attr::RESPONDER)
-            .expression_attribute_names("#chat", attr::CHAT_DURATION)
-            .expression_attribute_names("#ft", attr::FIRST_RESPONSE)
-            .expression_attribute_names("#avg", attr::AVG_RESPONSE)
-            .expression_attribute_names("#reaction", attr::FIRST_REACTION)
-            .expression_attribute_names("#msgs", attr::AGENT_MESSAGES)
-            .expression_attribute_values(
-                ":month",
-                AttributeValue::S(items::month_key(tenant, month)),
-            )
-            .expression_attribute_values(":start", AttributeValue::N(range.start_ms.to_string()))
-            .expression_attribute_values(":end", AttributeValue::N(range.end_ms.to_string()))
-            .into_paginator()
-            .send();
-        let mut read = 0;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-            for item in page.items() {
-                read += 1;
-                let (pk, c) = read_indexed_conversation(item, tenant)?;
-                each(pk, c)?;
-            }
-        }
-        Ok(read)
-    }
 }
 
 /// What step 5 records.
@@ -712,10 +391,7 @@ struct Built<'a> {
     version: u64,
     departments: &'a BTreeSet<String>,
     confirmed: &'a BTreeSet<String>,
-    needs_attention: bool,
-    clear_overflow: bool,
-    /// Leases of writers that never released them (crashed), dropped with the record.
-    expired_leases: Vec<String>,
+    settle: Settle,
 }
 
 /// The day's rollups of every scope.
@@ -733,33 +409,6 @@ fn compute<'a>(
         })?;
     }
     Ok(rollup)
-}
-
-fn scope_of_pk(tenant: &str, item: &Item) -> Result<Scope, MalformedItem> {
-    let key = items::rollup_key(item);
-    let r = items::Reader::new(item, &key);
-    let pk = r.str(attr::PK)?;
-    match pk.strip_prefix(tenant) {
-        Some("#ALL") => Ok(Scope::All),
-        Some(rest) => rest
-            .strip_prefix("#D#")
-            .map(|d| Scope::Department(d.to_string()))
-            .ok_or_else(|| r.malformed("pk is not a rollup scope")),
-        None => Err(r.malformed("pk is not of the tenant")),
-    }
-}
-
-fn figure_of_sk(item: &Item) -> Result<Figure, MalformedItem> {
-    let key = items::rollup_key(item);
-    let r = items::Reader::new(item, &key);
-    let sk = r.str(attr::SK)?;
-    Figure::ALL
-        .into_iter()
-        .find(|f| {
-            sk.strip_prefix(f.name())
-                .is_some_and(|rest| rest.starts_with('#'))
-        })
-        .ok_or_else(|| r.malformed("sk names no figure"))
 }
 
 impl super::RollupMaintenance for Rebuilder {

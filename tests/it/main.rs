@@ -1,35 +1,9 @@
-//! All integration tests, in one binary.
+//! All integration tests, in one binary, grouped by subsystem. Test modules import only from
+//! `support` (checked by `scripts/test_names.py`), never from each other.
 
-mod admin_cli;
-mod batch_get;
-mod contract;
-mod coverage;
-mod dynamo;
-mod events;
-mod fake_dynamo;
-mod faults;
-mod function_init;
-mod gated;
-mod hardening;
-mod harness;
-mod identity_import;
-mod import;
-mod import_writes;
-mod interleaving;
-mod openapi;
-mod outbound;
-mod rc_standin;
-mod reconcile;
-mod rocketchat_export;
-mod rollup_races;
+mod admin;
+mod api;
+mod functions;
 mod rollups;
-mod signin;
+mod support;
 mod sync;
-mod sync_connect;
-mod sync_identity;
-mod sync_scheduled;
-mod sync_walk;
-mod telemetry;
-mod template;
-mod throttling;
-mod verify_rollups;

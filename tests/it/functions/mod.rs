@@ -1,0 +1,3 @@
+//! The five functions as built: what each does at INIT.
+
+mod init;
