@@ -7,7 +7,9 @@
    `Instant::now` is not the wall clock: it measures durations and deadlines, never a date;
 4. every binary uses the one SDK configuration (an SDK configuration is loaded only in
    `src/store/dynamo.rs`'s `sdk_config`) and the DynamoDB client is built in one function (`src/functions/mod.rs`);
-5. no configuration error is swallowed (`from_env().unwrap_or_default()`).
+5. no configuration error is swallowed (`from_env().unwrap_or_default()`);
+6. BatchGetItem is called only in `src/store/batch_get.rs`, whose retry of unprocessed keys is
+   bounded.
 usage: rs_edges.py SRC_DIR  -> prints each breach; exit 1 if any."""
 import os, re, sys
 
@@ -19,6 +21,8 @@ SDK_CONFIG = re.compile(r"\baws_config::(load_defaults|load_from_env|from_env|de
 SDK_CONFIG_ALLOWED = {os.path.join("store", "dynamo.rs")}
 DYNAMO_CLIENT = re.compile(r"aws_sdk_dynamodb::Client::new\s*\(|\bdynamodb::Client::new\s*\(")
 DYNAMO_CLIENT_ALLOWED = {os.path.join("functions", "mod.rs")}
+BATCH_GET = re.compile(r"\.batch_get_item\s*\(")
+BATCH_GET_ALLOWED = {os.path.join("store", "batch_get.rs")}
 WALL_CLOCK = re.compile(r"\b(Utc|Local)::now\s*\(|\bSystemTime::now\s*\(|\bsystem_clock\s*\(")
 
 src = sys.argv[1]
@@ -50,6 +54,8 @@ for root, _, files in os.walk(src):
                 breaches.append(f"{rel}:{n}: its own SDK configuration (use store::dynamo::sdk_config()): {stripped}")
             if DYNAMO_CLIENT.search(line) and rel not in DYNAMO_CLIENT_ALLOWED:
                 breaches.append(f"{rel}:{n}: builds a DynamoDB client outside functions::dynamo_client: {stripped}")
+            if BATCH_GET.search(line) and rel not in BATCH_GET_ALLOWED:
+                breaches.append(f"{rel}:{n}: its own BatchGetItem loop (use store::batch_get::batch_get): {stripped}")
 for b in breaches:
     print(b)
 sys.exit(1 if breaches else 0)

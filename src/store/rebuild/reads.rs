@@ -1,19 +1,14 @@
 //! The rebuild's raw reads: a month bucket's conversations from the `byMonth` GSI, and items by
-//! key (BatchGetItem, strongly consistent, its unprocessed keys asked for again a bounded number
-//! of times).
+//! key (strongly consistent, through the one bounded [`crate::store::batch_get`]).
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::Rebuilder;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::UtcRange;
+use crate::store::batch_get::{batch_get, consistent};
 use crate::store::items::{self, attr, read_indexed_conversation, Item};
 use crate::store::StoreOpError;
-
-/// Keys per BatchGetItem (DynamoDB's limit) and attempts for its unprocessed keys.
-const BATCH_GET_KEYS: usize = 100;
-
-const BATCH_GET_ATTEMPTS: u32 = 6;
 
 impl Rebuilder {
     /// Items by key, strongly consistent, unprocessed keys asked for again with back-off.
@@ -22,44 +17,11 @@ impl Rebuilder {
         table: &str,
         keys: Vec<Item>,
     ) -> Result<Vec<Item>, StoreOpError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_KEYS) {
-            let mut wanted = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-            let mut attempt = 0;
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(table, wanted)
-                    .send()
-                    .await
-                    .map_err(|e| StoreOpError::call("BatchGetItem", table, e))?;
-                if let Some(items) = out.responses().and_then(|r| r.get(table)) {
-                    found.extend(items.iter().cloned());
-                }
-                match out.unprocessed_keys().and_then(|u| u.get(table)) {
-                    Some(rest) if !rest.keys().is_empty() && attempt < BATCH_GET_ATTEMPTS => {
-                        wanted = rest.clone();
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                    }
-                    Some(rest) if !rest.keys().is_empty() => {
-                        return Err(StoreOpError::call(
-                            "BatchGetItem",
-                            table,
-                            std::io::Error::other("keys still unprocessed after retries"),
-                        ))
-                    }
-                    _ => break,
-                }
-            }
-        }
-        Ok(found)
+        batch_get(&self.client, table, keys, consistent)
+            .await
+            .map_err(|e| e.on(table))
     }
+
     /// The conversations of `range` (within one month bucket), as the `byMonth` GSI has them;
     /// returns how many were read.
     pub(super) async fn read_raw(
