@@ -36,7 +36,9 @@ for root, _, files in os.walk(src):
         text = open(path).read()
         code = text.split("#[cfg(test)]")[0]
         is_binary = rel == "main.rs" or rel.startswith("bin" + os.sep)
-        if is_binary and rel != os.path.join("bin", "admin.rs"):
+        # The admin tool (src/bin/admin.rs and its modules under src/bin/admin/) is exempt.
+        is_admin_tool = rel == os.path.join("bin", "admin.rs") or rel.startswith(os.path.join("bin", "admin") + os.sep)
+        if is_binary and not is_admin_tool:
             lines = text.count("\n")
             if lines > MAX_BINARY_LINES:
                 breaches.append(f"{rel}: {lines} lines; a binary is at most {MAX_BINARY_LINES} lines of wiring (move the logic into src/functions/)")
