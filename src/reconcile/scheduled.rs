@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::verify::Verifier;
 use crate::config::MetricsConfig;
 use crate::errors::error_chain;
+use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::day_state::days_needing_attention;
 use crate::store::StoreOpError;
 
@@ -20,7 +21,7 @@ use crate::store::StoreOpError;
 const DAYS_IN_FLIGHT: usize = 4;
 
 /// What one run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReconcileRun {
     /// Days verified.
     pub days_checked: u64,
@@ -30,6 +31,8 @@ pub struct ReconcileRun {
     pub repaired_days: u64,
     /// Days that could not be verified or repaired (DynamoDB errors, a sum out of range).
     pub failed_days: u64,
+    /// What the run's reads and repairs consumed, as DynamoDB reported it.
+    pub consumed: ConsumedCapacity,
 }
 
 /// How far back a run looks for days that changed: the "at least the last 48 hours".
@@ -51,8 +54,12 @@ pub async fn run_once(
     source: &impl DaysToReconcile,
     now_ms: i64,
 ) -> Result<ReconcileRun, StoreOpError> {
-    let days = source.days(now_ms - WINDOW_MS).await?;
-    Ok(reconcile_days(verifier, &days).await)
+    let (run, consumed) = capacity::measure(async {
+        let days = source.days(now_ms - WINDOW_MS).await?;
+        Ok::<_, StoreOpError>(reconcile_days(verifier, &days).await)
+    })
+    .await;
+    Ok(ReconcileRun { consumed, ..run? })
 }
 
 /// Name of the rollups table's sparse index of days needing attention.
@@ -121,12 +128,15 @@ pub async fn reconcile_days(verifier: &Verifier, days: &[(String, NaiveDate)]) -
 }
 
 /// The run's EMF document (namespace and `Stage` as the other functions'): `RollupDriftDays`
-/// (alarmed above zero), `RollupDaysVerified` and `RollupReconcileFailures`.
+/// (alarmed above zero), `RollupDaysVerified`, `RollupReconcileFailures`, and the capacity the
+/// run consumed (`ConsumedReadCapacity`, `ConsumedWriteCapacity`).
 pub fn emf_document(config: &MetricsConfig, run: &ReconcileRun, timestamp_ms: i64) -> Value {
     let metrics = [
-        ("RollupDriftDays", run.drift_days),
-        ("RollupDaysVerified", run.days_checked),
-        ("RollupReconcileFailures", run.failed_days),
+        ("RollupDriftDays", json!(run.drift_days)),
+        ("RollupDaysVerified", json!(run.days_checked)),
+        ("RollupReconcileFailures", json!(run.failed_days)),
+        ("ConsumedReadCapacity", json!(run.consumed.read_units)),
+        ("ConsumedWriteCapacity", json!(run.consumed.write_units)),
     ];
     let definitions: Vec<Value> = metrics
         .iter()
@@ -145,7 +155,7 @@ pub fn emf_document(config: &MetricsConfig, run: &ReconcileRun, timestamp_ms: i6
         "repairedDays": run.repaired_days,
     });
     for (name, value) in metrics {
-        doc[name] = json!(value);
+        doc[name] = value;
     }
     doc
 }
@@ -165,6 +175,10 @@ mod tests {
             drift_days: 2,
             repaired_days: 2,
             failed_days: 1,
+            consumed: ConsumedCapacity {
+                read_units: 40.5,
+                write_units: 3.0,
+            },
         };
         let doc = emf_document(&config, &run, 1_700_000_000_000);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
@@ -181,12 +195,16 @@ mod tests {
             [
                 "RollupDriftDays",
                 "RollupDaysVerified",
-                "RollupReconcileFailures"
+                "RollupReconcileFailures",
+                "ConsumedReadCapacity",
+                "ConsumedWriteCapacity"
             ]
         );
         assert_eq!(doc["RollupDriftDays"], 2);
         assert_eq!(doc["RollupDaysVerified"], 12);
         assert_eq!(doc["RollupReconcileFailures"], 1);
+        assert_eq!(doc["ConsumedReadCapacity"], 40.5);
+        assert_eq!(doc["ConsumedWriteCapacity"], 3.0);
         assert_eq!(doc["Stage"], "prod");
     }
 }

@@ -334,6 +334,11 @@ pub fn emf_line(
             // Rooms a limit refused (their ids are in the log's warnings).
             doc["SyncRoomsInvalid"] = json!(s.rooms_invalid);
             definitions.push(json!({"Name": "SyncRoomsInvalid", "Unit": "Count"}));
+            // What the cycle cost in DynamoDB, per tenant (a property) in Logs Insights.
+            doc["ConsumedWriteCapacity"] = json!(s.consumed.write_units);
+            doc["ConsumedReadCapacity"] = json!(s.consumed.read_units);
+            definitions.push(json!({"Name": "ConsumedWriteCapacity", "Unit": "Count"}));
+            definitions.push(json!({"Name": "ConsumedReadCapacity", "Unit": "Count"}));
         }
         JobOutcome::Failed { host, auth, .. } => {
             doc["host"] = json!(host);
@@ -396,6 +401,24 @@ mod tests {
         assert!(token_of(r#"{"token":"abc"}"#).is_some());
         assert!(token_of(r#"{"other":"abc"}"#).is_none());
         assert!(token_of("  ").is_none());
+    }
+
+    #[test]
+    fn a_synced_jobs_document_carries_the_capacity_it_consumed() {
+        let summary = crate::sync::cycle::SyncSummary {
+            consumed: crate::store::capacity::ConsumedCapacity {
+                read_units: 4.5,
+                write_units: 120.0,
+            },
+            ..Default::default()
+        };
+        let outcome = JobOutcome::Synced(Box::new(summary));
+        let doc = emf_line(&MetricsConfig::default(), "acme", &outcome, None, 1);
+        assert_eq!(doc["ConsumedWriteCapacity"], 120.0);
+        assert_eq!(doc["ConsumedReadCapacity"], 4.5);
+        let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+        assert!(declared.contains("\"ConsumedWriteCapacity\""), "{declared}");
+        assert!(declared.contains("\"ConsumedReadCapacity\""), "{declared}");
     }
 
     #[test]

@@ -3,24 +3,36 @@
 //! writes on spawned batch tasks are counted; outside a scope nothing is asked or counted.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+
+use agent_overview::admin::import::{import_export, ImportOptions};
 
 use agent_overview::config::{Limits, QueryPlan};
+use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::{hash_token, ReportingTimezone, TenantSettings};
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+use agent_overview::functions::rollups::handle_batch;
+use agent_overview::reconcile::scheduled::{run_once, DaysToReconcile};
+use agent_overview::reconcile::verify::Verifier;
 use agent_overview::store::capacity::{self, dynamo_item_size, read_units, ConsumedCapacity};
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::items::{self, attr};
+use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::writer::{BatchWriter, WriterOptions};
-use agent_overview::store::{ConversationStore, IdentityStore, RangeQuery};
+use agent_overview::store::{ConversationStore, IdentityStore, RangeQuery, StoreOpError};
+use agent_overview::sync::cycle::SyncOptions;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
+use chrono::NaiveDate;
 
 use crate::dynamo::{
     dynamo_app, get, put_conversations, random_rooms, rebuild_rollups, seed_tenant,
 };
 use crate::harness;
+use crate::rc_standin::StandIn;
+use crate::sync::generated;
 use crate::telemetry::capture;
 
 /// 2024-03-01T00:00:00Z.
@@ -241,4 +253,122 @@ async fn outside_a_scope_nothing_is_asked_or_counted_and_a_callers_choice_stands
     );
     // A missing item read eventually consistently: DynamoDB's minimum, half a unit.
     assert_eq!(consumed.read_units, 0.5);
+}
+
+#[tokio::test]
+async fn an_import_summary_carries_at_least_a_write_unit_per_item_written() {
+    let _exports = harness::exports_lock().await;
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("cap-import");
+    let options = ImportOptions {
+        skip_malformed: true,
+        now: "2024-05-02T00:00:00Z".parse().unwrap(),
+        ..ImportOptions::default()
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-export");
+    let summary = import_export(&client, &names, &harness::tid(&tenant), &dir, &options)
+        .await
+        .expect("import");
+    let written: u64 = summary
+        .collections
+        .iter()
+        .flat_map(|c| c.written.values())
+        .sum::<u64>()
+        + summary.rollups.items_written;
+    assert!(written > 10, "{written} items");
+    assert!(
+        summary.consumed.write_units >= written as f64,
+        "{} write units for {written} items",
+        summary.consumed.write_units
+    );
+    // The rollup rebuild reads the conversations it just wrote.
+    assert!(summary.consumed.read_units > 0.0);
+    assert!(
+        summary.to_string().contains("consumed capacity: "),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_sync_summary_carries_at_least_a_write_unit_per_item_written() {
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("cap-sync");
+    let standin = StandIn::start(generated(30, 5)).await;
+    let summary = crate::sync::run(
+        &client,
+        &names,
+        &tenant,
+        &standin.url,
+        SyncOptions::default(),
+    )
+    .await
+    .expect("the sync cycle succeeds");
+    assert_eq!(summary.rooms_added, 30);
+    let written = summary.rooms_added + summary.users_written + summary.rollup_days;
+    assert!(
+        summary.consumed.write_units >= written as f64,
+        "{} write units for {written} items",
+        summary.consumed.write_units
+    );
+    // The lease and the state are read consistently before anything is written.
+    assert!(summary.consumed.read_units >= 1.0);
+    assert!(
+        summary.to_string().contains("consumed capacity: "),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn the_stream_function_reports_what_its_marks_and_rebuilds_consumed() {
+    let (client, names) = harness::ready().await;
+    let tenant = harness::unique_tenant("cap-stream");
+    let rooms = one_day_of(20);
+    put_conversations(&client, &tenant, &rooms).await;
+    let records: Vec<_> = rooms
+        .iter()
+        .enumerate()
+        .map(|(i, c)| crate::rollups::record(i as u64 + 1, &tenant, None, Some(c)))
+        .collect();
+    let rebuilder = Rebuilder::on_wall_clock(&client, &names);
+    let applied = handle_batch(&rebuilder, crate::rollups::stream_event(&records))
+        .await
+        .unwrap();
+    assert_eq!(applied.failed_days, 0);
+    // The day's mark and its rollup items are written; its conversations read.
+    assert!(
+        applied.consumed.write_units >= 2.0,
+        "{:?}",
+        applied.consumed
+    );
+    assert!(applied.consumed.read_units > 0.0, "{:?}", applied.consumed);
+}
+
+/// The days to verify, as given.
+struct Days(Vec<(String, NaiveDate)>);
+
+impl DaysToReconcile for Days {
+    async fn days(&self, _since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_reconcile_run_reports_what_its_verification_read() {
+    let (client, names) = harness::ready().await;
+    let rooms = one_day_of(120);
+    let (tenant, _) = tenant_with(&client, "cap-reconcile", &rooms).await;
+    rebuild_rollups(&client, &tenant, &rooms).await;
+    let verifier = Verifier::new(
+        client.clone(),
+        names.rollup_tables(),
+        Rebuilder::on_wall_clock(&client, &names),
+        system_clock(),
+    );
+    let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    let run = run_once(&verifier, &Days(vec![(tenant, day)]), DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!((run.days_checked, run.drift_days), (1, 0));
+    // Verifying reads the day's 120 conversations (several 4 KB units) and its rollups.
+    assert!(run.consumed.read_units >= 1.5, "{:?}", run.consumed);
 }
