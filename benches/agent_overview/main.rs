@@ -149,7 +149,7 @@ pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&config)
+    agent_overview::store::dynamo::client(&config)
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {

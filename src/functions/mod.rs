@@ -10,8 +10,6 @@ pub mod stream;
 pub mod sync;
 pub mod sync_fanout;
 
-use aws_config::SdkConfig;
-
 use crate::config::{ConfigError, MetricsConfig};
 use crate::domain::clock::system_clock;
 
@@ -31,10 +29,4 @@ pub fn init<C>(
         system_clock(),
     );
     config.inspect_err(|e| tracing::error!(error = %e, "bad configuration"))
-}
-
-/// The DynamoDB client of every binary, built in this one place from the one SDK
-/// configuration.
-pub fn dynamo_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(sdk)
 }

@@ -44,6 +44,7 @@ mod tests {
             drift_days: 2,
             repaired_days: 1,
             failed_days: 3,
+            ..ReconcileRun::default()
         };
         assert_eq!(
             reply(&run),

@@ -22,6 +22,7 @@ use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
 use crate::errors::error_chain;
+use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::change::read_change;
 use crate::store::items::MalformedItem;
 use crate::store::rebuild::RebuildSummary;
@@ -111,6 +112,8 @@ fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> 
 pub struct BatchOutcome {
     pub response: DynamoDbEventResponse,
     pub failed_days: u64,
+    /// What the batch's marks and rebuilds consumed, as DynamoDB reported it.
+    pub consumed: ConsumedCapacity,
 }
 
 /// Applies a batch: marks each (tenant, day) it changed, then rebuilds it (the mark first, so
@@ -140,17 +143,19 @@ pub async fn handle_batch(
         );
         *index
     });
-    let results: Vec<_> = futures::stream::iter(&work.days)
-        .map(|((tenant, day), w)| async move {
-            let result = match rebuilder.mark_day(tenant, *day, &w.pks).await {
-                Ok(()) => rebuilder.rebuild_day(tenant, *day).await,
-                Err(e) => Err(e),
-            };
-            (tenant, day, w.first_record, result)
-        })
-        .buffer_unordered(REBUILDS_IN_FLIGHT)
-        .collect()
-        .await;
+    let (results, consumed): (Vec<_>, _) = capacity::measure(
+        futures::stream::iter(&work.days)
+            .map(|((tenant, day), w)| async move {
+                let result = match rebuilder.mark_day(tenant, *day, &w.pks).await {
+                    Ok(()) => rebuilder.rebuild_day(tenant, *day).await,
+                    Err(e) => Err(e),
+                };
+                (tenant, day, w.first_record, result)
+            })
+            .buffer_unordered(REBUILDS_IN_FLIGHT)
+            .collect(),
+    )
+    .await;
     let mut total = RebuildSummary::default();
     for (tenant, day, first_record, result) in results {
         match result {
@@ -177,6 +182,8 @@ pub async fn handle_batch(
         items_superseded = total.items_superseded,
         days_left_dirty = total.days_left_dirty,
         retry_from_record = first_failed,
+        consumed_write_capacity = consumed.write_units,
+        consumed_read_capacity = consumed.read_units,
         duration_ms = started.elapsed().as_millis() as u64,
         "rollups batch"
     );
@@ -193,13 +200,23 @@ pub async fn handle_batch(
     Ok(BatchOutcome {
         response,
         failed_days,
+        consumed,
     })
 }
 
-/// The EMF document of a batch's failed rebuilds (`RollupRebuildFailures`, dimension `Stage`):
-/// a failed rebuild is retried through `batchItemFailures`, which Lambda's `Errors` never counts.
-pub fn failures_document(config: &MetricsConfig, failed_days: u64, timestamp_ms: i64) -> Document {
-    Document::new(config, timestamp_ms).metric("RollupRebuildFailures", Unit::Count, failed_days)
+/// The EMF document of a batch (dimension `Stage`): its failed rebuilds
+/// (`RollupRebuildFailures`; a failed rebuild is retried through `batchItemFailures`, which
+/// Lambda's `Errors` never counts) and the capacity its marks and rebuilds consumed.
+pub fn batch_document(
+    config: &MetricsConfig,
+    failed_days: u64,
+    consumed: &ConsumedCapacity,
+    timestamp_ms: i64,
+) -> Document {
+    Document::new(config, timestamp_ms)
+        .metric("RollupRebuildFailures", Unit::Count, failed_days)
+        .metric("ConsumedWriteCapacity", Unit::Count, consumed.write_units)
+        .metric("ConsumedReadCapacity", Unit::Count, consumed.read_units)
 }
 
 /// The Lambda invocation: one span per request id around [`handle_batch`]; failed rebuilds,
@@ -214,9 +231,8 @@ pub async fn handle_event(
     let (payload, context) = event.into_parts();
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
     let outcome = handle_batch(rebuilder, payload).instrument(span).await?;
-    if outcome.failed_days > 0 {
-        failures_document(metrics, outcome.failed_days, clock()).emit();
-    }
+    // One line on stdout per batch: CloudWatch Logs turns it into the metrics.
+    batch_document(metrics, outcome.failed_days, &outcome.consumed, clock()).emit();
     Ok(outcome.response)
 }
 
@@ -560,13 +576,19 @@ mod tests {
     }
 
     #[test]
-    fn failed_rebuilds_are_one_emf_metric() {
+    fn a_batch_is_one_emf_document_of_its_failures_and_capacity() {
         let config = MetricsConfig {
             namespace: "AgentOverview".into(),
             stage: "prod".into(),
         };
-        let doc = failures_document(&config, 3, 1_700_000_000_000).to_value();
+        let consumed = ConsumedCapacity {
+            read_units: 6.5,
+            write_units: 31.0,
+        };
+        let doc = batch_document(&config, 3, &consumed, 1_700_000_000_000).to_value();
         assert_eq!(doc["RollupRebuildFailures"], 3);
+        assert_eq!(doc["ConsumedWriteCapacity"], 31.0);
+        assert_eq!(doc["ConsumedReadCapacity"], 6.5);
         assert_eq!(doc["Stage"], "prod");
         let m = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(m["Namespace"], "AgentOverview");
@@ -574,5 +596,7 @@ mod tests {
         assert_eq!(m["Metrics"][0]["Name"], "RollupRebuildFailures");
         assert_eq!(m["Metrics"][0]["Unit"], "Count");
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(m["Metrics"][1]["Name"], "ConsumedWriteCapacity");
+        assert_eq!(m["Metrics"][2]["Name"], "ConsumedReadCapacity");
     }
 }

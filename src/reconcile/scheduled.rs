@@ -12,6 +12,7 @@ use futures::StreamExt;
 use super::verify::Verifier;
 use crate::config::{MetricsConfig, RollupTables};
 use crate::errors::error_chain;
+use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::day_state::days_needing_attention;
 use crate::store::StoreOpError;
 use crate::telemetry::emf::{Document, Unit};
@@ -20,7 +21,7 @@ use crate::telemetry::emf::{Document, Unit};
 const DAYS_IN_FLIGHT: usize = 4;
 
 /// What one run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReconcileRun {
     /// Days verified.
     pub days_checked: u64,
@@ -30,6 +31,8 @@ pub struct ReconcileRun {
     pub repaired_days: u64,
     /// Days that could not be verified or repaired (DynamoDB errors, a sum out of range).
     pub failed_days: u64,
+    /// What the run's reads and repairs consumed, as DynamoDB reported it.
+    pub consumed: ConsumedCapacity,
 }
 
 /// How far back a run looks for days that changed: the "at least the last 48 hours".
@@ -51,8 +54,12 @@ pub async fn run_once(
     source: &impl DaysToReconcile,
     now_ms: i64,
 ) -> Result<ReconcileRun, StoreOpError> {
-    let days = source.days(now_ms - WINDOW_MS).await?;
-    Ok(reconcile_days(verifier, &days).await)
+    let (run, consumed) = capacity::measure(async {
+        let days = source.days(now_ms - WINDOW_MS).await?;
+        Ok::<_, StoreOpError>(reconcile_days(verifier, &days).await)
+    })
+    .await;
+    Ok(ReconcileRun { consumed, ..run? })
 }
 
 /// The days the rollups table's sparse attention index (`byAttention`) lists: every dirty
@@ -120,12 +127,19 @@ pub async fn reconcile_days(verifier: &Verifier, days: &[(String, NaiveDate)]) -
 }
 
 /// The run's EMF document (namespace and `Stage` as the other functions'): `RollupDriftDays`
-/// (alarmed above zero), `RollupDaysVerified` and `RollupReconcileFailures`.
+/// (alarmed above zero), `RollupDaysVerified`, `RollupReconcileFailures`, and the capacity the
+/// run consumed (`ConsumedReadCapacity`, `ConsumedWriteCapacity`).
 pub fn emf_document(config: &MetricsConfig, run: &ReconcileRun, timestamp_ms: i64) -> Document {
     Document::new(config, timestamp_ms)
         .metric("RollupDriftDays", Unit::Count, run.drift_days)
         .metric("RollupDaysVerified", Unit::Count, run.days_checked)
         .metric("RollupReconcileFailures", Unit::Count, run.failed_days)
+        .metric("ConsumedReadCapacity", Unit::Count, run.consumed.read_units)
+        .metric(
+            "ConsumedWriteCapacity",
+            Unit::Count,
+            run.consumed.write_units,
+        )
         .property("repairedDays", run.repaired_days)
 }
 
@@ -145,6 +159,10 @@ mod tests {
             drift_days: 2,
             repaired_days: 2,
             failed_days: 1,
+            consumed: ConsumedCapacity {
+                read_units: 40.5,
+                write_units: 3.0,
+            },
         };
         let doc = emf_document(&config, &run, 1_700_000_000_000).to_value();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
@@ -161,12 +179,16 @@ mod tests {
             [
                 "RollupDriftDays",
                 "RollupDaysVerified",
-                "RollupReconcileFailures"
+                "RollupReconcileFailures",
+                "ConsumedReadCapacity",
+                "ConsumedWriteCapacity"
             ]
         );
         assert_eq!(doc["RollupDriftDays"], 2);
         assert_eq!(doc["RollupDaysVerified"], 12);
         assert_eq!(doc["RollupReconcileFailures"], 1);
+        assert_eq!(doc["ConsumedReadCapacity"], 40.5);
+        assert_eq!(doc["ConsumedWriteCapacity"], 3.0);
         assert_eq!(doc["Stage"], "prod");
         assert_eq!(doc["repairedDays"], 2, "a property");
         assert!(directive["Metrics"]

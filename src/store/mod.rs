@@ -9,6 +9,7 @@ use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 
 pub mod batch_get;
+pub mod capacity;
 pub mod change;
 pub mod day_state;
 pub mod dynamo;

@@ -31,6 +31,7 @@ use crate::domain::range::utc_day_of;
 use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::DocError;
+use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::ingest::ConversationWriter;
 use crate::store::items::{
     attr, conversation_item, conversation_pk, permission_item, settings_item,
@@ -53,7 +54,7 @@ pub struct SyncOptions {
     pub writer: WriterOptions,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncSummary {
     pub tenant: String,
     pub host: String,
@@ -81,6 +82,9 @@ pub struct SyncSummary {
     pub complete: bool,
     pub state: SyncState,
     pub rollup_days: u64,
+    /// What the cycle's DynamoDB calls consumed (lease, state, writes, rebuilds), as DynamoDB
+    /// reported it.
+    pub consumed: ConsumedCapacity,
 }
 
 impl fmt::Display for SyncSummary {
@@ -132,7 +136,7 @@ impl fmt::Display for SyncSummary {
         if self.rollup_days > 0 {
             writeln!(f, "  rollups: {} days rebuilt", self.rollup_days)?;
         }
-        Ok(())
+        writeln!(f, "  consumed capacity: {}", self.consumed)
     }
 }
 
@@ -146,19 +150,27 @@ pub async fn sync_tenant(
     options: &SyncOptions,
     now_ms: i64,
 ) -> Result<SyncSummary, SyncError> {
-    let lease = Lease::take(
-        client,
-        names,
-        tenant.as_str(),
-        now_ms,
-        lease_until(options, now_ms),
-    )
-    .await?;
-    let result = run_cycle(client, names, tenant, rc, options, now_ms, &lease).await;
-    if let Err(e) = lease.release(client, names).await {
-        tracing::warn!(tenant = tenant.as_str(), error = %crate::errors::error_chain(&e), "releasing the sync lease failed; it expires by itself");
-    }
-    result
+    // Everything the cycle consumed, the lease's own reads and writes included.
+    let (result, consumed) = capacity::measure(async {
+        let lease = Lease::take(
+            client,
+            names,
+            tenant.as_str(),
+            now_ms,
+            lease_until(options, now_ms),
+        )
+        .await?;
+        let result = run_cycle(client, names, tenant, rc, options, now_ms, &lease).await;
+        if let Err(e) = lease.release(client, names).await {
+            tracing::warn!(tenant = tenant.as_str(), error = %crate::errors::error_chain(&e), "releasing the sync lease failed; it expires by itself");
+        }
+        result
+    })
+    .await;
+    Ok(SyncSummary {
+        consumed,
+        ..result?
+    })
 }
 
 /// The lease lasts past the deadline (the job's end), or [`LEASE_MS`] past each save.

@@ -330,7 +330,10 @@ pub fn emf_line(
             .property("complete", s.complete)
             .property("requests", s.requests)
             // Rooms a limit refused (their ids are in the log's warnings).
-            .metric("SyncRoomsInvalid", Unit::Count, s.rooms_invalid),
+            .metric("SyncRoomsInvalid", Unit::Count, s.rooms_invalid)
+            // What the cycle cost in DynamoDB, per tenant (a property) in Logs Insights.
+            .metric("ConsumedWriteCapacity", Unit::Count, s.consumed.write_units)
+            .metric("ConsumedReadCapacity", Unit::Count, s.consumed.read_units),
         JobOutcome::Failed { host, auth, .. } => doc
             .property("host", host.as_str())
             .property("authFailure", *auth),
@@ -383,6 +386,24 @@ mod tests {
         assert!(token_of(r#"{"token":"abc"}"#).is_some());
         assert!(token_of(r#"{"other":"abc"}"#).is_none());
         assert!(token_of("  ").is_none());
+    }
+
+    #[test]
+    fn a_synced_jobs_document_carries_the_capacity_it_consumed() {
+        let summary = crate::sync::cycle::SyncSummary {
+            consumed: crate::store::capacity::ConsumedCapacity {
+                read_units: 4.5,
+                write_units: 120.0,
+            },
+            ..Default::default()
+        };
+        let outcome = JobOutcome::Synced(Box::new(summary));
+        let doc = emf_line(&MetricsConfig::default(), "acme", &outcome, None, 1).to_value();
+        assert_eq!(doc["ConsumedWriteCapacity"], 120.0);
+        assert_eq!(doc["ConsumedReadCapacity"], 4.5);
+        let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+        assert!(declared.contains("\"ConsumedWriteCapacity\""), "{declared}");
+        assert!(declared.contains("\"ConsumedReadCapacity\""), "{declared}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod api;
+mod capacity;
 mod functions;
 mod rollups;
 mod support;

@@ -29,6 +29,7 @@ use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
 use crate::rocketchat::setting::SettingsError;
 use crate::rocketchat::DocError;
+use crate::store::capacity;
 use crate::store::writer::{WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
@@ -182,10 +183,17 @@ pub async fn import_export(
         options,
         clock,
     };
-    let plan = validate::validate(client, names, &context, &files).await?;
-    write::write(client, names, &context, &files, plan)
-        .await
-        .map_err(|e| ImportError::Incomplete(Box::new(e)))
+    let (summary, consumed) = capacity::measure(async {
+        let plan = validate::validate(client, names, &context, &files).await?;
+        write::write(client, names, &context, &files, plan)
+            .await
+            .map_err(|e| ImportError::Incomplete(Box::new(e)))
+    })
+    .await;
+    Ok(ImportSummary {
+        consumed,
+        ..summary?
+    })
 }
 
 /// What both phases read: the tenant and the operator's options.

@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::admin::lines::ExportFile;
 use crate::domain::identity::{TenantId, TenantSettings};
+use crate::store::capacity::ConsumedCapacity;
 use crate::store::rebuild::RebuildSummary;
 
 /// What happened to one collection's file.
@@ -57,13 +58,15 @@ impl CollectionSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImportSummary {
     pub tenant: TenantId,
     pub settings: TenantSettings,
     pub collections: Vec<CollectionSummary>,
     /// The rollups of the days the conversations fall on, rebuilt after writing them.
     pub rollups: RebuildSummary,
+    /// What the import's DynamoDB calls consumed, as DynamoDB reported it.
+    pub consumed: ConsumedCapacity,
 }
 
 impl ImportSummary {
@@ -107,7 +110,8 @@ impl fmt::Display for ImportSummary {
             f,
             "  rollups: {} days rebuilt, {} items written",
             self.rollups.days, self.rollups.items_written
-        )
+        )?;
+        writeln!(f, "  consumed capacity: {}", self.consumed)
     }
 }
 

@@ -171,6 +171,7 @@ pub(super) async fn write(
         settings: plan.settings,
         collections: vec![s.settings, s.permissions, s.users, s.rooms, s.messages],
         rollups,
+        consumed: Default::default(),
     })
 }
 
