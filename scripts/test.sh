@@ -81,6 +81,9 @@ python3 scripts/rs_cycles.py src >/dev/null || die "import cycle among src files
 # read at the edge, one SDK configuration, one DynamoDB client builder (scripts/rs_edges.py).
 python3 scripts/rs_edges.py src >/dev/null || die "src breaks an edge rule:
 $(python3 scripts/rs_edges.py src)"
+# No src file over 500 lines of code before its tests (scripts/rs_sizes.py).
+python3 scripts/rs_sizes.py src >/dev/null || die "src files over the size limit:
+$(python3 scripts/rs_sizes.py src)"
 # Tests you can find: test modules under tests/it import only from tests/it/support, and no fn
 # name in src/ or tests/ cites a tracker number.
 python3 scripts/test_names.py tests/it src tests >/dev/null ||

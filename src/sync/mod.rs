@@ -16,6 +16,7 @@ pub mod scheduled;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod summary;
 pub mod users;
 pub mod users_store;
 pub mod walk;
