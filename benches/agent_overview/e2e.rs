@@ -11,9 +11,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use serde::{Deserialize, Serialize};
 
-use crate::capture;
 use crate::load::{end_day, label, Tenant, USER_ID};
 use crate::plans::{Plan, Server};
+use crate::{capacity, capture};
 
 /// One measured request under one plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,15 @@ pub struct Cell {
     /// is made of, and a measure that waiting for a shared core does not inflate.
     pub client_cpu_ms: f64,
     pub dynalite_cpu_ms: Option<f64>,
+    /// Read and write capacity units the request consumed, as dynalite reports them to the
+    /// benchmark's metered client (capacity.rs); identity reads included. Absent in older runs.
+    #[serde(default)]
+    pub read_units: Option<f64>,
+    #[serde(default)]
+    pub write_units: Option<f64>,
+    /// DynamoDB calls the request made (identity reads included).
+    #[serde(default)]
+    pub dynamodb_calls: Option<u64>,
 }
 
 /// CPU time consumed so far by every thread of a process (`None`: this one), from
@@ -104,15 +113,18 @@ struct Run {
     body: String,
     /// items_read, dynamodb_requests, buckets, rollup_items_read, rollup_days.
     stats: [u64; 5],
+    units: capacity::Units,
 }
 
 /// Handles `query` once under `server`: status 200 or the benchmark stops.
 async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
     let dynalite = dynalite_pid();
     let (client_before, dynalite_before) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
+    let units_before = capacity::now();
     let started = Instant::now();
     let res = server.handle(request(query, tenant)).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let units = capacity::now() - units_before;
     let (client_after, dynalite_after) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
     let delta_ms = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1e6);
     let body = body_text(res.body());
@@ -131,6 +143,7 @@ async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
             get("rollup_items_read"),
             get("rollup_days"),
         ],
+        units,
     }
 }
 
@@ -163,6 +176,7 @@ impl Grid<'_> {
         let dept = department.then_some(tenant.department.as_str());
         let query = query_string(figure, days, dept);
         let mut stats = BTreeMap::new();
+        let mut units = BTreeMap::new();
         let mut reference: Option<String> = None;
         for (plan, server) in self.servers {
             let run = once(server, tenant, &query).await;
@@ -176,6 +190,7 @@ impl Grid<'_> {
                 ),
             }
             stats.insert(*plan, run.stats);
+            units.insert(*plan, run.units);
         }
         let mut runs: BTreeMap<Plan, Vec<Run>> = BTreeMap::new();
         for _ in 0..self.runs {
@@ -193,6 +208,7 @@ impl Grid<'_> {
                 let dynalite: Option<Vec<f64>> =
                     plan_runs.iter().map(|r| r.dynalite_cpu_ms).collect();
                 let [items_read, queries, buckets, rollup_items_read, rollup_days] = stats[plan];
+                let u = units[plan];
                 Cell {
                     conversations: tenant.conversations,
                     figure: figure.name().to_string(),
@@ -209,6 +225,9 @@ impl Grid<'_> {
                     rollup_days,
                     client_cpu_ms: percentile(&client, 0.5),
                     dynalite_cpu_ms: dynalite.map(|d| percentile(&d, 0.5)),
+                    read_units: Some(u.read),
+                    write_units: Some(u.write),
+                    dynamodb_calls: Some(u.calls),
                 }
             })
             .collect()

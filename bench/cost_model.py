@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""The cost model (issue 21): bench/cost.md and bench/cost-vs-range.svg from the scale run's
+measurements (bench/scale-results.json), at prices given as parameters, so a reader can re-price
+it: `python3 bench/cost_model.py --rru 0.25 --wru 1.25` (see --help). Standard library only.
+
+What is measured (scale-results.json) and what is assumed (the parameters below, printed in
+cost.md) are kept apart: capacity units, item sizes, DynamoDB calls and CPU per request are
+measured; prices, the round-trip latency, writes per conversation and the sync's fixed per-cycle
+calls are assumptions.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PRICES_DATE = "2024-11 (DynamoDB on-demand price cut of 2024-11-01); Lambda as listed 2024"
+
+
+def args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", default=os.path.join(HERE, "scale-results.json"))
+    p.add_argument("--out", default=HERE)
+    # Prices, us-east-1 list prices as known on PRICES_DATE: check them before relying on them.
+    p.add_argument("--rru", type=float, default=0.125, help="$ per million read request units (on-demand)")
+    p.add_argument("--wru", type=float, default=0.625, help="$ per million write request units (on-demand)")
+    p.add_argument("--storage", type=float, default=0.25, help="$ per GB-month (Standard table class)")
+    p.add_argument("--gbs", type=float, default=0.0000133334, help="Lambda arm64 $ per GB-second")
+    p.add_argument("--lambda-requests", type=float, default=0.20, help="Lambda $ per million requests")
+    p.add_argument("--apigw", type=float, default=1.00, help="API Gateway HTTP API $ per million requests (shown apart)")
+    # Assumptions.
+    p.add_argument("--memory-mb", type=int, default=512, help="the functions' MemorySize (template.yaml Globals)")
+    p.add_argument("--rtt-ms", type=float, default=5.0, help="one DynamoDB round trip from Lambda")
+    p.add_argument("--init-ms", type=float, default=0.0, help="billed INIT per request (cold starts amortised)")
+    p.add_argument("--writes-per-conversation", type=float, default=2.0,
+                   help="times the sync writes a conversation (opened, then closed with its metrics)")
+    p.add_argument("--sync-cycle-reads", type=float, default=6.0,
+                   help="fixed RRU per sync cycle (state, lease, settings, users checkpoint): from the code, not measured")
+    p.add_argument("--sync-cycle-writes", type=float, default=6.0,
+                   help="fixed WRU per sync cycle (lease take/release, state, settings and permission puts): from the code, not measured")
+    p.add_argument("--sync-cycle-ms", type=float, default=150.0, help="Lambda duration of one quiet sync cycle (assumed)")
+    p.add_argument("--sync-every-min", type=float, default=1.0, help="SyncSchedule (template.yaml: rate(1 minute))")
+    p.add_argument("--reconcile-every-min", type=float, default=5.0, help="reconciliation schedule (rate(5 minutes))")
+    p.add_argument("--stream-batches-per-day", type=float, default=None,
+                   help="stream batches that touch today (default: one per sync cycle that wrote, at most one per cycle)")
+    p.add_argument("--history-years", type=float, default=1.0, help="history kept, for storage and the sync's daily full listing")
+    return p.parse_args()
+
+
+def median(v):
+    v = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.median(v) if v else float("nan")
+
+
+def cells(r, size, days, dept, plan):
+    return [c for c in r["cells"] if c["conversations"] == size and c["days"] == days
+            and c["department"] == dept and c["plan"] == plan]
+
+
+def per_request(r, a, size, days, dept, plan):
+    """Cost of one API request (median over the seven figures), in $ and its parts."""
+    cs = cells(r, size, days, dept, plan)
+    if not cs:
+        return None
+    rcu = median([c.get("read_units") for c in cs])
+    calls = median([c.get("dynamodb_calls") for c in cs])
+    pages = median([c["queries"] for c in cs])
+    cpu = median([c["client_cpu_ms"] for c in cs])
+    # Duration: the function's CPU plus every DynamoDB call as one round trip in sequence (an
+    # upper bound: the plan overlaps bucket chains), billed per ms.
+    duration_ms = math.ceil(cpu + calls * a.rtt_ms + a.init_ms)
+    gb_s = a.memory_mb / 1024 * duration_ms / 1000
+    d_ddb = rcu * a.rru / 1e6
+    d_lambda = gb_s * a.gbs + a.lambda_requests / 1e6
+    return {
+        "rcu": rcu, "calls": calls, "pages": pages, "cpu_ms": cpu, "duration_ms": duration_ms,
+        "ddb": d_ddb, "lambda": d_lambda, "total": d_ddb + d_lambda,
+        "items": median([c["items_read"] + c["rollup_items_read"] for c in cs]),
+    }
+
+
+def wru(size_bytes):
+    return math.ceil(size_bytes / 1024)
+
+
+def rru_strong(size_bytes):
+    return math.ceil(size_bytes / 4096)
+
+
+def tenant_month(r, a, per_day):
+    """$ per month of a tenant with `per_day` conversations a day, by component."""
+    s = r["item_sizes"]
+    big = next(l for l in r["loads"] if l["conversations"] == r["size"])
+    days = 30.0
+    conv_month = per_day * days
+    writes = conv_month * a.writes_per_conversation
+    # Conversation writes: base table + byMonth + byDepartmentMonth (the share with a department).
+    w_conv = writes * (wru(s["conversation_bytes"]) + wru(s["by_month_bytes"])
+                       + s["with_department_share"] * wru(s["by_department_month_bytes"]))
+    cycles_day = 24 * 60 / a.sync_every_min
+    # Cycles that wrote something: at most every cycle; at least one write per cycle with a change.
+    busy_cycles_day = min(cycles_day, per_day * a.writes_per_conversation)
+    # The writer's day leases: a mark before and after each batch (day-state item, < 1 KB, and
+    # its byAttention index entry while the day needs attention).
+    w_leases = busy_cycles_day * days * 2 * 2
+    # Stream rebuilds: one per stream batch touching today; each reads the day so far from
+    # byMonth (measured: RCU per conversation read by the 3,650-day rebuild) and writes the day's
+    # rollup items (measured: WCU per rebuilt day) and its state.
+    batches_day = a.stream_batches_per_day if a.stream_batches_per_day is not None else busy_cycles_day
+    rcu_per_conv_read = big["rebuild_read_units"] / max(1, big["rebuild_conversations_read"])
+    wcu_per_day_rebuilt = big["rebuild_write_units"] / max(1, big["rebuild_days"])
+    rollup_items_per_day = s["rollup_items_per_day"] * (per_day / (r["size"] / r["days"]))
+    rollup_items_per_day = max(s["rollup_items_per_day"] * 0.2, min(rollup_items_per_day, s["rollup_items_per_day"] * 2))
+    wcu_rebuild = max(wcu_per_day_rebuilt, rollup_items_per_day * wru(s["rollup_bytes"]) + 2)
+    r_stream = batches_day * days * (per_day / 2 * rcu_per_conv_read + 2)
+    w_stream = batches_day * days * wcu_rebuild
+    # Reconciliation: every run verifies the days changed in the last 48 h (today, yesterday):
+    # reads both days' conversations and rollups.
+    runs = days * 24 * 60 / a.reconcile_every_min
+    r_reconcile = runs * ((per_day * 1.5) * rcu_per_conv_read
+                          + 2 * rollup_items_per_day * s["rollup_bytes"] / 4096 * 0.5 + 2)
+    # The sync: fixed calls per cycle, a strongly consistent read of each changed room's stored
+    # copy, and the daily full listing's reads of every stored room (BatchGetItem, consistent).
+    stored_rooms = per_day * 365 * a.history_years
+    r_sync = days * (cycles_day * a.sync_cycle_reads + writes / days * rru_strong(s["conversation_bytes"])
+                     + stored_rooms * rru_strong(s["conversation_bytes"]))
+    w_sync = days * cycles_day * a.sync_cycle_writes
+    # Storage: items + 100 B of index overhead per index entry, rollups, at the history kept.
+    gb = stored_rooms * (s["conversation_bytes"] + 100 + s["by_month_bytes"] + 100
+                         + s["with_department_share"] * (s["by_department_month_bytes"] + 100)) / 1e9
+    gb += 365 * a.history_years * rollup_items_per_day * (s["rollup_bytes"] + 100) / 1e9
+    # Lambda: the sync's cycles and the stream's batches and the reconciliation's runs.
+    gbs = a.memory_mb / 1024 / 1000 * (days * cycles_day * a.sync_cycle_ms
+                                       + batches_day * days * 200 + runs * 300)
+    invocations = days * cycles_day + batches_day * days + runs
+    rows = [
+        ("conversation writes (table + 2 GSIs)", w_conv * a.wru / 1e6),
+        ("day leases around each batch", w_leases * a.wru / 1e6),
+        ("stream: rollup rebuilds (reads)", r_stream * a.rru / 1e6),
+        ("stream: rollup rebuilds (writes)", w_stream * a.wru / 1e6),
+        ("reconciliation reads", r_reconcile * a.rru / 1e6),
+        ("sync reads (cycles, changed rooms, daily full listing)", r_sync * a.rru / 1e6),
+        ("sync writes (lease, state, settings)", w_sync * a.wru / 1e6),
+        ("storage", gb * a.storage),
+        ("Lambda (sync, stream, reconcile)", gbs * a.gbs + invocations * a.lambda_requests / 1e6),
+    ]
+    return rows, {"gb": gb, "full_listing_rru_day": stored_rooms * rru_strong(s["conversation_bytes"]),
+                  "batches_day": batches_day}
+
+
+def svg_chart(path, series, title):
+    """A log-log line chart of $ per million requests against range length, no dependencies."""
+    w, h, ml, mr, mt, mb = 900, 540, 80, 30, 50, 60
+    xs = [x for _, pts in series for x, _ in pts]
+    ys = [y for _, pts in series for _, y in pts if y > 0]
+    if not xs or not ys:
+        return
+    x0, x1 = math.log10(0.8), math.log10(max(xs) * 1.25)
+    y0, y1 = math.floor(math.log10(min(ys) / 1.5)), math.ceil(math.log10(max(ys) * 1.5))
+    px = lambda x: ml + (math.log10(x) - x0) / (x1 - x0) * (w - ml - mr)
+    py = lambda y: h - mb - (math.log10(y) - y0) / (y1 - y0) * (h - mt - mb)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w / 2}" y="28" font-size="18" text-anchor="middle">{title}</text>']
+    for e in range(int(y0), int(y1) + 1):
+        y = py(10 ** e)
+        out.append(f'<line x1="{ml}" x2="{w - mr}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{ml - 6}" y="{y + 4:.1f}" font-size="12" text-anchor="end">${10 ** e:g}</text>')
+    for d in sorted(set(xs)):
+        x = px(d)
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{h - mb}" stroke="#eee"/>')
+        out.append(f'<text x="{x:.1f}" y="{h - mb + 18}" font-size="12" text-anchor="middle">{d}</text>')
+    out.append(f'<text x="{w / 2}" y="{h - 14}" font-size="13" text-anchor="middle">range (days, log scale)</text>')
+    out.append(f'<text x="18" y="{h / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 18 {h / 2})">'
+               '$ per million requests (DynamoDB + Lambda, log scale)</text>')
+    colours = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c"]
+    for i, (name, pts) in enumerate(series):
+        c = colours[i % len(colours)]
+        pts = [(x, y) for x, y in pts if y > 0]
+        path_d = " ".join(f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(pts))
+        out.append(f'<path d="{path_d}" fill="none" stroke="{c}" stroke-width="2"/>')
+        for x, y in pts:
+            out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{c}"/>')
+            out.append(f'<text x="{px(x) + 6:.1f}" y="{py(y) - 6:.1f}" font-size="11" fill="{c}">${y:.2f}</text>')
+        out.append(f'<line x1="{ml + 20}" x2="{ml + 40}" y1="{mt + 14 + 18 * i}" y2="{mt + 14 + 18 * i}" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<text x="{ml + 46}" y="{mt + 18 + 18 * i}" font-size="12">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    a = args()
+    with open(a.results) as f:
+        r = json.load(f)
+    size = r["size"]
+    label = f"{size // 1000}k" if size < 1_000_000 else f"{size / 1e6:g}M"
+    md = []
+    w = md.append
+    w("# Cost model\n")
+    w(f"Generated by `python3 bench/cost_model.py` from `scale-results.json` (the scale run of "
+      f"{r['machine']['date']}, commit `{r['machine']['commit']}`: a tenant of {size:,} conversations "
+      f"over {r['days']} days). Re-price it with the options (`--help`), e.g. "
+      f"`python3 bench/cost_model.py --rru 0.25 --wru 1.25 --rtt-ms 8`.\n")
+    w("## Prices and assumptions\n")
+    w(f"Prices: us-east-1 list prices as known on {PRICES_DATE}; **check them** before relying on "
+      "them (they change, and other regions differ).\n")
+    w("| parameter | value |\n|---|---:|")
+    for k, v, unit in [
+        ("DynamoDB on-demand read request unit", a.rru, "$ per million"),
+        ("DynamoDB on-demand write request unit", a.wru, "$ per million"),
+        ("DynamoDB storage (Standard)", a.storage, "$ per GB-month"),
+        ("Lambda arm64 duration", a.gbs, "$ per GB-second"),
+        ("Lambda requests", a.lambda_requests, "$ per million"),
+        ("API Gateway HTTP API requests (shown apart)", a.apigw, "$ per million"),
+        ("function memory (template.yaml)", a.memory_mb, "MB"),
+        ("DynamoDB round trip from Lambda (assumed)", a.rtt_ms, "ms"),
+        ("writes per conversation by the sync (assumed)", a.writes_per_conversation, ""),
+        ("sync: fixed RRU / WRU per cycle (from the code, not measured)", f"{a.sync_cycle_reads:g} / {a.sync_cycle_writes:g}", ""),
+        ("sync schedule / reconciliation schedule", f"every {a.sync_every_min:g} / {a.reconcile_every_min:g} min", ""),
+        ("history kept (storage, the sync's daily full listing)", a.history_years, "years"),
+    ]:
+        w(f"| {k} | {v} {unit} |")
+    w("")
+    w("**Lambda duration is not dynalite's wall time**: it is the function's measured CPU per request "
+      "(this process's CPU in the benchmark: SDK, decode, fold, format) plus one round trip of "
+      f"{a.rtt_ms:g} ms per DynamoDB call made (identity reads included) as if every call were "
+      "sequential — an upper bound, since the rollups and raw plans overlap their bucket chains — "
+      "rounded up to the ms. RCU are measured: dynalite's `ConsumedCapacity` for every call, which "
+      "follows DynamoDB's rule for reads (item sizes summed per page, rounded up to 4 KB, halved "
+      "for eventually consistent reads).\n")
+
+    w("## $ per million API requests, by range\n")
+    w(f"The {label}/{r['days'] // 365}-year tenant, medians over the seven figures. "
+      "DynamoDB = RCU × the RRU price; Lambda = duration × memory × the GB-s price + the request price. "
+      f"API Gateway adds ${a.apigw:.2f} per million requests to every row.\n")
+    w("| range | plan | departmentId | RCU / request | DynamoDB calls | function CPU | billed duration | DynamoDB $/M | Lambda $/M | total $/M | + API Gateway |")
+    w("|---:|---|:---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    chart = {}
+    for days in r["ranges"]:
+        for plan in ["rollups", "raw"]:
+            for dept in [False, True]:
+                c = per_request(r, a, size, days, dept, plan)
+                if c is None:
+                    continue
+                if not dept:
+                    chart.setdefault(plan, []).append((days, c["total"] * 1e6))
+                w(f"| {days} d | {plan} | {'yes' if dept else '–'} | {c['rcu']:.1f} | {c['calls']:.0f} | "
+                  f"{c['cpu_ms']:.1f} ms | {c['duration_ms']} ms | ${c['ddb'] * 1e6:.2f} | ${c['lambda'] * 1e6:.2f} | "
+                  f"**${c['total'] * 1e6:.2f}** | ${c['total'] * 1e6 + a.apigw:.2f} |")
+    w("")
+    raw_missing = [d for d in r["ranges"] if not cells(r, size, d, False, "raw")]
+    if raw_missing:
+        w(f"Raw was not measured at {', '.join(f'{d} d' for d in raw_missing)} (beyond the scale "
+          f"run's raw budget of {r['raw_max_days']} days). Raw reads every conversation of the "
+          "range: its RCU grow with the conversations, so extrapolate from the measured rows per "
+          "conversation read, not per day.\n")
+    w("![cost per request against range length](cost-vs-range.svg)\n")
+
+    w("## $ per tenant-month\n")
+    w("A tenant with N conversations a day, synced every minute, with a year of history. Capacity "
+      "per unit of work comes from the run (item sizes, the rebuild's RCU per conversation read and "
+      "WCU per day); how often the work happens comes from the schedules and the assumptions above. "
+      "API requests are not included (multiply the table above by the tenant's requests).\n")
+    sizes = [100, 1000, 10000]
+    results = {n: tenant_month(r, a, n) for n in sizes}
+    w("| component | " + " | ".join(f"{n:,}/day" for n in sizes) + " |")
+    w("|---|" + "---:|" * len(sizes))
+    names = [name for name, _ in results[sizes[0]][0]]
+    for i, name in enumerate(names):
+        w(f"| {name} | " + " | ".join(f"${results[n][0][i][1]:.2f}" for n in sizes) + " |")
+    totals = {n: sum(v for _, v in results[n][0]) for n in sizes}
+    w("| **total** | " + " | ".join(f"**${totals[n]:.2f}**" for n in sizes) + " |")
+    w("| storage held (GB) | " + " | ".join(f"{results[n][1]['gb']:.2f}" for n in sizes) + " |")
+    w("")
+    w("### What dominates, and the cheapest lever\n")
+    for n in sizes:
+        rows = sorted(results[n][0], key=lambda x: -x[1])
+        top = ", ".join(f"{name} ${v:.2f} ({v / totals[n] * 100:.0f} %)" for name, v in rows[:3])
+        w(f"- **{n:,}/day**: {top}.")
+    w("")
+    w("Levers, per component:\n")
+    w("- *Sync's fixed cost per cycle* (quiet tenants): the schedule. `SyncSchedule` at 5 minutes "
+      "divides the per-cycle reads, writes and invocations by 5; the answers lag by up to 5 minutes.")
+    w("- *Sync's daily full listing* (old, large tenants): it reads every stored room, strongly "
+      "consistent, once a day — it grows with history, not with traffic. Eventually consistent "
+      "reads halve it; listing weekly instead of daily divides it by 7; comparing against a "
+      "KEYS_ONLY/stamp projection would not help (BatchGetItem bills the item, not the projection).")
+    w("- *Stream rebuilds* (busy tenants): each stream batch rebuilds today from all of today's "
+      "conversations, so a busy day's reads grow with the square of its volume. A larger "
+      "`MaximumBatchingWindowInSeconds` (now 1 s) batches more changes per rebuild; rebuilding a day "
+      "at most once a minute bounds it.")
+    w("- *Conversation writes*: the item size (each write is 1 WRU per KB per table and index); "
+      "dropping `departmentId` from the byMonth projection or one GSI (a sparse byDepartmentMonth is "
+      "already only written for rooms with a department) saves up to a third. Fewer writes per "
+      "conversation (write only when closed) halve it.")
+    w("- *API requests*: rollups. A 3,650-day request on rollups reads thousands of times fewer "
+      "units than raw; beyond that, DynamoDB is a small part and Lambda's per-request price and "
+      "API Gateway's dominate short ranges.")
+    w("")
+    with open(os.path.join(a.out, "cost.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    series = [(f"{plan} (no departmentId)", pts) for plan, pts in chart.items()]
+    svg_chart(os.path.join(a.out, "cost-vs-range.svg"), series,
+              f"$ per million API requests, {label} conversations over {r['days']} days")
+    print(f"wrote {os.path.join(a.out, 'cost.md')} and cost-vs-range.svg", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

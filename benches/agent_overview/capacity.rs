@@ -1,0 +1,179 @@
+//! Consumed capacity as DynamoDB (here dynalite) reports it, for the benchmark only: an SDK
+//! interceptor on the benchmark's client asks every call for `ReturnConsumedCapacity` (when the
+//! caller did not) and adds up the `ConsumedCapacity` of every answer. Requests are measured one
+//! at a time, so process-wide counters read before and after a request are that request's.
+//!
+//! dynalite computes a Query's units as DynamoDB does (the sizes of the items read, summed per
+//! page, rounded up to 4 KB, halved for an eventually consistent read); for writes it counts the
+//! base table only, so GSI write units come from item sizes (`item_size`) in the cost model.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::body::SdkBody;
+
+/// Units × 1000 (DynamoDB reports halves; dynalite multiples of 0.5).
+static READ_MILLI: AtomicU64 = AtomicU64::new(0);
+static WRITE_MILLI: AtomicU64 = AtomicU64::new(0);
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Read and write units and calls consumed so far by this process's metered client.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Units {
+    pub read: f64,
+    pub write: f64,
+    pub calls: u64,
+}
+
+pub fn now() -> Units {
+    Units {
+        read: READ_MILLI.load(Ordering::Relaxed) as f64 / 1000.0,
+        write: WRITE_MILLI.load(Ordering::Relaxed) as f64 / 1000.0,
+        calls: CALLS.load(Ordering::Relaxed),
+    }
+}
+
+impl std::ops::Sub for Units {
+    type Output = Units;
+    fn sub(self, rhs: Units) -> Units {
+        Units {
+            read: self.read - rhs.read,
+            write: self.write - rhs.write,
+            calls: self.calls.saturating_sub(rhs.calls),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Meter;
+
+/// Operations whose units are writes (everything else reads).
+fn is_write(target: &str) -> bool {
+    [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+    ]
+    .iter()
+    .any(|op| target.ends_with(op))
+}
+
+fn add(counter: &AtomicU64, units: f64) {
+    counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+}
+
+/// `ConsumedCapacity` is one object (single-table calls) or a list (batch calls).
+fn capacity_units(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::Array(a) => a.iter().map(capacity_units).sum(),
+        serde_json::Value::Object(o) => o
+            .get("CapacityUnits")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+impl Intercept for Meter {
+    fn name(&self) -> &'static str {
+        "bench-capacity-meter"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let Some(bytes) = request.body().bytes() else {
+            return Ok(());
+        };
+        let Ok(serde_json::Value::Object(mut body)) = serde_json::from_slice(bytes) else {
+            return Ok(());
+        };
+        if body.contains_key("ReturnConsumedCapacity") {
+            return Ok(());
+        }
+        body.insert("ReturnConsumedCapacity".into(), "TOTAL".into());
+        let new = serde_json::to_vec(&body)?;
+        request
+            .headers_mut()
+            .insert("content-length", new.len().to_string());
+        *request.body_mut() = SdkBody::from(new);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .and_then(|r| r.headers().get("x-amz-target"))
+            .unwrap_or_default()
+            .to_string();
+        let Some(bytes) = context.response().and_then(|r| r.body().bytes()) else {
+            return Ok(());
+        };
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return Ok(());
+        };
+        let units = body.get("ConsumedCapacity").map_or(0.0, capacity_units);
+        add(
+            if is_write(&target) {
+                &WRITE_MILLI
+            } else {
+                &READ_MILLI
+            },
+            units,
+        );
+        Ok(())
+    }
+}
+
+/// DynamoDB's item size: attribute names plus values (strings and binaries by their bytes,
+/// numbers about 1 byte per 2 significant digits + 1, 1 for booleans and nulls, 3 + contents for
+/// lists and maps).
+pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
+fn number_size(n: &str) -> usize {
+    let digits: String = n
+        .trim_start_matches('-')
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    significant.div_ceil(2) + 1
+}
