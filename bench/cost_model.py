@@ -39,9 +39,9 @@ def args():
     p.add_argument("--writes-per-conversation", type=float, default=2.0,
                    help="times the sync writes a conversation (opened, then closed with its metrics)")
     p.add_argument("--sync-cycle-reads", type=float, default=6.0,
-                   help="fixed RRU per sync cycle (state, lease, settings, users checkpoint): from the code, not measured")
+                   help="RRU per quiet sync cycle when the run has no measurement of one")
     p.add_argument("--sync-cycle-writes", type=float, default=6.0,
-                   help="fixed WRU per sync cycle (lease take/release, state, settings and permission puts): from the code, not measured")
+                   help="WRU per quiet sync cycle when the run has no measurement of one")
     p.add_argument("--sync-cycle-ms", type=float, default=150.0, help="Lambda duration of one quiet sync cycle (assumed)")
     p.add_argument("--sync-every-min", type=float, default=1.0, help="SyncSchedule (template.yaml: rate(1 minute))")
     p.add_argument("--reconcile-every-min", type=float, default=5.0, help="reconciliation schedule (rate(5 minutes))")
@@ -95,61 +95,68 @@ def tenant_month(r, a, per_day):
     """$ per month of a tenant with `per_day` conversations a day, by component."""
     s = r["item_sizes"]
     big = next(l for l in r["loads"] if l["conversations"] == r["size"])
+    sync = r.get("sync_first") or {}
+    quiet = sync.get("quiet") or {}
     days = 30.0
     conv_month = per_day * days
     writes = conv_month * a.writes_per_conversation
-    # Conversation writes: base table + byMonth + byDepartmentMonth (the share with a department).
-    w_conv = writes * (wru(s["conversation_bytes"]) + wru(s["by_month_bytes"])
-                       + s["with_department_share"] * wru(s["by_department_month_bytes"]))
     cycles_day = 24 * 60 / a.sync_every_min
-    # Cycles that wrote something: at most every cycle; at least one write per cycle with a change.
+    # Conversation writes: the two GSI entries from item sizes (dynalite counts base tables
+    # only); the base-table side (the conversation, the day leases around its batch, the sync
+    # state) is the sync's measured WCU per room of its first cycle.
+    gsi_wru = wru(s["by_month_bytes"]) + s["with_department_share"] * wru(s["by_department_month_bytes"])
+    base_wru = sync["write_units"] / sync["rooms"] if sync else wru(s["conversation_bytes"]) + 0.3
+    w_conv = writes * (base_wru + gsi_wru)
+    # Stream rebuilds: one per stream batch touching today (at most one per sync cycle that
+    # wrote); each reads the day so far (on average half a day's conversations, at the measured
+    # RCU per conversation read) and writes the day's rollup items (measured WCU per day of the
+    # metered rebuild, which counts only the puts that succeeded: at least items × size).
     busy_cycles_day = min(cycles_day, per_day * a.writes_per_conversation)
-    # The writer's day leases: a mark before and after each batch (day-state item, < 1 KB, and
-    # its byAttention index entry while the day needs attention).
-    w_leases = busy_cycles_day * days * 2 * 2
-    # Stream rebuilds: one per stream batch touching today; each reads the day so far from
-    # byMonth (measured: RCU per conversation read by the 3,650-day rebuild) and writes the day's
-    # rollup items (measured: WCU per rebuilt day) and its state.
     batches_day = a.stream_batches_per_day if a.stream_batches_per_day is not None else busy_cycles_day
-    rcu_per_conv_read = big["rebuild_read_units"] / max(1, big["rebuild_conversations_read"])
-    wcu_per_day_rebuilt = big["rebuild_write_units"] / max(1, big["rebuild_days"])
-    rollup_items_per_day = s["rollup_items_per_day"] * (per_day / (r["size"] / r["days"]))
-    rollup_items_per_day = max(s["rollup_items_per_day"] * 0.2, min(rollup_items_per_day, s["rollup_items_per_day"] * 2))
-    wcu_rebuild = max(wcu_per_day_rebuilt, rollup_items_per_day * wru(s["rollup_bytes"]) + 2)
+    m = big["metered_rebuild"]
+    rcu_per_conv_read = m["read_units"] / max(1, m["conversations_read"])
+    rollup_items_day = m["items_written"] / max(1, m["days"])
+    wcu_rebuild = max(m["write_units"] / max(1, m["days"]), rollup_items_day * wru(s["rollup_bytes"])) + 2
     r_stream = batches_day * days * (per_day / 2 * rcu_per_conv_read + 2)
     w_stream = batches_day * days * wcu_rebuild
-    # Reconciliation: every run verifies the days changed in the last 48 h (today, yesterday):
-    # reads both days' conversations and rollups.
+    # Reconciliation: every run verifies the days changed in the last 48 h (today and
+    # yesterday): reads their conversations (1.5 days on average) and their rollups.
     runs = days * 24 * 60 / a.reconcile_every_min
-    r_reconcile = runs * ((per_day * 1.5) * rcu_per_conv_read
-                          + 2 * rollup_items_per_day * s["rollup_bytes"] / 4096 * 0.5 + 2)
-    # The sync: fixed calls per cycle, a strongly consistent read of each changed room's stored
-    # copy, and the daily full listing's reads of every stored room (BatchGetItem, consistent).
+    r_reconcile = runs * (per_day * 1.5 * rcu_per_conv_read
+                          + 2 * rollup_items_day * s["rollup_bytes"] / 4096 * 0.5 + 2)
+    # The sync: a quiet cycle's measured capacity every cycle; per room written, the first
+    # cycle's measured RCU per room; the daily full listing reads every stored room's copy
+    # (BatchGetItem, strongly consistent: 1 RRU per room up to 4 KB).
     stored_rooms = per_day * 365 * a.history_years
-    r_sync = days * (cycles_day * a.sync_cycle_reads + writes / days * rru_strong(s["conversation_bytes"])
-                     + stored_rooms * rru_strong(s["conversation_bytes"]))
-    w_sync = days * cycles_day * a.sync_cycle_writes
+    cycle_rru = quiet.get("read_units", a.sync_cycle_reads)
+    cycle_wru = quiet.get("write_units", a.sync_cycle_writes)
+    room_rru = sync["read_units"] / sync["rooms"] if sync else 2.0
+    r_sync_cycles = days * cycles_day * cycle_rru
+    r_sync_rooms = writes * room_rru
+    r_sync_full = days * stored_rooms * rru_strong(s["conversation_bytes"])
+    w_sync = days * cycles_day * cycle_wru
     # Storage: items + 100 B of index overhead per index entry, rollups, at the history kept.
     gb = stored_rooms * (s["conversation_bytes"] + 100 + s["by_month_bytes"] + 100
                          + s["with_department_share"] * (s["by_department_month_bytes"] + 100)) / 1e9
-    gb += 365 * a.history_years * rollup_items_per_day * (s["rollup_bytes"] + 100) / 1e9
-    # Lambda: the sync's cycles and the stream's batches and the reconciliation's runs.
-    gbs = a.memory_mb / 1024 / 1000 * (days * cycles_day * a.sync_cycle_ms
-                                       + batches_day * days * 200 + runs * 300)
+    gb += 365 * a.history_years * rollup_items_day * (s["rollup_bytes"] + 100) / 1e9
+    # Lambda: the sync's cycles, the stream's batches, the reconciliation's runs (assumed
+    # durations: a quiet cycle's, 200 ms per rebuild batch, 300 ms per reconciliation run).
+    cycle_ms = a.sync_cycle_ms
+    gbs = a.memory_mb / 1024 / 1000 * (days * cycles_day * cycle_ms + batches_day * days * 200 + runs * 300)
     invocations = days * cycles_day + batches_day * days + runs
     rows = [
-        ("conversation writes (table + 2 GSIs)", w_conv * a.wru / 1e6),
-        ("day leases around each batch", w_leases * a.wru / 1e6),
-        ("stream: rollup rebuilds (reads)", r_stream * a.rru / 1e6),
-        ("stream: rollup rebuilds (writes)", w_stream * a.wru / 1e6),
+        ("conversation writes (table, 2 GSIs, day leases)", w_conv * a.wru / 1e6),
+        ("stream: rollup rebuilds, reads", r_stream * a.rru / 1e6),
+        ("stream: rollup rebuilds, writes", w_stream * a.wru / 1e6),
         ("reconciliation reads", r_reconcile * a.rru / 1e6),
-        ("sync reads (cycles, changed rooms, daily full listing)", r_sync * a.rru / 1e6),
-        ("sync writes (lease, state, settings)", w_sync * a.wru / 1e6),
+        ("sync: per-cycle reads (quiet cycle)", r_sync_cycles * a.rru / 1e6),
+        ("sync: reads per room written", r_sync_rooms * a.rru / 1e6),
+        ("sync: daily full listing reads", r_sync_full * a.rru / 1e6),
+        ("sync: per-cycle writes (quiet cycle)", w_sync * a.wru / 1e6),
         ("storage", gb * a.storage),
-        ("Lambda (sync, stream, reconcile)", gbs * a.gbs + invocations * a.lambda_requests / 1e6),
+        ("Lambda (sync, stream, reconciliation)", gbs * a.gbs + invocations * a.lambda_requests / 1e6),
     ]
-    return rows, {"gb": gb, "full_listing_rru_day": stored_rooms * rru_strong(s["conversation_bytes"]),
-                  "batches_day": batches_day}
+    return rows, {"gb": gb, "batches_day": batches_day}
 
 
 def svg_chart(path, series, title):
@@ -220,7 +227,6 @@ def main():
         ("function memory (template.yaml)", a.memory_mb, "MB"),
         ("DynamoDB round trip from Lambda (assumed)", a.rtt_ms, "ms"),
         ("writes per conversation by the sync (assumed)", a.writes_per_conversation, ""),
-        ("sync: fixed RRU / WRU per cycle (from the code, not measured)", f"{a.sync_cycle_reads:g} / {a.sync_cycle_writes:g}", ""),
         ("sync schedule / reconciliation schedule", f"every {a.sync_every_min:g} / {a.reconcile_every_min:g} min", ""),
         ("history kept (storage, the sync's daily full listing)", a.history_years, "years"),
     ]:

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 /// Units × 1000 (DynamoDB reports halves; dynalite multiples of 0.5).
 static READ_MILLI: AtomicU64 = AtomicU64::new(0);
@@ -51,6 +52,15 @@ impl std::ops::Sub for Units {
 
 #[derive(Debug)]
 pub struct Meter;
+
+/// Whether the call in flight writes, noted before signing (its `X-Amz-Target` header), read
+/// when it ends: the request is no longer at hand then.
+#[derive(Debug, Clone, Copy)]
+struct Writes(bool);
+
+impl Storable for Writes {
+    type Storer = StoreReplace<Self>;
+}
 
 /// Operations whose units are writes (everything else reads).
 fn is_write(target: &str) -> bool {
@@ -90,9 +100,11 @@ impl Intercept for Meter {
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request_mut();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        cfg.interceptor_state().store_put(Writes(is_write(target)));
         let Some(bytes) = request.body().bytes() else {
             return Ok(());
         };
@@ -115,13 +127,9 @@ impl Intercept for Meter {
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .and_then(|r| r.headers().get("x-amz-target"))
-            .unwrap_or_default()
-            .to_string();
+        let writes = cfg.load::<Writes>().is_some_and(|w| w.0);
         let Some(bytes) = context.response().and_then(|r| r.body().bytes()) else {
             return Ok(());
         };
@@ -130,14 +138,7 @@ impl Intercept for Meter {
             return Ok(());
         };
         let units = body.get("ConsumedCapacity").map_or(0.0, capacity_units);
-        add(
-            if is_write(&target) {
-                &WRITE_MILLI
-            } else {
-                &READ_MILLI
-            },
-            units,
-        );
+        add(if writes { &WRITE_MILLI } else { &READ_MILLI }, units);
         Ok(())
     }
 }

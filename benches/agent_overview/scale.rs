@@ -71,16 +71,32 @@ pub struct TenantLoad {
     pub peak_rss_kb: Option<u64>,
     pub rss: Vec<RssSample>,
     pub import_report: Option<String>,
-    /// `rebuild_rollups` over every day of the data, timed on its own (metered).
+    pub import_phases: Option<ImportPhases>,
+    /// The rollups of every day of the data rebuilt: the import's last phase, or
+    /// `rebuild_rollups` after the direct loader.
     pub rebuild_secs: f64,
     pub rebuild_days: u32,
     pub rebuild_items_written: u64,
-    pub rebuild_conversations_read: u64,
-    pub rebuild_read_units: f64,
-    pub rebuild_write_units: f64,
-    pub rebuild_calls: u64,
+    /// The last days rebuilt again through the metered client.
+    pub metered_rebuild: Option<MeteredRebuild>,
     pub department: String,
     pub department_share: f64,
+}
+
+/// Days rebuilt again, metered, after the load.
+const METERED_DAYS: i64 = 30;
+
+/// A rebuild through the metered client: what it read and wrote.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeteredRebuild {
+    pub days: u64,
+    pub secs: f64,
+    pub conversations_read: u64,
+    pub items_written: u64,
+    pub read_units: f64,
+    /// Base tables only, as dynalite counts them.
+    pub write_units: f64,
+    pub calls: u64,
 }
 
 /// Item sizes (DynamoDB's rule, capacity::item_size), for the cost model.
@@ -220,9 +236,50 @@ pub fn write_export(dir: &Path, conversations: impl Iterator<Item = Conversation
         .sum()
 }
 
-/// Runs `agent-overview-admin import` on `dir`, sampling its RSS every 250 ms.
-fn run_import(tenant: &str, dir: &Path) -> (f64, Vec<RssSample>, String) {
+/// When the import's phases began, seen from outside: its first conversation appearing in the
+/// table (writing began) and the first day's rollup (its rebuild began).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImportPhases {
+    pub validate_secs: f64,
+    pub write_secs: f64,
+    pub rebuild_secs: f64,
+    pub rebuild_days: u64,
+    pub rebuild_items_written: u64,
+}
+
+async fn exists(client: &Client, table: &str, key: [(&str, String); 2]) -> bool {
+    let mut get = client.get_item().table_name(table);
+    for (k, v) in key {
+        if !v.is_empty() {
+            get = get.key(k, AttributeValue::S(v));
+        }
+    }
+    get.send().await.is_ok_and(|o| o.item.is_some())
+}
+
+/// Runs `agent-overview-admin import` on `dir`, sampling its RSS every 250 ms and watching for
+/// the start of its write and rebuild phases.
+async fn run_import(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    dir: &Path,
+    first: &Conversation,
+) -> (f64, Vec<RssSample>, String, ImportPhases) {
+    use agent_overview::domain::figure::Figure;
+    use agent_overview::store::items::{attr, conversation_pk, rollup_sk};
     let admin = env!("CARGO_BIN_EXE_agent-overview-admin");
+    let first_key = [
+        (attr::PK, conversation_pk(tenant, &first.room_id)),
+        ("", String::new()),
+    ];
+    let day = chrono::DateTime::from_timestamp_millis(first.ts_ms)
+        .expect("a date")
+        .date_naive();
+    let rollup_key = [
+        (attr::PK, format!("{tenant}#ALL")),
+        (attr::SK, rollup_sk(Figure::TotalConversations, day)),
+    ];
     let started = Instant::now();
     let mut child = Command::new(admin)
         .args(["import", "--tenant", tenant, "--dir"])
@@ -233,6 +290,7 @@ fn run_import(tenant: &str, dir: &Path) -> (f64, Vec<RssSample>, String) {
         .expect("starting agent-overview-admin import");
     let pid = child.id();
     let mut samples = Vec::new();
+    let (mut writing, mut rebuilding) = (None, None);
     loop {
         if let Some(status) = child.try_wait().expect("waiting for the import") {
             let out = child.wait_with_output().expect("the import's output");
@@ -242,7 +300,26 @@ fn run_import(tenant: &str, dir: &Path) -> (f64, Vec<RssSample>, String) {
                 String::from_utf8_lossy(&out.stderr)
             );
             let secs = started.elapsed().as_secs_f64();
-            return (secs, samples, String::from_utf8_lossy(&out.stdout).into());
+            let report = String::from_utf8_lossy(&out.stdout).to_string();
+            let w = writing.unwrap_or(f64::NAN);
+            let r = rebuilding.unwrap_or(f64::NAN);
+            let numbers = report
+                .lines()
+                .find(|l| l.contains("days rebuilt"))
+                .map(|l| {
+                    l.split(|c: char| !c.is_ascii_digit())
+                        .filter_map(|n| n.parse::<u64>().ok())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let phases = ImportPhases {
+                validate_secs: w,
+                write_secs: r - w,
+                rebuild_secs: secs - r,
+                rebuild_days: numbers.first().copied().unwrap_or(0),
+                rebuild_items_written: numbers.get(1).copied().unwrap_or(0),
+            };
+            return (secs, samples, report, phases);
         }
         if let Some(kb) = rss_kb(pid) {
             samples.push(RssSample {
@@ -250,7 +327,16 @@ fn run_import(tenant: &str, dir: &Path) -> (f64, Vec<RssSample>, String) {
                 rss_kb: kb,
             });
         }
-        std::thread::sleep(Duration::from_millis(250));
+        if writing.is_none() && exists(client, &names.conversations, first_key.clone()).await {
+            writing = Some(started.elapsed().as_secs_f64());
+        }
+        if writing.is_some()
+            && rebuilding.is_none()
+            && exists(client, &names.rollups, rollup_key.clone()).await
+        {
+            rebuilding = Some(started.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -261,6 +347,7 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
     let p = params(args);
     let mut export_secs = 0.0;
     let mut export_bytes = 0;
+    let mut phases = None;
     let (load_secs, rss, import_report) = if args.loader == "import" {
         let dir = args.work_dir.join(format!("export-{}", label(args.size)));
         let started = Instant::now();
@@ -271,8 +358,16 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
             label(args.size),
             export_bytes as f64 / 1e6
         );
-        let (secs, rss, report) = run_import(&id, &dir);
+        let first = shape::shaped_conversations(&p)
+            .next()
+            .expect("a conversation");
+        let (secs, rss, report, ph) = run_import(client, names, &id, &dir, &first).await;
         let _ = std::fs::remove_dir_all(&dir);
+        eprintln!(
+            "  import phases: validation {:.1} s, writes {:.1} s, rollups of {} days {:.1} s",
+            ph.validate_secs, ph.write_secs, ph.rebuild_days, ph.rebuild_secs
+        );
+        phases = Some(ph);
         (secs, rss, Some(report))
     } else {
         let started = Instant::now();
@@ -300,28 +395,48 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
         f64::from(args.size) / load_secs
     );
 
+    // The rebuild of every day: timed here for the direct loader; the import rebuilt them
+    // itself (its last phase). Then, metered, the last `METERED_DAYS` days again: the capacity
+    // a day's rebuild consumes at the tenant's current volume (the cost model's input).
     let first_day = end_day() - TimeDelta::days(i64::from(args.days) - 1);
+    let (rebuild_secs, rebuild_days, rebuild_items) = match &phases {
+        Some(ph) => (ph.rebuild_secs, ph.rebuild_days, ph.rebuild_items_written),
+        None => {
+            let started = Instant::now();
+            let rebuilt = rebuild_rollups(
+                client,
+                names,
+                &tenant,
+                Some((first_day, end_day())),
+                end_day(),
+            )
+            .await
+            .expect("rebuilding the rollups");
+            (
+                started.elapsed().as_secs_f64(),
+                rebuilt.summary.days,
+                rebuilt.summary.items_written,
+            )
+        }
+    };
+    eprintln!("  rollups of {rebuild_days} days rebuilt in {rebuild_secs:.1} s");
+    let metered_first = end_day() - TimeDelta::days(METERED_DAYS - 1);
     let before = capacity::now();
     let started = Instant::now();
-    let rebuilt = rebuild_rollups(
+    let metered = rebuild_rollups(
         client,
         names,
         &tenant,
-        Some((first_day, end_day())),
+        Some((metered_first, end_day())),
         end_day(),
     )
     .await
-    .expect("rebuilding the rollups");
-    let rebuild_secs = started.elapsed().as_secs_f64();
+    .expect("rebuilding the last days' rollups");
+    let metered_secs = started.elapsed().as_secs_f64();
     let used = capacity::now() - before;
-    eprintln!(
-        "  rollups of {} days rebuilt in {rebuild_secs:.1} s",
-        args.days
-    );
     let (department, in_department) = load::busiest_department(shape::shaped_conversations(&p));
     let token = load::add_manager(client, names, &tenant).await;
     let peak_rss_kb = rss.iter().map(|s| s.rss_kb).max();
-    let summary = rebuilt.summary;
     let load = TenantLoad {
         tenant: id.clone(),
         conversations: args.size,
@@ -334,13 +449,19 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
         peak_rss_kb,
         rss,
         import_report,
+        import_phases: phases,
         rebuild_secs,
-        rebuild_days: args.days,
-        rebuild_items_written: summary.items_written,
-        rebuild_conversations_read: summary.conversations_read,
-        rebuild_read_units: used.read,
-        rebuild_write_units: used.write,
-        rebuild_calls: used.calls,
+        rebuild_days: rebuild_days as u32,
+        rebuild_items_written: rebuild_items,
+        metered_rebuild: Some(MeteredRebuild {
+            days: metered.summary.days,
+            secs: metered_secs,
+            conversations_read: metered.summary.conversations_read,
+            items_written: metered.summary.items_written,
+            read_units: used.read,
+            write_units: used.write,
+            calls: used.calls,
+        }),
         department: department.clone(),
         department_share: f64::from(in_department) / f64::from(args.size),
     };
@@ -352,7 +473,7 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
         department_share: load.department_share,
         load_secs,
         rollups_secs: rebuild_secs,
-        rollup_items: summary.items_written,
+        rollup_items: rebuild_items,
     };
     (tenant, load)
 }
@@ -370,13 +491,11 @@ fn base_load(t: &Tenant) -> TenantLoad {
         peak_rss_kb: None,
         rss: Vec::new(),
         import_report: None,
+        import_phases: None,
         rebuild_secs: t.rollups_secs,
         rebuild_days: load::DATA_DAYS,
         rebuild_items_written: t.rollup_items,
-        rebuild_conversations_read: u64::from(t.conversations),
-        rebuild_read_units: f64::NAN,
-        rebuild_write_units: f64::NAN,
-        rebuild_calls: 0,
+        metered_rebuild: None,
         department: t.department.clone(),
         department_share: t.department_share,
     }

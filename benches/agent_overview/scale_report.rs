@@ -225,13 +225,22 @@ fn markdown(r: &ScaleResults) -> String {
     let _ = writeln!(s, "## Loading and rollup rebuild\n");
     let _ = writeln!(
         s,
-        "| data | loader | load time | items/s | loader peak RSS | rollup rebuild | days | conversations read | rollup items written | rebuild RCU / WCU (base table) |"
+        "| data | loader | load time (validation + writes + rollups) | conversations/s | loader peak RSS | rollup rebuild | days | rollup items written |"
     );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
     for l in &r.loads {
+        let phases = l.import_phases.as_ref().map_or(String::new(), |p| {
+            format!(
+                " ({:.0} + {:.0} + {:.0} s; writes {:.0} conversations/s)",
+                p.validate_secs,
+                p.write_secs,
+                p.rebuild_secs,
+                f64::from(l.conversations) / p.write_secs
+            )
+        });
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} s | {:.0} | {} | {:.1} s | {} | {} | {} | {} |",
+            "| {} | {} | {:.1} s{phases} | {:.0} | {} | {:.1} s | {} | {} |",
             profile(r, l.conversations),
             l.loader,
             l.load_secs,
@@ -240,14 +249,31 @@ fn markdown(r: &ScaleResults) -> String {
                 .map_or("–".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0)),
             l.rebuild_secs,
             l.rebuild_days,
-            l.rebuild_conversations_read,
             l.rebuild_items_written,
-            if l.rebuild_read_units.is_finite() {
-                format!("{:.0} / {:.0}", l.rebuild_read_units, l.rebuild_write_units)
-            } else {
-                "–".into()
-            }
         );
+    }
+    let _ = writeln!(s);
+    for l in &r.loads {
+        if let Some(m) = &l.metered_rebuild {
+            let _ = writeln!(
+                s,
+                "Metered rebuild of the last {} days of {} (through the benchmark's client, after \
+                 the load): {:.1} s, {} conversations read, {} rollup items written, {} DynamoDB \
+                 calls, {:.0} RCU and {:.0} WCU (base table, as dynalite counts them) — {:.1} RCU \
+                 and {:.1} WCU per day, {:.4} RCU per conversation read.\n",
+                m.days,
+                profile(r, l.conversations),
+                m.secs,
+                m.conversations_read,
+                m.items_written,
+                m.calls,
+                m.read_units,
+                m.write_units,
+                m.read_units / m.days.max(1) as f64,
+                m.write_units / m.days.max(1) as f64,
+                m.read_units / m.conversations_read.max(1) as f64
+            );
+        }
     }
     let _ = writeln!(s);
     for l in r.loads.iter().filter(|l| !l.rss.is_empty()) {
@@ -326,6 +352,20 @@ fn markdown(r: &ScaleResults) -> String {
             f.rss_peak_kb as f64 / 1024.0,
             f.complete
         );
+        if let Some(q) = &f.quiet {
+            let _ = writeln!(
+                s,
+                "The next cycle, incremental, nothing changed (a quiet tenant's cost per scheduled \
+                 cycle): {} REST requests, {} DynamoDB calls, {:.1} RCU, {:.1} WCU, {:.0} ms wall, \
+                 {:.0} ms CPU of this process (the stand-in's included).\n",
+                q.rest_requests,
+                q.dynamodb_calls,
+                q.read_units,
+                q.write_units,
+                q.seconds * 1000.0,
+                q.client_cpu_ms
+            );
+        }
     }
     let _ = writeln!(s, "## Requests\n");
     let _ = writeln!(s, "{}", headline(r));

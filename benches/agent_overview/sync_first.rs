@@ -40,6 +40,20 @@ pub struct SyncFirst {
     pub write_units: f64,
     pub rss_before_kb: u64,
     pub rss_peak_kb: u64,
+    /// The next cycle, incremental, with nothing changed: a quiet tenant's fixed cost per
+    /// scheduled cycle.
+    #[serde(default)]
+    pub quiet: Option<QuietCycle>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuietCycle {
+    pub rest_requests: u64,
+    pub dynamodb_calls: u64,
+    pub read_units: f64,
+    pub write_units: f64,
+    pub seconds: f64,
+    pub client_cpu_ms: f64,
 }
 
 fn rss_kb() -> u64 {
@@ -111,6 +125,33 @@ pub async fn run(
     done.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let used = capacity::now() - before;
+
+    let before = capacity::now();
+    let cpu_before = crate::e2e::cpu_ns(None).unwrap_or(0);
+    let started = Instant::now();
+    let quiet = sync_tenant(
+        client,
+        names,
+        &tenant,
+        &rc,
+        &SyncOptions::default(),
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+    .expect("the sync's second cycle");
+    let quiet_secs = started.elapsed().as_secs_f64();
+    let cpu = crate::e2e::cpu_ns(None)
+        .unwrap_or(0)
+        .saturating_sub(cpu_before);
+    let quiet_used = capacity::now() - before;
+    let quiet = QuietCycle {
+        rest_requests: quiet.requests,
+        dynamodb_calls: quiet_used.calls,
+        read_units: quiet_used.read,
+        write_units: quiet_used.write,
+        seconds: quiet_secs,
+        client_cpu_ms: cpu as f64 / 1e6,
+    };
     SyncFirst {
         rooms: params.conversations,
         days: params.days,
@@ -125,5 +166,6 @@ pub async fn run(
         write_units: used.write,
         rss_before_kb: rss_before,
         rss_peak_kb: peak.load(Ordering::Relaxed),
+        quiet: Some(quiet),
     }
 }
