@@ -43,6 +43,8 @@ def args():
     p.add_argument("--sync-cycle-writes", type=float, default=6.0,
                    help="WRU per quiet sync cycle when the run has no measurement of one")
     p.add_argument("--sync-cycle-ms", type=float, default=150.0, help="Lambda duration of one quiet sync cycle (assumed)")
+    p.add_argument("--rc-page-ms", type=float, default=300.0,
+                   help="Rocket.Chat's answer to one page of 100 rooms (the sync's daily full listing; assumed)")
     p.add_argument("--sync-every-min", type=float, default=1.0, help="SyncSchedule (template.yaml: rate(1 minute))")
     p.add_argument("--reconcile-every-min", type=float, default=5.0, help="reconciliation schedule (rate(5 minutes))")
     p.add_argument("--stream-batches-per-day", type=float, default=None,
@@ -125,15 +127,16 @@ def tenant_month(r, a, per_day):
     r_reconcile = runs * (per_day * 1.5 * rcu_per_conv_read
                           + 2 * rollup_items_day * s["rollup_bytes"] / 4096 * 0.5 + 2)
     # The sync: a quiet cycle's measured capacity every cycle; per room written, the first
-    # cycle's measured RCU per room; the daily full listing reads every stored room's copy
-    # (BatchGetItem, strongly consistent: 1 RRU per room up to 4 KB).
+    # cycle's measured RCU per room; the daily full listing reads every stored room's key from
+    # the byMonth index (Query, eventually consistent: entry sizes summed per page, per 4 KB,
+    # halved) and pages through every room of Rocket.Chat (100 a request).
     stored_rooms = per_day * 365 * a.history_years
     cycle_rru = quiet.get("read_units", a.sync_cycle_reads)
     cycle_wru = quiet.get("write_units", a.sync_cycle_writes)
     room_rru = sync["read_units"] / sync["rooms"] if sync else 2.0
     r_sync_cycles = days * cycles_day * cycle_rru
     r_sync_rooms = writes * room_rru
-    r_sync_full = days * stored_rooms * rru_strong(s["conversation_bytes"])
+    r_sync_full = days * stored_rooms * s["by_month_bytes"] / 4096 * 0.5
     w_sync = days * cycles_day * cycle_wru
     # Storage: items + 100 B of index overhead per index entry, rollups, at the history kept.
     gb = stored_rooms * (s["conversation_bytes"] + 100 + s["by_month_bytes"] + 100
@@ -142,7 +145,9 @@ def tenant_month(r, a, per_day):
     # Lambda: the sync's cycles, the stream's batches, the reconciliation's runs (assumed
     # durations: a quiet cycle's, 200 ms per rebuild batch, 300 ms per reconciliation run).
     cycle_ms = a.sync_cycle_ms
-    gbs = a.memory_mb / 1024 / 1000 * (days * cycles_day * cycle_ms + batches_day * days * 200 + runs * 300)
+    listing_ms = days * stored_rooms / 100 * a.rc_page_ms
+    gbs = a.memory_mb / 1024 / 1000 * (days * cycles_day * cycle_ms + batches_day * days * 200 + runs * 300
+                                       + listing_ms)
     invocations = days * cycles_day + batches_day * days + runs
     rows = [
         ("conversation writes (table, 2 GSIs, day leases)", w_conv * a.wru / 1e6),
@@ -154,7 +159,8 @@ def tenant_month(r, a, per_day):
         ("sync: daily full listing reads", r_sync_full * a.rru / 1e6),
         ("sync: per-cycle writes (quiet cycle)", w_sync * a.wru / 1e6),
         ("storage", gb * a.storage),
-        ("Lambda (sync, stream, reconciliation)", gbs * a.gbs + invocations * a.lambda_requests / 1e6),
+        ("Lambda (sync cycles and daily listing, stream, reconciliation)",
+         gbs * a.gbs + invocations * a.lambda_requests / 1e6),
     ]
     return rows, {"gb": gb, "batches_day": batches_day}
 
@@ -292,10 +298,10 @@ def main():
     w("Levers, per component:\n")
     w("- *Sync's fixed cost per cycle* (quiet tenants): the schedule. `SyncSchedule` at 5 minutes "
       "divides the per-cycle reads, writes and invocations by 5; the answers lag by up to 5 minutes.")
-    w("- *Sync's daily full listing* (old, large tenants): it reads every stored room, strongly "
-      "consistent, once a day — it grows with history, not with traffic. Eventually consistent "
-      "reads halve it; listing weekly instead of daily divides it by 7; comparing against a "
-      "KEYS_ONLY/stamp projection would not help (BatchGetItem bills the item, not the projection).")
+    w("- *Sync's daily full listing* (old, large tenants): once a day it pages through every room "
+      "Rocket.Chat has (100 a request) and every stored room's key (byMonth) — it grows with "
+      "history, not with traffic, and its Lambda time (waiting for Rocket.Chat) outweighs its "
+      "reads. Listing weekly instead of daily divides it by 7.")
     w("- *Stream rebuilds* (busy tenants): each stream batch rebuilds today from all of today's "
       "conversations, so a busy day's reads grow with the square of its volume. A larger "
       "`MaximumBatchingWindowInSeconds` (now 1 s) batches more changes per rebuild; rebuilding a day "

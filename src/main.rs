@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let config = start(Config::from_env(), |c| &c.metrics)?;
 
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_config().await),
+        agent_overview::store::dynamo::client(&sdk_config().await),
         config.tables.clone(),
         config.limits.clone(),
     );

@@ -3,9 +3,12 @@
 //! caller did not) and adds up the `ConsumedCapacity` of every answer. Requests are measured one
 //! at a time, so process-wide counters read before and after a request are that request's.
 //!
-//! dynalite computes a Query's units as DynamoDB does (the sizes of the items read, summed per
-//! page, rounded up to 4 KB, halved for an eventually consistent read); for writes it counts the
-//! base table only, so GSI write units come from item sizes (`item_size`) in the cost model.
+//! The handler measures its own requests (store::capacity, in its summary line): this meter
+//! also counts the calls, and the work outside a request (loads, rebuilds, the sync). dynalite
+//! computes a Query's units as DynamoDB does (the sizes of the items read, summed per page,
+//! rounded up to 4 KB, halved for an eventually consistent read); for writes it counts the base
+//! table only and nothing for a failed conditional write, so GSI write units come from item
+//! sizes (store::capacity::dynamo_item_size) in the cost model.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +17,6 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
@@ -141,40 +143,4 @@ impl Intercept for Meter {
         add(if writes { &WRITE_MILLI } else { &READ_MILLI }, units);
         Ok(())
     }
-}
-
-/// DynamoDB's item size: attribute names plus values (strings and binaries by their bytes,
-/// numbers about 1 byte per 2 significant digits + 1, 1 for booleans and nulls, 3 + contents for
-/// lists and maps).
-pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
-fn value_size(v: &AttributeValue) -> usize {
-    match v {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => number_size(n),
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
-        AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
-        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        AttributeValue::M(m) => {
-            3 + m
-                .iter()
-                .map(|(k, v)| 1 + k.len() + value_size(v))
-                .sum::<usize>()
-        }
-        _ => 0,
-    }
-}
-
-fn number_size(n: &str) -> usize {
-    let digits: String = n
-        .trim_start_matches('-')
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    significant.div_ceil(2) + 1
 }

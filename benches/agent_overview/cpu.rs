@@ -258,9 +258,10 @@ fn sdk_decode(figure: Figure, items: &[Item]) -> SdkDecode {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&endpoint)
-            .build();
+        let config = agent_overview::store::capacity::with_meter(
+            aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&endpoint),
+        )
+        .build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
         let call = || async {
             let out = client

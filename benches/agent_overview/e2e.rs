@@ -40,10 +40,15 @@ pub struct Cell {
     /// is made of, and a measure that waiting for a shared core does not inflate.
     pub client_cpu_ms: f64,
     pub dynalite_cpu_ms: Option<f64>,
-    /// Read and write capacity units the request consumed, as dynalite reports them to the
-    /// benchmark's metered client (capacity.rs); identity reads included. Absent in older runs.
+    /// Read and write capacity units the request consumed: the handler's own measurement
+    /// (its summary's `consumed_read_capacity`, store::capacity), identity reads included.
+    /// Absent in older runs.
     #[serde(default)]
     pub read_units: Option<f64>,
+    /// The same request's read units as the benchmark's own meter (capacity.rs) counted them:
+    /// a cross-check of the handler's.
+    #[serde(default)]
+    pub meter_read_units: Option<f64>,
     #[serde(default)]
     pub write_units: Option<f64>,
     /// DynamoDB calls the request made (identity reads included).
@@ -114,6 +119,8 @@ struct Run {
     /// items_read, dynamodb_requests, buckets, rollup_items_read, rollup_days.
     stats: [u64; 5],
     units: capacity::Units,
+    /// The handler's consumed read and write units (its request summary).
+    handler_units: (Option<f64>, Option<f64>),
 }
 
 /// Handles `query` once under `server`: status 200 or the benchmark stops.
@@ -130,6 +137,11 @@ async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
     let body = body_text(res.body());
     assert_eq!(res.status(), 200, "{query}: {body}");
     let stats = capture::take().expect("the handler logged its request line");
+    let fractions = capture::take_f64().unwrap_or_default();
+    let handler_units = (
+        fractions.get("consumed_read_capacity").copied(),
+        fractions.get("consumed_write_capacity").copied(),
+    );
     let get = |k: &str| stats.get(k).copied().unwrap_or(0);
     Run {
         ms,
@@ -144,6 +156,7 @@ async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
             get("rollup_days"),
         ],
         units,
+        handler_units,
     }
 }
 
@@ -190,7 +203,7 @@ impl Grid<'_> {
                 ),
             }
             stats.insert(*plan, run.stats);
-            units.insert(*plan, run.units);
+            units.insert(*plan, (run.units, run.handler_units));
         }
         let mut runs: BTreeMap<Plan, Vec<Run>> = BTreeMap::new();
         for _ in 0..self.runs {
@@ -208,7 +221,7 @@ impl Grid<'_> {
                 let dynalite: Option<Vec<f64>> =
                     plan_runs.iter().map(|r| r.dynalite_cpu_ms).collect();
                 let [items_read, queries, buckets, rollup_items_read, rollup_days] = stats[plan];
-                let u = units[plan];
+                let (u, (handler_read, handler_write)) = units[plan];
                 Cell {
                     conversations: tenant.conversations,
                     figure: figure.name().to_string(),
@@ -225,8 +238,9 @@ impl Grid<'_> {
                     rollup_days,
                     client_cpu_ms: percentile(&client, 0.5),
                     dynalite_cpu_ms: dynalite.map(|d| percentile(&d, 0.5)),
-                    read_units: Some(u.read),
-                    write_units: Some(u.write),
+                    read_units: handler_read.or(Some(u.read)),
+                    meter_read_units: Some(u.read),
+                    write_units: handler_write.or(Some(u.write)),
                     dynamodb_calls: Some(u.calls),
                 }
             })

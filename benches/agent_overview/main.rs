@@ -194,9 +194,13 @@ pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&config)
-        .interceptor(capacity::Meter)
-        .build();
+    // The product's capacity meter (store::capacity: per request, in the handler's summary)
+    // and the benchmark's own (capacity.rs: every call, its count, outside any request too).
+    let config = agent_overview::store::capacity::with_meter(
+        aws_sdk_dynamodb::config::Builder::from(&config),
+    )
+    .interceptor(capacity::Meter)
+    .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 

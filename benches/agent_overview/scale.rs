@@ -99,7 +99,7 @@ pub struct MeteredRebuild {
     pub calls: u64,
 }
 
-/// Item sizes (DynamoDB's rule, capacity::item_size), for the cost model.
+/// Item sizes (DynamoDB's rule, store::capacity::dynamo_item_size), for the cost model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemSizes {
     pub conversations_sampled: u32,
@@ -523,7 +523,7 @@ async fn item_sizes(
     for c in shape::shaped_conversations(&params(args)).take(20_000) {
         let item = conversation_item(tenant, &c).expect("a storable conversation");
         n += 1;
-        base += capacity::item_size(&item) as f64;
+        base += agent_overview::store::capacity::dynamo_item_size(&item) as f64;
         let entry = |key: &str| {
             let keep = |k: &String| {
                 k == key || k == attr::PK || k == attr::TS || projected.contains(&k.as_str())
@@ -533,7 +533,7 @@ async fn item_sizes(
                 .filter(|(k, _)| keep(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            capacity::item_size(&projected) as f64
+            agent_overview::store::capacity::dynamo_item_size(&projected) as f64
         };
         month += entry(attr::MONTH);
         if item.contains_key(attr::DEPT_MONTH) {
@@ -557,7 +557,7 @@ async fn item_sizes(
         let page = page.expect("reading rollups");
         for item in page.items() {
             rollups += 1;
-            rollup_bytes += capacity::item_size(item) as f64;
+            rollup_bytes += agent_overview::store::capacity::dynamo_item_size(item) as f64;
         }
         if rollups >= 2000 {
             break;

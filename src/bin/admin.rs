@@ -396,7 +396,7 @@ async fn main() -> ExitCode {
 /// Runs one command and shows its report: the result on stdout, a note on stderr.
 async fn run(command: Command) -> Result<(), AnyError> {
     let names = TableNames::from_env()?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client = agent_overview::store::dynamo::client(&sdk_config().await);
     let client = &client;
     let names = &names;
     match command {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = start(RollupsConfig::from_env(), |c| &c.metrics)?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client = agent_overview::store::dynamo::client(&sdk_config().await);
     let clock = system_clock();
     let rebuilder = Rebuilder::new(client.clone(), config.tables.clone(), clock.clone());
     let verifier = Verifier::new(

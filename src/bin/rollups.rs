@@ -13,7 +13,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = start(RollupsConfig::from_env(), |c| &c.metrics)?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client = agent_overview::store::dynamo::client(&sdk_config().await);
     let rebuilder = Rebuilder::new(client, config.tables.clone(), system_clock());
     let (rebuilder, metrics) = (&rebuilder, &config.metrics);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let config =
         SyncConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let dynamo = agent_overview::store::dynamo::client(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let (dynamo, secrets, names, metrics, config) = (&dynamo, &secrets, &names, &metrics, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

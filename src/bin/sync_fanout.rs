@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         .ok_or("SYNC_QUEUE_URL is not set")
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let dynamo = agent_overview::store::dynamo::client(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (dynamo, sqs, names, queue_url) = (&dynamo, &sqs, &names, &queue_url);
     let (metrics, config) = (&metrics, &config);

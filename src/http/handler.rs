@@ -16,7 +16,7 @@ use crate::domain::identity::{hash_token, CallerContext};
 use crate::domain::range::{ReportingZone, UtcRange};
 use crate::errors::error_chain;
 use crate::signin::SignIn;
-use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
+use crate::store::{capacity, ConversationStore, FoldStats, IdentityStore, RangeQuery};
 use crate::telemetry::REQUEST_TARGET;
 
 const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
@@ -62,7 +62,8 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
         let mut outcome = Outcome::default();
-        let result = self.answer(&req, &mut outcome).await;
+        // What the request's DynamoDB calls consumed, as DynamoDB reports it (store::capacity).
+        let (result, consumed) = capacity::measure(self.answer(&req, &mut outcome)).await;
         let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
         let (status, body) = match result {
             Ok(body) => (StatusCode::OK, body),
@@ -99,6 +100,8 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
             rollup_items_read = outcome.stats.rollup_items_read,
             rollup_days = outcome.stats.rollup_days,
             rollup_hit_ratio,
+            consumed_read_capacity = consumed.read_units,
+            consumed_write_capacity = consumed.write_units,
             duration_ms = started.elapsed().as_millis() as u64,
             "agent-overview"
         );

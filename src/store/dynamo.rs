@@ -46,6 +46,12 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// The DynamoDB client every binary, the benchmark and the tests use: `sdk`'s configuration
+/// with the capacity meter ([`super::capacity`]).
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(super::capacity::with_meter(sdk.into()).build())
+}
+
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,

@@ -8,6 +8,7 @@ use crate::domain::host::HostMapping;
 use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 
+pub mod capacity;
 pub mod change;
 pub mod day_state;
 pub mod dynamo;

@@ -201,12 +201,14 @@ impl<S: BatchSink> BatchWriter<S> {
             self.join_one().await?;
         }
         let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(MAX_BATCH));
-        self.in_flight.spawn(write_with_retries(
-            self.sink.clone(),
-            self.table.clone(),
-            batch,
-            self.options,
-        ));
+        // The batch runs on its own task: it carries the capacity scope there.
+        self.in_flight
+            .spawn(super::capacity::carry(write_with_retries(
+                self.sink.clone(),
+                self.table.clone(),
+                batch,
+                self.options,
+            )));
         Ok(())
     }
 

@@ -40,6 +40,10 @@ pub struct RequestRecord {
     /// Share (0..=1) of the range's days answered from precomputed rollups, reported by the
     /// handler's summary event as `rollup_hit_ratio`; absent (no range read), no metric.
     pub rollup_hit_ratio: Option<f64>,
+    /// Read and write capacity units the request's DynamoDB calls consumed, as DynamoDB
+    /// reported them (`consumed_read_capacity`, `consumed_write_capacity`).
+    pub consumed_read_capacity: f64,
+    pub consumed_write_capacity: f64,
     /// The Lambda request id, from the invocation span.
     pub request_id: Option<String>,
 }
@@ -76,8 +80,13 @@ impl Visit for RequestRecord {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == "rollup_hit_ratio" && (0.0..=1.0).contains(&value) {
-            self.rollup_hit_ratio = Some(value);
+        match field.name() {
+            "rollup_hit_ratio" if (0.0..=1.0).contains(&value) => {
+                self.rollup_hit_ratio = Some(value)
+            }
+            "consumed_read_capacity" if value >= 0.0 => self.consumed_read_capacity = value,
+            "consumed_write_capacity" if value >= 0.0 => self.consumed_write_capacity = value,
+            _ => {}
         }
     }
 
@@ -114,6 +123,9 @@ pub fn document(config: &MetricsConfig, r: &RequestRecord, timestamp_ms: i64) ->
             (r.identity_reads + r.dynamodb_requests) as f64,
         ),
         ("MonthBuckets", "Count", r.buckets as f64),
+        // What the tenant's request cost: summed per tenant in Logs Insights (README).
+        ("ConsumedReadCapacity", "Count", r.consumed_read_capacity),
+        ("ConsumedWriteCapacity", "Count", r.consumed_write_capacity),
     ];
     if let Some(ratio) = r.rollup_hit_ratio {
         metrics.push(("RollupHitRatio", "Percent", ratio * 100.0));
@@ -251,6 +263,8 @@ mod tests {
             buckets: 2,
             duration_ms: 85,
             rollup_hit_ratio: None,
+            consumed_read_capacity: 2.5,
+            consumed_write_capacity: 0.0,
             request_id: Some("req-1".into()),
         };
         let doc = document(&config(), &r, 1_700_000_000_000);
@@ -272,6 +286,8 @@ mod tests {
         assert_eq!(doc["Figure"], "Total_messages");
         assert_eq!(doc["ItemsRead"], 1200.0);
         assert_eq!(doc["DynamoDbRequests"], 5.0);
+        assert_eq!(doc["ConsumedReadCapacity"], 2.5);
+        assert_eq!(doc["ConsumedWriteCapacity"], 0.0);
         assert_eq!(doc["tenant"], "acme");
         assert_eq!(doc["requestId"], "req-1");
         assert!(doc.get("RollupHitRatio").is_none());

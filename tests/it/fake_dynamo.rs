@@ -78,9 +78,8 @@ impl FakeDynamo {
                     .with_initial_backoff(Duration::from_millis(1))
                     .with_max_backoff(Duration::from_millis(5)),
             )
-            .http_client(self.clone())
-            .build();
-        Client::from_conf(config)
+            .http_client(self.clone());
+        Client::from_conf(agent_overview::store::capacity::with_meter(config).build())
     }
 }
 

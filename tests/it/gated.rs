@@ -85,9 +85,8 @@ impl Gate {
                     .timeout(std::time::Duration::from_secs(30))
                     .build()
                     .expect("an HTTP client"),
-            })
-            .build();
-        Client::from_conf(config)
+            });
+        Client::from_conf(agent_overview::store::capacity::with_meter(config).build())
     }
 
     /// The most calls of `operation` on `table` that were in flight at once.

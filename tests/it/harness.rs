@@ -71,7 +71,7 @@ pub async fn client() -> Client {
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
         .load()
         .await;
-    Client::new(&config)
+    agent_overview::store::dynamo::client(&config)
 }
 
 static TABLES: OnceCell<()> = OnceCell::const_new();

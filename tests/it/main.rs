@@ -1,6 +1,7 @@
 //! All integration tests, in one binary.
 
 mod admin_cli;
+mod capacity;
 mod contract;
 mod coverage;
 mod dynamo;
