@@ -266,11 +266,31 @@ def main():
                   f"**${c['total'] * 1e6:.2f}** | ${c['total'] * 1e6 + a.apigw:.2f} |")
     w("")
     raw_missing = [d for d in r["ranges"] if not cells(r, size, d, False, "raw")]
-    if raw_missing:
-        w(f"Raw was not measured at {', '.join(f'{d} d' for d in raw_missing)} (beyond the scale "
-          f"run's raw budget of {r['raw_max_days']} days). Raw reads every conversation of the "
-          "range: its RCU grow with the conversations, so extrapolate from the measured rows per "
-          "conversation read, not per day.\n")
+    measured_raw = [d for d in r["ranges"] if cells(r, size, d, False, "raw")]
+    counts = dict(r.get("range_conversations", []))
+    if raw_missing and measured_raw and counts:
+        # Raw reads every conversation of the range: RCU and CPU per conversation read from the
+        # longest measured raw range, times the conversations of the longer ranges.
+        base = measured_raw[-1]
+        c = per_request(r, a, size, base, False, "raw")
+        items = c["items"] or 1
+        w(f"Raw was not measured beyond {r['raw_max_days']} days (a request there takes seconds on "
+          f"dynalite). Estimated from the {base}-day raw request's RCU and CPU per conversation read "
+          f"({c['rcu'] / items:.4f} RCU, {c['cpu_ms'] / items * 1000:.1f} µs) and the conversations "
+          "in the range (pages of 1 MB, i.e. about one DynamoDB call per 4,000 index entries):\n")
+        w("| range | conversations | RCU / request (est.) | billed duration (est.) | total $/M (est.) |")
+        w("|---:|---:|---:|---:|---:|")
+        for d in raw_missing:
+            n = counts.get(d) or counts.get(str(d))
+            if not n:
+                continue
+            rcu = c["rcu"] / items * n
+            calls = c["calls"] + n / 4000
+            ms = math.ceil(c["cpu_ms"] / items * n + calls * a.rtt_ms)
+            total = rcu * a.rru / 1e6 + a.memory_mb / 1024 * ms / 1000 * a.gbs + a.lambda_requests / 1e6
+            chart.setdefault("raw, estimated", [(base, c["total"] * 1e6)]).append((d, total * 1e6))
+            w(f"| {d} d | {n:,} | {rcu:,.0f} | {ms:,} ms | ${total * 1e6:,.2f} |")
+        w("")
     w("![cost per request against range length](cost-vs-range.svg)\n")
 
     w("## $ per tenant-month\n")

@@ -132,6 +132,10 @@ pub struct ScaleResults {
     pub dynalite_rss_after_load_kb: Option<u64>,
     pub dynalite_peak_rss_kb: Option<u64>,
     pub sync_first: Option<crate::sync_first::SyncFirst>,
+    /// The scale tenant's conversations in the last N days, for each range (the raw plan's
+    /// items, where it was not measured).
+    #[serde(default)]
+    pub range_conversations: Vec<(u32, u64)>,
     pub total_seconds: f64,
 }
 
@@ -655,6 +659,16 @@ pub async fn run(client: &Client, names: &TableNames, args: &ScaleArgs, machine:
         dynalite_rss_after_load_kb,
         dynalite_peak_rss_kb: dynalite_status_kb("VmHWM:"),
         sync_first,
+        range_conversations: {
+            let counts = shape::daily_counts(args.size, args.days, end_day());
+            args.ranges
+                .iter()
+                .map(|&d| {
+                    let last = counts.iter().rev().take(d as usize);
+                    (d, last.map(|&c| u64::from(c)).sum())
+                })
+                .collect()
+        },
         total_seconds: started.elapsed().as_secs_f64(),
     };
     crate::scale_report::write(&args.out, &results).expect("writing the scale report");
