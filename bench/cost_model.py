@@ -322,17 +322,23 @@ def main():
       "Rocket.Chat has (100 a request) and every stored room's key (byMonth) — it grows with "
       "history, not with traffic, and its Lambda time (waiting for Rocket.Chat) outweighs its "
       "reads. Listing weekly instead of daily divides it by 7.")
-    w("- *Stream rebuilds* (busy tenants): each stream batch rebuilds today from all of today's "
-      "conversations, so a busy day's reads grow with the square of its volume. A larger "
-      "`MaximumBatchingWindowInSeconds` (now 1 s) batches more changes per rebuild; rebuilding a day "
-      "at most once a minute bounds it.")
-    w("- *Conversation writes*: the item size (each write is 1 WRU per KB per table and index); "
-      "dropping `departmentId` from the byMonth projection or one GSI (a sparse byDepartmentMonth is "
-      "already only written for rooms with a department) saves up to a third. Fewer writes per "
-      "conversation (write only when closed) halve it.")
-    w("- *API requests*: rollups. A 3,650-day request on rollups reads thousands of times fewer "
-      "units than raw; beyond that, DynamoDB is a small part and Lambda's per-request price and "
-      "API Gateway's dominate short ranges.")
+    w("- *Stream rebuilds, writes* (the largest item from 100 to 1,000 a day): every stream batch "
+      "that touches today rewrites all of today's rollup items (about 48 a day here, ~1 KB each, so "
+      "2 WRU apiece with 40 agents), though one conversation changes only its 7 figures in 2 "
+      "scopes. Cheapest levers: rebuild today at most once every few minutes (a larger "
+      "`MaximumBatchingWindowInSeconds`, now 1 s, or a minimum interval per day), and put only "
+      "the items whose tallies changed; smaller rollup items (shorter attribute names in the "
+      "per-agent maps) halve the WRU per item.")
+    w("- *Stream rebuilds, reads* and the *reconciliation*: each reads the whole day from byMonth, "
+      "so a busy day's reads grow with the square of its volume (rebuilds × conversations); the "
+      "same batching lever bounds them.")
+    w("- *Conversation writes*: 1 WRU per KB per table and index; rooms are written twice (opened, "
+      "closed). Writing only closed rooms halves it; the byDepartmentMonth index is already sparse.")
+    w("- *API requests*: cost is linear in the days of the range (RCU per day: rollup item size × "
+      "(1 + departments' share)); a 3,650-day request reads every daily rollup item and day state. "
+      "Monthly rollup items for whole months would cut a 3,650-day request's reads about 30×; "
+      "smaller rollup items cut every range. Below 30 days, Lambda's and API Gateway's per-request "
+      "prices dominate, and raw costs 5–7× rollups at 30 days, far more beyond.")
     w("")
     with open(os.path.join(a.out, "cost.md"), "w") as f:
         f.write("\n".join(md) + "\n")

@@ -117,6 +117,10 @@ struct Args {
     sync_rooms: u32,
     #[arg(long, default_value_t = 30)]
     sync_days: u32,
+    /// Measure nothing: render scale.md and README.md's scale section again from a
+    /// scale-results.json of an earlier --scale run.
+    #[arg(long)]
+    scale_report_from: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -280,6 +284,14 @@ fn main() {
                 args.runs,
                 &args.out,
             ));
+        }
+        None if args.scale_report_from.is_some() => {
+            let path = args.scale_report_from.as_deref().expect("checked");
+            let text = std::fs::read_to_string(path).expect("reading the scale results");
+            let results: scale::ScaleResults =
+                serde_json::from_str(&text).expect("a scale-results.json");
+            scale_report::write(&args.out, &results).expect("writing the scale report");
+            eprintln!("wrote {}", args.out.display());
         }
         None if args.scale => {
             let scale = scale::ScaleArgs {

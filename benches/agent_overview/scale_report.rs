@@ -108,9 +108,21 @@ fn section(r: &ScaleResults) -> String {
     let _ = writeln!(s, "## Scale: {} over {} days\n", profile(r, r.size), r.days);
     let _ = writeln!(
         s,
-        "From `./scripts/bench.sh --scale` ({}, commit `{}`, {} cores, {}; the run took {:.0} s). \
-         The tables: [scale.md](scale.md); the cost model built on them: [cost.md](cost.md).\n",
-        r.machine.date, r.machine.commit, r.machine.nproc, r.machine.cpu, r.total_seconds
+        "From `./scripts/bench.sh --scale --runs {} --scale-size {} --raw-max-days {}{}` ({}, \
+         commit `{}`, {} cores, {}; the run took {:.0} s, with other engineers' builds sharing \
+         the cores). The tables: [scale.md](scale.md); the cost model built on them: \
+         [cost.md](cost.md).\n",
+        r.runs,
+        r.size,
+        r.raw_max_days,
+        r.sync_first
+            .as_ref()
+            .map_or(String::new(), |f| format!(" --sync-rooms {}", f.rooms)),
+        r.machine.date,
+        r.machine.commit,
+        r.machine.nproc,
+        r.machine.cpu,
+        r.total_seconds
     );
     let _ = writeln!(s, "{}", headline(r));
     s
