@@ -8,6 +8,10 @@
 #   RUNS=20 ./scripts/bench.sh             # tighter percentiles, longer run
 #   ARM64=0 ./scripts/bench.sh             # skip the arm64 build (its size only)
 #   ./scripts/bench.sh --sizes 1000,10000  # any option of the bench binary (--help lists them)
+#   ./scripts/bench.sh --scale             # issue 21: 1 M conversations over 10 years (~30 min),
+#                                          # writes bench/scale.md, scale-results.json, README's
+#                                          # scale section; then python3 bench/cost_model.py
+#   ./scripts/bench.sh --scale --scale-size 20000   # the same pipeline, small
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,9 +26,35 @@ if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
 fi
 RUNS="${RUNS:-5}"
 ARM64="${ARM64:-1}"
+SCALE=0
+OUT=bench
+prev=""
+for arg in "$@"; do
+  [[ "$arg" == --scale ]] && SCALE=1
+  [[ "$prev" == --out ]] && OUT="$arg"
+  [[ "$arg" == --out=* ]] && OUT="${arg#--out=}"
+  prev="$arg"
+done
 
 step "Tools"
 ensure_tools
+
+if [[ "$SCALE" == 1 ]]; then
+  # A million conversations and their two index entries live in dynalite's heap.
+  export DYNALITE_HEAP_MB="${DYNALITE_HEAP_MB:-12288}"
+  step "dynalite (in memory, free port, heap ${DYNALITE_HEAP_MB} MB)"
+  DYNALITE_PORT="$(free_port)"
+  start_dynalite
+  export BENCH_DYNALITE_PID="$DYNALITE_PID"
+  step "Scale benchmark (cargo bench --bench agent_overview -- --scale)"
+  started=$SECONDS
+  cargo bench --locked --bench agent_overview -- --runs "$RUNS" "$@"
+  info "dynalite's peak RSS: $(grep VmHWM "/proc/$DYNALITE_PID/status" | tr -s ' ')"
+  step "Cost model (bench/cost_model.py)"
+  python3 bench/cost_model.py --results "$OUT/scale-results.json" --out "$OUT"
+  step "Done in $((SECONDS - started)) s: $OUT/scale.md, scale-results.json, cost.md, cost-vs-range.svg"
+  exit 0
+fi
 
 step "Release build of the function (size, cold start)"
 # As deployed: without default features, like `cargo lambda build` (Cargo.toml's metadata).

@@ -141,14 +141,18 @@ free_port() {
 _port_answers() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
 
 # Starts an in-memory dynalite on 127.0.0.1:$DYNALITE_PORT and waits until it answers
-# (at most 30 s). Sets DYNALITE_PID and AWS_ENDPOINT_URL_DYNAMODB.
+# (at most 30 s). Sets DYNALITE_PID and AWS_ENDPOINT_URL_DYNAMODB. DYNALITE_HEAP_MB, when set,
+# is node's --max-old-space-size for it (the scale benchmark holds a million items in memory).
 start_dynalite() {
-  local port="$DYNALITE_PORT"
+  local port="$DYNALITE_PORT" node_options="${NODE_OPTIONS:-}"
   if _port_answers "$port"; then
     die "something already listens on 127.0.0.1:$port; stop it or set DYNALITE_PORT"
   fi
+  if [[ -n "${DYNALITE_HEAP_MB:-}" ]]; then
+    node_options="$node_options --max-old-space-size=$DYNALITE_HEAP_MB"
+  fi
   # No --path: in memory, gone when it stops. Tables are ACTIVE at once instead of after 500 ms.
-  start_background dynalite "$REPO_ROOT/infra/node_modules/.bin/dynalite" \
+  NODE_OPTIONS="$node_options" start_background dynalite "$REPO_ROOT/infra/node_modules/.bin/dynalite" \
     --host 127.0.0.1 --port "$port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
   DYNALITE_PID=$BACKGROUND_PID
   _wait_for_port dynalite "$DYNALITE_PID" "$port"

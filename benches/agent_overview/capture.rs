@@ -14,6 +14,13 @@ use tracing_subscriber::Layer;
 const REQUEST_LINE: &str = "agent-overview";
 
 static LAST: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+/// The line's fractional fields (the consumed capacity).
+static LAST_F64: Mutex<Option<HashMap<String, f64>>> = Mutex::new(None);
+
+/// The fractional fields of the last request line since the previous call.
+pub fn take_f64() -> Option<HashMap<String, f64>> {
+    LAST_F64.lock().expect("capture lock").take()
+}
 
 /// Installs the catcher as the process's subscriber (nothing is printed).
 pub fn install() {
@@ -33,6 +40,7 @@ impl<S: tracing::Subscriber> Layer<S> for Catcher {
         event.record(&mut fields);
         if fields.message.as_deref() == Some(REQUEST_LINE) {
             *LAST.lock().expect("capture lock") = Some(fields.numbers);
+            *LAST_F64.lock().expect("capture lock") = Some(fields.fractions);
         }
     }
 }
@@ -41,9 +49,14 @@ impl<S: tracing::Subscriber> Layer<S> for Catcher {
 struct Fields {
     message: Option<String>,
     numbers: HashMap<String, u64>,
+    fractions: HashMap<String, f64>,
 }
 
 impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fractions.insert(field.name().to_string(), value);
+    }
+
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.numbers.insert(field.name().to_string(), value);
     }

@@ -11,9 +11,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use serde::{Deserialize, Serialize};
 
-use crate::capture;
 use crate::load::{end_day, label, Tenant, USER_ID};
 use crate::plans::{Plan, Server};
+use crate::{capacity, capture};
 
 /// One measured request under one plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,20 @@ pub struct Cell {
     /// is made of, and a measure that waiting for a shared core does not inflate.
     pub client_cpu_ms: f64,
     pub dynalite_cpu_ms: Option<f64>,
+    /// Read and write capacity units the request consumed: the handler's own measurement
+    /// (its summary's `consumed_read_capacity`, store::capacity), identity reads included.
+    /// Absent in older runs.
+    #[serde(default)]
+    pub read_units: Option<f64>,
+    /// The same request's read units as the benchmark's own meter (capacity.rs) counted them:
+    /// a cross-check of the handler's.
+    #[serde(default)]
+    pub meter_read_units: Option<f64>,
+    #[serde(default)]
+    pub write_units: Option<f64>,
+    /// DynamoDB calls the request made (identity reads included).
+    #[serde(default)]
+    pub dynamodb_calls: Option<u64>,
 }
 
 /// CPU time consumed so far by every thread of a process (`None`: this one), from
@@ -104,20 +118,30 @@ struct Run {
     body: String,
     /// items_read, dynamodb_requests, buckets, rollup_items_read, rollup_days.
     stats: [u64; 5],
+    units: capacity::Units,
+    /// The handler's consumed read and write units (its request summary).
+    handler_units: (Option<f64>, Option<f64>),
 }
 
 /// Handles `query` once under `server`: status 200 or the benchmark stops.
 async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
     let dynalite = dynalite_pid();
     let (client_before, dynalite_before) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
+    let units_before = capacity::now();
     let started = Instant::now();
     let res = server.handle(request(query, tenant)).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let units = capacity::now() - units_before;
     let (client_after, dynalite_after) = (cpu_ns(None), dynalite.and_then(|p| cpu_ns(Some(p))));
     let delta_ms = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1e6);
     let body = body_text(res.body());
     assert_eq!(res.status(), 200, "{query}: {body}");
     let stats = capture::take().expect("the handler logged its request line");
+    let fractions = capture::take_f64().unwrap_or_default();
+    let handler_units = (
+        fractions.get("consumed_read_capacity").copied(),
+        fractions.get("consumed_write_capacity").copied(),
+    );
     let get = |k: &str| stats.get(k).copied().unwrap_or(0);
     Run {
         ms,
@@ -131,6 +155,8 @@ async fn once(server: &Server, tenant: &Tenant, query: &str) -> Run {
             get("rollup_items_read"),
             get("rollup_days"),
         ],
+        units,
+        handler_units,
     }
 }
 
@@ -163,6 +189,7 @@ impl Grid<'_> {
         let dept = department.then_some(tenant.department.as_str());
         let query = query_string(figure, days, dept);
         let mut stats = BTreeMap::new();
+        let mut units = BTreeMap::new();
         let mut reference: Option<String> = None;
         for (plan, server) in self.servers {
             let run = once(server, tenant, &query).await;
@@ -176,6 +203,7 @@ impl Grid<'_> {
                 ),
             }
             stats.insert(*plan, run.stats);
+            units.insert(*plan, (run.units, run.handler_units));
         }
         let mut runs: BTreeMap<Plan, Vec<Run>> = BTreeMap::new();
         for _ in 0..self.runs {
@@ -193,6 +221,7 @@ impl Grid<'_> {
                 let dynalite: Option<Vec<f64>> =
                     plan_runs.iter().map(|r| r.dynalite_cpu_ms).collect();
                 let [items_read, queries, buckets, rollup_items_read, rollup_days] = stats[plan];
+                let (u, (handler_read, handler_write)) = units[plan];
                 Cell {
                     conversations: tenant.conversations,
                     figure: figure.name().to_string(),
@@ -209,6 +238,10 @@ impl Grid<'_> {
                     rollup_days,
                     client_cpu_ms: percentile(&client, 0.5),
                     dynalite_cpu_ms: dynalite.map(|d| percentile(&d, 0.5)),
+                    read_units: handler_read.or(Some(u.read)),
+                    meter_read_units: Some(u.read),
+                    write_units: handler_write.or(Some(u.write)),
+                    dynamodb_calls: Some(u.calls),
                 }
             })
             .collect()

@@ -10,6 +10,7 @@ use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
+use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::store::identity_writes::put_user;
 use agent_overview::store::items::{attr, conversation_item};
@@ -100,38 +101,8 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
     .expect("rebuilding the rollups");
     let rollups_secs = started.elapsed().as_secs_f64();
 
-    let mut by_department: HashMap<String, u32> = HashMap::new();
-    for c in demo_conversations(&params) {
-        if let Some(d) = c.department_id {
-            *by_department.entry(d).or_default() += 1;
-        }
-    }
-    let (department, in_department) = by_department
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-        .expect("demo data has departments");
-
-    let user = User {
-        id: USER_ID.into(),
-        username: "bench".into(),
-        roles: vec!["livechat-manager".into()],
-        utc_offset: None,
-        generation: None,
-    };
-    put_user(client, &names.directory, &id, &user)
-        .await
-        .expect("adding the manager");
-    let token = format!("bench-token-{id}");
-    mint_session(
-        client,
-        names,
-        &tenant,
-        USER_ID,
-        Some(token.clone()),
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("minting the manager's session");
+    let (department, in_department) = busiest_department(demo_conversations(&params));
+    let token = add_manager(client, names, &tenant).await;
     Tenant {
         id,
         conversations,
@@ -142,4 +113,45 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
         rollups_secs,
         rollup_items: rebuilt.summary.items_written,
     }
+}
+
+/// The department with the most conversations, and how many it has.
+pub fn busiest_department(conversations: impl Iterator<Item = Conversation>) -> (String, u32) {
+    let mut by_department: HashMap<String, u32> = HashMap::new();
+    for c in conversations {
+        if let Some(d) = c.department_id {
+            *by_department.entry(d).or_default() += 1;
+        }
+    }
+    by_department
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .expect("demo data has departments")
+}
+
+/// A livechat-manager and a session for it; returns the session's token.
+pub async fn add_manager(client: &Client, names: &TableNames, tenant: &TenantId) -> String {
+    let id = tenant.as_str();
+    let user = User {
+        id: USER_ID.into(),
+        username: "bench".into(),
+        roles: vec!["livechat-manager".into()],
+        utc_offset: None,
+        generation: None,
+    };
+    put_user(client, &names.directory, id, &user)
+        .await
+        .expect("adding the manager");
+    let token = format!("bench-token-{id}");
+    mint_session(
+        client,
+        names,
+        tenant,
+        USER_ID,
+        Some(token.clone()),
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("minting the manager's session");
+    token
 }

@@ -10,6 +10,7 @@
 //! `bench/README.md`, `bench/results.json` and `bench/latency-vs-range.svg`. CI compiles it
 //! (clippy --all-targets) and never runs it.
 
+mod capacity;
 mod capture;
 mod chart;
 mod cold;
@@ -20,7 +21,15 @@ mod load;
 mod memory;
 mod plans;
 mod profiles;
+// The integration tests' stand-in of Rocket.Chat's REST API, for the sync's first cycle.
+#[allow(dead_code)]
+#[path = "../../tests/it/rc_standin.rs"]
+mod rc_standin;
 mod report;
+mod scale;
+mod scale_report;
+mod shape;
+mod sync_first;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -73,6 +82,45 @@ struct Args {
     /// over a tenant of the largest --sizes; `--runs` rounds. Writes profiles.md/.json.
     #[arg(long = "profile", value_parser = profiles::Candidate::parse)]
     profiles: Vec<profiles::Candidate>,
+    /// Scale profile (issue 21): the --base-size tenant over 365 days re-measured, then a
+    /// tenant of --scale-size conversations over --scale-days days loaded through the import,
+    /// its rollups rebuilt, requests of --scale-ranges days. Writes scale-results.json, scale.md
+    /// and README.md's scale section.
+    #[arg(long)]
+    scale: bool,
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_size: u32,
+    #[arg(long, default_value_t = 3650)]
+    scale_days: u32,
+    #[arg(long, default_value_t = 40)]
+    scale_agents: u32,
+    #[arg(long, default_value_t = 6)]
+    scale_departments: u32,
+    /// The default profile's tenant re-measured beside the scale tenant (0: none).
+    #[arg(long, default_value_t = 100_000)]
+    base_size: u32,
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 30, 365, 3650])]
+    scale_ranges: Vec<u32>,
+    /// The raw plan is measured for ranges up to this many days.
+    #[arg(long, default_value_t = 365)]
+    raw_max_days: u32,
+    /// How the scale tenant is loaded: `import` (agent-overview-admin import of a generated
+    /// export, a child process) or `direct` (BatchWriter).
+    #[arg(long, default_value = "import")]
+    scale_loader: String,
+    /// Where the generated export is written (deleted after the import).
+    #[arg(long, default_value = "target/bench-scale")]
+    work_dir: PathBuf,
+    /// The sync's first cycle against the Rocket.Chat stand-in: rooms (0: skipped), over the
+    /// last --sync-days days.
+    #[arg(long, default_value_t = 5_000)]
+    sync_rooms: u32,
+    #[arg(long, default_value_t = 30)]
+    sync_days: u32,
+    /// Measure nothing: render scale.md and README.md's scale section again from a
+    /// scale-results.json of an earlier --scale run.
+    #[arg(long)]
+    scale_report_from: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -145,11 +193,19 @@ pub struct Results {
     pub total_seconds: f64,
 }
 
+/// The benchmark's client, metered (capacity.rs): every call asks for its consumed capacity.
 pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    agent_overview::store::dynamo::client(&config)
+    // The product's capacity meter (store::capacity: per request, in the handler's summary)
+    // and the benchmark's own (capacity.rs: every call, its count, outside any request too).
+    let config = agent_overview::store::capacity::with_meter(
+        aws_sdk_dynamodb::config::Builder::from(&config),
+    )
+    .interceptor(capacity::Meter)
+    .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {
@@ -228,6 +284,36 @@ fn main() {
                 args.runs,
                 &args.out,
             ));
+        }
+        None if args.scale_report_from.is_some() => {
+            let path = args.scale_report_from.as_deref().expect("checked");
+            let text = std::fs::read_to_string(path).expect("reading the scale results");
+            let results: scale::ScaleResults =
+                serde_json::from_str(&text).expect("a scale-results.json");
+            scale_report::write(&args.out, &results).expect("writing the scale report");
+            eprintln!("wrote {}", args.out.display());
+        }
+        None if args.scale => {
+            let scale = scale::ScaleArgs {
+                size: args.scale_size,
+                days: args.scale_days,
+                agents: args.scale_agents,
+                departments: args.scale_departments,
+                base_size: args.base_size,
+                ranges: args.scale_ranges.clone(),
+                raw_max_days: args.raw_max_days,
+                runs: args.runs,
+                loader: args.scale_loader.clone(),
+                work_dir: args.work_dir.clone(),
+                out: args.out.clone(),
+                sync_rooms: args.sync_rooms,
+                sync_days: args.sync_days,
+            };
+            runtime.block_on(async {
+                let client = sdk_client().await;
+                let tables = TableNames::from_env().expect("table names (source scripts/env.sh)");
+                scale::run(&client, &tables, &scale, machine()).await;
+            });
         }
         None if args.report_from.is_some() => {
             let path = args.report_from.as_deref().expect("checked");

@@ -131,7 +131,23 @@ pub fn write(out: &Path, r: &Results) -> Result<(), Box<dyn std::error::Error>> 
         ),
         &series,
     )?;
-    std::fs::write(out.join("README.md"), markdown(r))?;
+    // The scale profile's section (scale_report.rs) stays as that run wrote it.
+    let readme = out.join("README.md");
+    let kept = std::fs::read_to_string(&readme)
+        .ok()
+        .and_then(|t| crate::scale_report::existing_section(&t));
+    let mut text = markdown(r);
+    if let Some(section) = kept {
+        text = crate::scale_report::splice(
+            &text,
+            section
+                .trim_start_matches(crate::scale_report::BEGIN)
+                .trim_start_matches('\n')
+                .trim_end()
+                .trim_end_matches(crate::scale_report::END),
+        );
+    }
+    std::fs::write(readme, text)?;
     Ok(())
 }
 
