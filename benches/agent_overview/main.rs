@@ -23,7 +23,7 @@ mod plans;
 mod profiles;
 // The integration tests' stand-in of Rocket.Chat's REST API, for the sync's first cycle.
 #[allow(dead_code)]
-#[path = "../../tests/it/rc_standin.rs"]
+#[path = "../../tests/it/support/rc_standin.rs"]
 mod rc_standin;
 mod report;
 mod scale;

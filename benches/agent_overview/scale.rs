@@ -413,6 +413,7 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
                 &tenant,
                 Some((first_day, end_day())),
                 end_day(),
+                agent_overview::domain::clock::system_clock(),
             )
             .await
             .expect("rebuilding the rollups");
@@ -433,6 +434,7 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
         &tenant,
         Some((metered_first, end_day())),
         end_day(),
+        agent_overview::domain::clock::system_clock(),
     )
     .await
     .expect("rebuilding the last days' rollups");

@@ -90,6 +90,7 @@ pub async fn run(
         USER_ID,
         AuthToken::new(TOKEN).expect("a token"),
         RetryPolicy::default(),
+        agent_overview::domain::clock::system_clock(),
     )
     .expect("a REST client");
     let options = SyncOptions {
