@@ -9,7 +9,8 @@
    `src/store/dynamo.rs`'s `sdk_config`) and the DynamoDB client is built in one function (`store::dynamo::client`, which adds the capacity meter);
 5. no configuration error is swallowed (`from_env().unwrap_or_default()`);
 6. BatchGetItem is called only in `src/store/batch_get.rs`, whose retry of unprocessed keys is
-   bounded.
+   bounded;
+7. `src/domain/` is pure: it imports nothing of the crate outside `domain`, and no AWS SDK.
 usage: rs_edges.py SRC_DIR  -> prints each breach; exit 1 if any."""
 import os, re, sys
 
@@ -23,6 +24,7 @@ DYNAMO_CLIENT = re.compile(r"\bdynamodb::Client::(new|from_conf)\s*\(")
 BARE_CLIENT = re.compile(r"(?<![:\w])Client::(new|from_conf)\s*\(")
 IMPORTS_DYNAMO_CLIENT = re.compile(r"use aws_sdk_dynamodb::(Client\b|\{[^}]*\bClient\b)")
 DYNAMO_CLIENT_ALLOWED = {os.path.join("store", "dynamo.rs")}
+DOMAIN_EDGE = re.compile(r"\bcrate::(?!domain\b)\w+|\baws_sdk_\w+|\baws_config\b")
 BATCH_GET = re.compile(r"\.batch_get_item\s*\(")
 BATCH_GET_ALLOWED = {os.path.join("store", "batch_get.rs")}
 WALL_CLOCK = re.compile(r"\b(Utc|Local)::now\s*\(|\bSystemTime::now\s*\(|\bsystem_clock\s*\(")
@@ -59,6 +61,8 @@ for root, _, files in os.walk(src):
             builds_client = DYNAMO_CLIENT.search(line) or (IMPORTS_DYNAMO_CLIENT.search(code) and BARE_CLIENT.search(line))
             if builds_client and rel not in DYNAMO_CLIENT_ALLOWED:
                 breaches.append(f"{rel}:{n}: builds an SDK client outside store::dynamo::client: {stripped}")
+            if rel.startswith("domain" + os.sep) and DOMAIN_EDGE.search(line):
+                breaches.append(f"{rel}:{n}: domain imports outside domain: {stripped}")
             if BATCH_GET.search(line) and rel not in BATCH_GET_ALLOWED:
                 breaches.append(f"{rel}:{n}: its own BatchGetItem loop (use store::batch_get::batch_get): {stripped}")
 for b in breaches:

@@ -28,6 +28,20 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// The conversation as the figures see it: `open` is read by none of them (and the GSIs do
+    /// not project it), so it is left out.
+    pub fn figures_only(&self) -> Self {
+        Self {
+            open: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether two versions of a conversation give the same figures (they may differ in `open`).
+    pub fn same_figures(&self, other: &Self) -> bool {
+        self.figures_only() == other.figures_only()
+    }
+
     /// A room with only its id and start: no department, agent, metrics or agent messages
     /// yet (what a room that nobody took looks like).
     pub fn new(room_id: impl Into<String>, ts_ms: i64) -> Self {
@@ -64,5 +78,36 @@ impl Conversation {
             MetricField::FirstReaction => self.first_reaction,
             MetricField::AgentMessages => Some(f64::from(self.agent_messages)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_ignore_open_and_nothing_else() {
+        let closed = Conversation {
+            open: Some(false),
+            agent: Some("kim".into()),
+            chat_duration: Some(12.5),
+            ..Conversation::new("R1", 1_709_251_200_000)
+        };
+        let open = Conversation {
+            open: Some(true),
+            ..closed.clone()
+        };
+        assert!(closed.same_figures(&open));
+        assert_eq!(open.figures_only().open, None);
+        let longer = Conversation {
+            chat_duration: Some(13.0),
+            ..closed.clone()
+        };
+        assert!(!closed.same_figures(&longer));
+        let reassigned = Conversation {
+            agent: Some("jane".into()),
+            ..closed.clone()
+        };
+        assert!(!closed.same_figures(&reassigned));
     }
 }

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod clock;
 pub mod conversation;
+pub mod day_state;
 pub mod exact_sum;
 pub mod figure;
 pub mod format;

@@ -96,13 +96,7 @@ pub fn plan_batch(records: &[EventRecord]) -> BatchWork {
 /// A change that touches nothing a figure reads (e.g. only `open`) needs no rebuild.
 fn figures_unchanged(old: Option<&Conversation>, new: Option<&Conversation>) -> bool {
     match (old, new) {
-        (Some(a), Some(b)) => {
-            let figures_of = |c: &Conversation| Conversation {
-                open: None,
-                ..c.clone()
-            };
-            figures_of(a) == figures_of(b)
-        }
+        (Some(a), Some(b)) => a.same_figures(b),
         _ => false,
     }
 }

@@ -10,9 +10,10 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::diff::{StoredDay, Tallies};
 use crate::domain::aggregate::Aggregator;
+use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
-use crate::store::day_state::{read_state, DayState};
+use crate::store::day_state::read_state;
 use crate::store::items::{
     day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
 };

@@ -13,8 +13,9 @@ use super::diff::{diff_day, scopes_of, Drift, StoredDay};
 use super::stored::{day_states, stored_days};
 use crate::config::RollupTables;
 use crate::domain::clock::Clock;
+use crate::domain::day_state::SETTLE_MS;
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::store::day_state::{get_state, OVERFLOW_SETTLE_MS};
+use crate::store::day_state::get_state;
 use crate::store::plan::month_spans;
 use crate::store::rebuild::Rebuilder;
 use crate::store::StoreOpError;
@@ -66,10 +67,6 @@ pub struct Verifier {
     rebuilder: Rebuilder,
     clock: Clock,
 }
-
-/// A day marked changed less than this long ago is the stream's to rebuild (it normally does
-/// within seconds), not drift: the bound the rollup plan's exactness allows for a fresh write.
-pub const SETTLE_MS: i64 = 60_000;
 
 impl Verifier {
     pub fn new(client: Client, tables: RollupTables, rebuilder: Rebuilder, clock: Clock) -> Self {
@@ -173,7 +170,7 @@ impl Verifier {
     }
 
     /// The days of `first..=last` whose pending keys overflowed and whose last change is old
-    /// enough to trust the index ([`OVERFLOW_SETTLE_MS`]) are rebuilt, without a mark, before
+    /// enough to trust the index ([`SETTLE_MS`]) are rebuilt, without a mark, before
     /// they are compared: that rebuild is what makes such a day clean (finding 6), not drift.
     async fn settle_overflowed(
         &self,
@@ -181,7 +178,7 @@ impl Verifier {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<(), StoreOpError> {
-        let settled_before = (self.clock)() - OVERFLOW_SETTLE_MS;
+        let settled_before = (self.clock)() - SETTLE_MS;
         let states = day_states(&self.client, &self.tables.rollups, tenant, first, last).await?;
         for (day, state) in states {
             let settled = state.last_change_at.is_none_or(|at| at <= settled_before);

@@ -23,6 +23,8 @@ use chrono::NaiveDate;
 use super::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
 use super::span::span_query;
 use super::{classify, StoreError, StoreOpError};
+use crate::domain::day_state::lease_until;
+use crate::domain::day_state::{DayState, LEASE_MS};
 use crate::domain::rollup::Scope;
 
 /// Conversation keys a state item lists as pending before it only says "overflow" (a DynamoDB
@@ -33,60 +35,9 @@ pub const PENDING_CAP: usize = 1000;
 /// one index partition.
 pub const ATTENTION_SHARDS: u32 = 8;
 
-/// An overflowed day (its pending keys unknown) is trusted to the index only this long after
-/// its last change: DynamoDB's GSI propagation is normally well under a second.
-pub const OVERFLOW_SETTLE_MS: i64 = 60_000;
-
-/// How long a writer's lease keeps a day dirty unless released: longer than any batch write
-/// with its retries (a crashed writer's days are read raw at most this long, then rebuilt).
-pub const LEASE_MS: i64 = 300_000;
-
-/// A day's state as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DayState {
-    pub day: Option<NaiveDate>,
-    pub changed: u64,
-    pub built: Option<u64>,
-    pub pending: BTreeSet<String>,
-    pub overflow: bool,
-    pub departments: Vec<String>,
-    /// Every department whose items a rebuild of the day ever put.
-    pub written: BTreeSet<String>,
-    /// Writers' leases, `{until ms}#{id}`.
-    pub writers: BTreeSet<String>,
-    pub last_change_at: Option<i64>,
-}
-
-impl DayState {
-    /// Its rollups are complete for every write marked so far.
-    pub fn is_clean(&self) -> bool {
-        self.built == Some(self.changed)
-    }
-
-    /// A department the day's rollups list (an unlisted one had nothing that day).
-    pub fn lists(&self, department: &str) -> bool {
-        self.departments.iter().any(|d| d == department)
-    }
-
-    /// The leases still live at `now_ms`, and the expired ones (a crashed writer's).
-    pub fn leases_at(&self, now_ms: i64) -> (Vec<&String>, Vec<&String>) {
-        self.writers
-            .iter()
-            .partition(|lease| lease_until(lease).is_none_or(|until| until > now_ms))
-    }
-}
-
 /// A new lease id for a writer, live until `now_ms + LEASE_MS`.
 pub fn new_lease(now_ms: i64) -> String {
     format!("{}#{:016x}", now_ms + LEASE_MS, rand::random::<u64>())
-}
-
-/// The instant a lease ends (`None`: not a lease this code wrote; [`read_state`] refuses those,
-/// and one is held live here, so a day is never made clean on a misread).
-fn lease_until(lease: &str) -> Option<i64> {
-    lease
-        .split_once('#')
-        .and_then(|(until, _)| until.parse().ok())
 }
 
 /// What a mark does to the day's writer leases.

@@ -22,13 +22,14 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
-use super::day_state::{self, attention, get_state, DayState};
+use super::day_state::{self, attention, get_state};
 use super::items::{self, attr, read_conversation_image, rollup_item, Item};
 use super::{succeeded_unless, StoreOpError};
 use crate::config::{RollupTables, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
+use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::range::UtcRange;
 use crate::domain::rollup::{DayRollup, Scope};

@@ -12,11 +12,12 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use tokio::sync::OnceCell;
 
-use super::day_state::{query_states, DayState};
+use super::day_state::query_states;
 use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
 use super::span::span_query;
 use super::{classify, FoldStats, RangeQuery, StoreError};
 use crate::domain::aggregate::Aggregator;
+use crate::domain::day_state::{covers, DayState, ItemSeen};
 use crate::domain::rollup::Scope;
 
 /// What the rollups of a span answer, and the runs of days they do not cover.
@@ -26,34 +27,6 @@ pub struct RollupRead {
     pub stats: FoldStats,
     /// Runs of consecutive days, oldest first, that must be read raw.
     pub uncovered: Vec<(NaiveDate, NaiveDate)>,
-}
-
-/// A day's figure item of the request's scope, as far as coverage is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ItemSeen {
-    pub version: Option<u64>,
-    /// It holds no agent: its scope had nothing that day.
-    pub tombstone: bool,
-}
-
-/// Whether a day's rollup item answers for `scope`: the day's state exists and is clean, and
-/// the item was built from that state (`version` = `built`). A department the clean day does
-/// not list had no conversation that day: it counts zero when there is no item or only a
-/// tombstone built no later than the state. An item with tallies is read raw instead, whatever
-/// its version: a rebuild that lost its last step to a concurrent mark can leave one behind
-/// (finding 7), and a lagging replica can show one the tombstone has replaced.
-pub fn covers(state: Option<&DayState>, scope: &Scope, item: Option<ItemSeen>) -> bool {
-    let Some(state) = state.filter(|s| s.is_clean()) else {
-        return false;
-    };
-    let built = state.built;
-    match scope {
-        Scope::Department(d) if !state.lists(d) => match item {
-            None => true,
-            Some(seen) => seen.tombstone && seen.version.unwrap_or(0) <= built.unwrap_or(0),
-        },
-        _ => item.map(|seen| seen.version) == Some(built),
-    }
 }
 
 /// The day states of a request's rollup span, `first..=last` (any length: a year's states

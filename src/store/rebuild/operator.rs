@@ -10,10 +10,11 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{compute, RebuildSummary, Rebuilder};
 use crate::domain::aggregate::Aggregator;
+use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::range::{utc_day_of, UtcRange};
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::store::day_state::{get_state, DayState};
+use crate::store::day_state::get_state;
 use crate::store::items::{
     self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item, MalformedItem,
 };

@@ -6,9 +6,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::domain::conversation::Conversation;
+use crate::domain::day_state::{DayState, SETTLE_MS};
 use crate::domain::range::UtcRange;
 use crate::domain::rollup::Scope;
-use crate::store::day_state::{DayState, OVERFLOW_SETTLE_MS};
 
 /// Lays the table's copy of each `pending` key over `rooms` (the `byMonth` GSI's answer for
 /// `day`): a conversation the table has on the day replaces the index's, one it no longer has
@@ -26,10 +26,7 @@ pub fn overlay_pending<'a>(
         let now = in_table
             .get(pk)
             .filter(|c| day.contains(c.ts_ms))
-            .map(|c| Conversation {
-                open: None,
-                ..c.clone()
-            });
+            .map(Conversation::figures_only);
         if rooms.get(pk) == now.as_ref() {
             confirmed.insert(pk.clone());
         }
@@ -48,7 +45,7 @@ pub struct DayPlan {
     /// tombstone once it has nothing), and the caller's extra scopes.
     pub scopes: BTreeSet<Scope>,
     /// `None`: the day stays dirty after the writes (an overflowed day whose last change is
-    /// younger than [`OVERFLOW_SETTLE_MS`], or a writer's live lease).
+    /// younger than [`SETTLE_MS`], or a writer's live lease).
     pub settle: Option<Settle>,
 }
 
@@ -88,7 +85,7 @@ pub fn plan_day(
     let settled = !state.overflow
         || state
             .last_change_at
-            .is_some_and(|at| now_ms - at >= OVERFLOW_SETTLE_MS);
+            .is_some_and(|at| now_ms - at >= SETTLE_MS);
     let (live, expired) = state.leases_at(now_ms);
     // A writer with a write in flight: the day stays dirty until it releases its lease (its
     // release is a mark, and that mark's rebuild follows).
@@ -184,12 +181,9 @@ mod tests {
             ..DayState::default()
         };
         let plan = |state: &DayState| plan_day(state, &set(&[]), &set(&[]), &BTreeSet::new(), NOW);
-        assert_eq!(
-            plan(&overflowed(Some(NOW - OVERFLOW_SETTLE_MS + 1))).settle,
-            None
-        );
+        assert_eq!(plan(&overflowed(Some(NOW - SETTLE_MS + 1))).settle, None);
         assert_eq!(plan(&overflowed(None)).settle, None);
-        let settled = plan(&overflowed(Some(NOW - OVERFLOW_SETTLE_MS))).settle;
+        let settled = plan(&overflowed(Some(NOW - SETTLE_MS))).settle;
         assert_eq!(settled.map(|s| s.clear_overflow), Some(true));
     }
 

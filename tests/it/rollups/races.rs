@@ -434,9 +434,8 @@ async fn no_rebuild_makes_a_day_clean_while_a_batch_is_in_flight() {
 /// rebuild after that makes the day clean and drops it.
 #[tokio::test]
 async fn an_expired_lease_is_dropped_by_the_next_rebuild() {
-    use agent_overview::store::day_state::{
-        get_state, mark_with_lease, new_lease, LeaseChange, LEASE_MS,
-    };
+    use agent_overview::domain::day_state::LEASE_MS;
+    use agent_overview::store::day_state::{get_state, mark_with_lease, new_lease, LeaseChange};
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("lease-expired");
     let day = NaiveDate::from_ymd_opt(2024, 6, 3).unwrap();
