@@ -9,7 +9,7 @@
 //! write lands would make the day clean without it. After the write, the lease is released by
 //! a mark that lists the batch's keys, so the next rebuild reads them from the table however
 //! late the index shows them. A writer that crashes leaves its lease to expire
-//! ([`day_state::LEASE_MS`]); its days are read raw until then and rebuilt after.
+//! ([`crate::domain::day_state::LEASE_MS`]); its days are read raw until then and rebuilt after.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
