@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use agent_overview::admin::demo::{demo_conversations, DemoParams};
-use agent_overview::admin::rollups::rebuild_rollups;
+use agent_overview::admin::rollups::{rebuild_rollups, RollupsRebuilt};
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
@@ -87,19 +87,8 @@ pub async fn load_tenant(client: &Client, names: &TableNames, conversations: u32
     let load_secs = started.elapsed().as_secs_f64();
     assert_eq!(written, u64::from(conversations));
 
-    let started = Instant::now();
     let first_day = end_day() - TimeDelta::days(i64::from(DATA_DAYS) - 1);
-    let rebuilt = rebuild_rollups(
-        client,
-        names,
-        &tenant,
-        Some((first_day, end_day())),
-        end_day(),
-        agent_overview::domain::clock::system_clock(),
-    )
-    .await
-    .expect("rebuilding the rollups");
-    let rollups_secs = started.elapsed().as_secs_f64();
+    let (rebuilt, rollups_secs) = rebuild_days(client, names, &tenant, first_day).await;
 
     let (department, in_department) = busiest_department(demo_conversations(&params));
     let token = add_manager(client, names, &tenant).await;
@@ -130,6 +119,27 @@ pub fn busiest_department(conversations: impl Iterator<Item = Conversation>) -> 
 }
 
 /// A livechat-manager and a session for it; returns the session's token.
+/// Rebuilds the rollups of `first..=end_day()` as `rebuild-rollups` does, timed (seconds).
+pub async fn rebuild_days(
+    client: &Client,
+    names: &TableNames,
+    tenant: &TenantId,
+    first: NaiveDate,
+) -> (RollupsRebuilt, f64) {
+    let started = Instant::now();
+    let rebuilt = rebuild_rollups(
+        client,
+        names,
+        tenant,
+        Some((first, end_day())),
+        end_day(),
+        agent_overview::domain::clock::system_clock(),
+    )
+    .await
+    .expect("rebuilding the rollups");
+    (rebuilt, started.elapsed().as_secs_f64())
+}
+
 pub async fn add_manager(client: &Client, names: &TableNames, tenant: &TenantId) -> String {
     let id = tenant.as_str();
     let user = User {

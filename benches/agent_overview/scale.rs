@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_overview::admin::demo::DemoParams;
-use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::config::TableNames;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::TenantId;
@@ -406,39 +405,14 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
     let (rebuild_secs, rebuild_days, rebuild_items) = match &phases {
         Some(ph) => (ph.rebuild_secs, ph.rebuild_days, ph.rebuild_items_written),
         None => {
-            let started = Instant::now();
-            let rebuilt = rebuild_rollups(
-                client,
-                names,
-                &tenant,
-                Some((first_day, end_day())),
-                end_day(),
-                agent_overview::domain::clock::system_clock(),
-            )
-            .await
-            .expect("rebuilding the rollups");
-            (
-                started.elapsed().as_secs_f64(),
-                rebuilt.summary.days,
-                rebuilt.summary.items_written,
-            )
+            let (rebuilt, secs) = load::rebuild_days(client, names, &tenant, first_day).await;
+            (secs, rebuilt.summary.days, rebuilt.summary.items_written)
         }
     };
     eprintln!("  rollups of {rebuild_days} days rebuilt in {rebuild_secs:.1} s");
     let metered_first = end_day() - TimeDelta::days(METERED_DAYS - 1);
     let before = capacity::now();
-    let started = Instant::now();
-    let metered = rebuild_rollups(
-        client,
-        names,
-        &tenant,
-        Some((metered_first, end_day())),
-        end_day(),
-        agent_overview::domain::clock::system_clock(),
-    )
-    .await
-    .expect("rebuilding the last days' rollups");
-    let metered_secs = started.elapsed().as_secs_f64();
+    let (metered, metered_secs) = load::rebuild_days(client, names, &tenant, metered_first).await;
     let used = capacity::now() - before;
     let (department, in_department) = load::busiest_department(shape::shaped_conversations(&p));
     let token = load::add_manager(client, names, &tenant).await;
