@@ -1,6 +1,6 @@
 //! Does asking for consumed capacity slow the request path? Side by side in one run against one
 //! dynalite: the same requests through `App::handle`, alternating between a store whose client
-//! has the capacity interceptor (`store::dynamo::client`, as deployed) and one whose client has
+//! has the capacity interceptor (`dynamo::client`, as deployed) and one whose client has
 //! none (`Client::new`: nothing asked for, nothing counted). Prints the medians and their ratio;
 //! the figures are kept in `bench/capacity-overhead.md`. Not a test: nothing is asserted on time.
 //!
@@ -16,11 +16,12 @@ use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::{Limits, QueryPlan, TableNames};
 use agent_overview::domain::identity::{TenantId, User};
+use agent_overview::dynamo::client;
+use agent_overview::dynamo::items::{attr, conversation_item};
+use agent_overview::dynamo::writer::{BatchWriter, WriterOptions};
 use agent_overview::http::App;
-use agent_overview::store::dynamo::{client, DynamoStore};
+use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::identity_writes::put_user;
-use agent_overview::store::items::{attr, conversation_item};
-use agent_overview::store::writer::{BatchWriter, WriterOptions};
 use chrono::NaiveDate;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request};

@@ -6,11 +6,18 @@
    the edge: the binaries, `src/functions/mod.rs` (the functions' INIT) and `src/domain/clock.rs`.
    `Instant::now` is not the wall clock: it measures durations and deadlines, never a date;
 4. every binary uses the one SDK configuration (an SDK configuration is loaded only in
-   `src/store/dynamo.rs`'s `sdk_config`) and the DynamoDB client is built in one function (`store::dynamo::client`, which adds the capacity meter);
+   `src/dynamo/client.rs`'s `sdk_config`) and the DynamoDB client is built in one function
+   (`dynamo::client`, which adds the capacity meter);
 5. no configuration error is swallowed (`from_env().unwrap_or_default()`);
-6. BatchGetItem is called only in `src/store/batch_get.rs`, whose retry of unprocessed keys is
+6. BatchGetItem is called only in `src/dynamo/batch_get.rs`, whose retry of unprocessed keys is
    bounded;
-7. `src/domain/` is pure: it imports nothing of the crate outside `domain`, and no AWS SDK.
+7. `src/domain/` is pure: it imports nothing of the crate outside `domain`, and no AWS SDK;
+8. the DynamoDB boundary: only `src/dynamo/` names `aws_sdk_dynamodb` or `AttributeValue` (the
+   binaries' wiring and `src/admin/tables.rs`, which creates the local tables, aside);
+9. the boundary imports nothing above it: `src/dynamo/` uses only `domain`, `config`, `telemetry`
+   and itself;
+10. the rollup engine (`src/rollups/`) imports nothing of the request path above it or of the
+   sync: not `store`, `http`, `functions`, `sync`, `reconcile` or `admin`.
 usage: rs_edges.py SRC_DIR  -> prints each breach; exit 1 if any."""
 import os, re, sys
 
@@ -19,14 +26,23 @@ ENV_ALLOWED = {"config.rs", os.path.join("bin", "admin.rs")}
 CLOCK_ALLOWED = {"main.rs", os.path.join("functions", "mod.rs"), os.path.join("domain", "clock.rs")}
 ENV_READ = re.compile(r"\benv::var(_os)?\s*\(|\benv::vars(_os)?\s*\(")
 SDK_CONFIG = re.compile(r"\baws_config::(load_defaults|load_from_env|from_env|defaults|ConfigLoader)\b|\bBehaviorVersion\b")
-SDK_CONFIG_ALLOWED = {os.path.join("store", "dynamo.rs")}
+SDK_CONFIG_ALLOWED = {os.path.join("dynamo", "client.rs")}
 DYNAMO_CLIENT = re.compile(r"\bdynamodb::Client::(new|from_conf)\s*\(")
 BARE_CLIENT = re.compile(r"(?<![:\w])Client::(new|from_conf)\s*\(")
 IMPORTS_DYNAMO_CLIENT = re.compile(r"use aws_sdk_dynamodb::(Client\b|\{[^}]*\bClient\b)")
-DYNAMO_CLIENT_ALLOWED = {os.path.join("store", "dynamo.rs")}
+DYNAMO_CLIENT_ALLOWED = {os.path.join("dynamo", "client.rs")}
+NAMES_SDK = re.compile(r"\baws_sdk_dynamodb\b|\bAttributeValue\b")
+NAMES_SDK_ALLOWED = {os.path.join("admin", "tables.rs")}
+# Files whose DynamoDB calls are still moving into src/dynamo/ (emptied as each moves).
+NOT_YET_MOVED = {os.path.join(*p.split("/")) for p in """
+store/identity_writes.rs store/day_state.rs store/signin.rs store/rebuild.rs sync/store.rs
+sync/lease.rs store/dynamo.rs sync/users_store.rs store/rebuild/operator.rs store/rebuild/reads.rs
+sync/lag.rs store/ingest.rs store/rollups.rs store/change.rs""".split()}
+DYNAMO_EDGE = re.compile(r"\bcrate::(?!(domain|config|telemetry|dynamo)\b)\w+")
+ROLLUPS_EDGE = re.compile(r"\bcrate::(store|http|functions|sync|reconcile|admin)\b")
 DOMAIN_EDGE = re.compile(r"\bcrate::(?!domain\b)\w+|\baws_sdk_\w+|\baws_config\b")
 BATCH_GET = re.compile(r"\.batch_get_item\s*\(")
-BATCH_GET_ALLOWED = {os.path.join("store", "batch_get.rs")}
+BATCH_GET_ALLOWED = {os.path.join("dynamo", "batch_get.rs")}
 WALL_CLOCK = re.compile(r"\b(Utc|Local)::now\s*\(|\bSystemTime::now\s*\(|\bsystem_clock\s*\(")
 
 src = sys.argv[1]
@@ -57,14 +73,21 @@ for root, _, files in os.walk(src):
             if re.search(r"from_env\(\)\s*\.unwrap_or_default\(\)", line):
                 breaches.append(f"{rel}:{n}: a configuration error swallowed: {stripped}")
             if SDK_CONFIG.search(line) and rel not in SDK_CONFIG_ALLOWED:
-                breaches.append(f"{rel}:{n}: its own SDK configuration (use store::dynamo::sdk_config()): {stripped}")
+                breaches.append(f"{rel}:{n}: its own SDK configuration (use dynamo::sdk_config()): {stripped}")
             builds_client = DYNAMO_CLIENT.search(line) or (IMPORTS_DYNAMO_CLIENT.search(code) and BARE_CLIENT.search(line))
             if builds_client and rel not in DYNAMO_CLIENT_ALLOWED:
-                breaches.append(f"{rel}:{n}: builds an SDK client outside store::dynamo::client: {stripped}")
+                breaches.append(f"{rel}:{n}: builds an SDK client outside dynamo::client: {stripped}")
             if rel.startswith("domain" + os.sep) and DOMAIN_EDGE.search(line):
                 breaches.append(f"{rel}:{n}: domain imports outside domain: {stripped}")
             if BATCH_GET.search(line) and rel not in BATCH_GET_ALLOWED:
-                breaches.append(f"{rel}:{n}: its own BatchGetItem loop (use store::batch_get::batch_get): {stripped}")
+                breaches.append(f"{rel}:{n}: its own BatchGetItem loop (use dynamo::batch_get::batch_get): {stripped}")
+            in_dynamo = rel.startswith("dynamo" + os.sep)
+            if NAMES_SDK.search(re.sub(r'"[^"]*"', '""', line)) and not (in_dynamo or is_binary or rel in NAMES_SDK_ALLOWED or rel in NOT_YET_MOVED):
+                breaches.append(f"{rel}:{n}: DynamoDB's SDK outside the boundary (move the call into src/dynamo/): {stripped}")
+            if in_dynamo and DYNAMO_EDGE.search(line):
+                breaches.append(f"{rel}:{n}: the DynamoDB boundary imports from above it: {stripped}")
+            if rel.startswith("rollups" + os.sep) and ROLLUPS_EDGE.search(line):
+                breaches.append(f"{rel}:{n}: the rollup engine imports from above it: {stripped}")
 for b in breaches:
     print(b)
 sys.exit(1 if breaches else 0)

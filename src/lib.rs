@@ -11,15 +11,16 @@
 //! clients from the one SDK configuration, the wall clock, the runtime. Environment variables
 //! are read only in [`config`]; the wall clock only at that edge (library code takes a `now` or a
 //! [`domain::clock::Clock`]); every metric is a [`telemetry::emf::Document`]; [`domain`] imports
-//! nothing outside itself; the DynamoDB client is built only by [`store::dynamo::client`] (with
-//! the consumed-capacity meter, [`store::capacity`]) and items are read by key only through
-//! [`store::batch_get`] (`scripts/rs_edges.py` checks the rules; `rs_cycles.py` that no files
+//! nothing outside itself; the DynamoDB client is built only by [`dynamo::client`] (with
+//! the consumed-capacity meter, [`dynamo::capacity`]) and items are read by key only through
+//! [`dynamo::batch_get`] (`scripts/rs_edges.py` checks the rules; `rs_cycles.py` that no files
 //! import each other in a cycle, `rs_sizes.py` that none has over 500 lines of code).
 
 #[cfg(feature = "admin")]
 pub mod admin;
 pub mod config;
 pub mod domain;
+pub mod dynamo;
 pub mod errors;
 pub mod functions;
 pub mod http;

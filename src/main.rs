@@ -2,9 +2,9 @@
 
 use agent_overview::config::Config;
 use agent_overview::domain::clock::system_clock;
+use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::{api::handle_event, api::warm_up_at_init, init};
-use agent_overview::store::dynamo::{client as dynamo_client, sdk_config, DynamoStore};
-use agent_overview::{http::App, signin::SignIn};
+use agent_overview::{http::App, signin::SignIn, store::dynamo::DynamoStore};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 

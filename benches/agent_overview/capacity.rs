@@ -3,12 +3,12 @@
 //! caller did not) and adds up the `ConsumedCapacity` of every answer. Requests are measured one
 //! at a time, so process-wide counters read before and after a request are that request's.
 //!
-//! The handler measures its own requests (store::capacity, in its summary line): this meter
+//! The handler measures its own requests (dynamo::capacity, in its summary line): this meter
 //! also counts the calls, and the work outside a request (loads, rebuilds, the sync). dynalite
 //! computes a Query's units as DynamoDB does (the sizes of the items read, summed per page,
 //! rounded up to 4 KB, halved for an eventually consistent read); for writes it counts the base
 //! table only and nothing for a failed conditional write, so GSI write units come from item
-//! sizes (store::capacity::dynamo_item_size) in the cost model.
+//! sizes (dynamo::capacity::dynamo_item_size) in the cost model.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

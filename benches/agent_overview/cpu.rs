@@ -17,8 +17,8 @@ use std::time::Instant;
 use agent_overview::admin::demo::demo_conversations;
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::figure::Figure;
+use agent_overview::dynamo::items::{attr, conversation_item, Item};
 use agent_overview::store::dynamo::{agent_attribute, fold_page, metric_attribute};
-use agent_overview::store::items::{attr, conversation_item, Item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
@@ -258,7 +258,7 @@ fn sdk_decode(figure: Figure, items: &[Item]) -> SdkDecode {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        let config = agent_overview::store::capacity::with_meter(
+        let config = agent_overview::dynamo::capacity::with_meter(
             aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&endpoint),
         )
         .build();

@@ -41,7 +41,7 @@ pub struct Cell {
     pub client_cpu_ms: f64,
     pub dynalite_cpu_ms: Option<f64>,
     /// Read and write capacity units the request consumed: the handler's own measurement
-    /// (its summary's `consumed_read_capacity`, store::capacity), identity reads included.
+    /// (its summary's `consumed_read_capacity`, dynamo::capacity), identity reads included.
     /// Absent in older runs.
     #[serde(default)]
     pub read_units: Option<f64>,

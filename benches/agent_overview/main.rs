@@ -198,9 +198,9 @@ pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    // The product's capacity meter (store::capacity: per request, in the handler's summary)
+    // The product's capacity meter (dynamo::capacity: per request, in the handler's summary)
     // and the benchmark's own (capacity.rs: every call, its count, outside any request too).
-    let config = agent_overview::store::capacity::with_meter(
+    let config = agent_overview::dynamo::capacity::with_meter(
         aws_sdk_dynamodb::config::Builder::from(&config),
     )
     .interceptor(capacity::Meter)

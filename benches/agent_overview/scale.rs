@@ -16,8 +16,8 @@ use agent_overview::admin::demo::DemoParams;
 use agent_overview::config::TableNames;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::TenantId;
-use agent_overview::store::items::conversation_item;
-use agent_overview::store::writer::{BatchWriter, WriterOptions};
+use agent_overview::dynamo::items::conversation_item;
+use agent_overview::dynamo::writer::{BatchWriter, WriterOptions};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::TimeDelta;
@@ -98,7 +98,7 @@ pub struct MeteredRebuild {
     pub calls: u64,
 }
 
-/// Item sizes (DynamoDB's rule, store::capacity::dynamo_item_size), for the cost model.
+/// Item sizes (DynamoDB's rule, dynamo::capacity::dynamo_item_size), for the cost model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemSizes {
     pub conversations_sampled: u32,
@@ -270,7 +270,7 @@ async fn run_import(
     first: &Conversation,
 ) -> (f64, Vec<RssSample>, String, ImportPhases) {
     use agent_overview::domain::figure::Figure;
-    use agent_overview::store::items::{attr, conversation_pk, rollup_sk};
+    use agent_overview::dynamo::items::{attr, conversation_pk, rollup_sk};
     let admin = env!("CARGO_BIN_EXE_agent-overview-admin");
     let first_key = [
         (attr::PK, conversation_pk(tenant, &first.room_id)),
@@ -381,7 +381,7 @@ async fn load_big(client: &Client, names: &TableNames, args: &ScaleArgs) -> (Ten
         let mut out = BatchWriter::new(
             client.clone(),
             &names.conversations,
-            &[agent_overview::store::items::attr::PK],
+            &[agent_overview::dynamo::items::attr::PK],
             writer,
         );
         for c in shape::shaped_conversations(&p) {
@@ -488,7 +488,7 @@ async fn item_sizes(
     args: &ScaleArgs,
     tenant: &str,
 ) -> ItemSizes {
-    use agent_overview::store::items::attr;
+    use agent_overview::dynamo::items::attr;
     let projected = [
         "agent",
         "responder",
@@ -503,7 +503,7 @@ async fn item_sizes(
     for c in shape::shaped_conversations(&params(args)).take(20_000) {
         let item = conversation_item(tenant, &c).expect("a storable conversation");
         n += 1;
-        base += agent_overview::store::capacity::dynamo_item_size(&item) as f64;
+        base += agent_overview::dynamo::capacity::dynamo_item_size(&item) as f64;
         let entry = |key: &str| {
             let keep = |k: &String| {
                 k == key || k == attr::PK || k == attr::TS || projected.contains(&k.as_str())
@@ -513,7 +513,7 @@ async fn item_sizes(
                 .filter(|(k, _)| keep(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            agent_overview::store::capacity::dynamo_item_size(&projected) as f64
+            agent_overview::dynamo::capacity::dynamo_item_size(&projected) as f64
         };
         month += entry(attr::MONTH);
         if item.contains_key(attr::DEPT_MONTH) {
@@ -537,7 +537,7 @@ async fn item_sizes(
         let page = page.expect("reading rollups");
         for item in page.items() {
             rollups += 1;
-            rollup_bytes += agent_overview::store::capacity::dynamo_item_size(item) as f64;
+            rollup_bytes += agent_overview::dynamo::capacity::dynamo_item_size(item) as f64;
         }
         if rollups >= 2000 {
             break;

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::{DateTime, Utc};
 
 use super::Report;

@@ -5,7 +5,7 @@
 
 use std::f64::consts::TAU;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::{NaiveDate, TimeDelta};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -14,11 +14,11 @@ use crate::config::TableNames;
 use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, TenantSettings};
+use crate::dynamo::items::{conversation_item, MalformedItem};
+use crate::dynamo::writer::{WriteError, WriterOptions};
 use crate::store::identity_writes::put_settings;
 use crate::store::ingest::ConversationWriter;
-use crate::store::items::{conversation_item, MalformedItem};
 use crate::store::rebuild::RebuildSummary;
-use crate::store::writer::{WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
 use super::rollups::DaySpan;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 
 use super::session::end_sessions_of;
 use super::Report;

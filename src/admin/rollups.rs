@@ -3,7 +3,7 @@
 //! the stream does it too; a second rebuild writes the same items). While they write, their
 //! `store::ingest::ConversationWriter` keeps each batch's days dirty (read raw).
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::NaiveDate;
 
 use crate::config::TableNames;

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::TableNames;
@@ -17,7 +17,7 @@ use super::directory::{add_user, DirectoryError};
 use super::session::{mint_session, SessionError};
 use super::tables::{create_tables_from_template, TablesError};
 use super::Report;
-use crate::store::writer::WriterOptions;
+use crate::dynamo::writer::WriterOptions;
 
 /// The demo's fixed shape: small enough to seed in seconds, large enough to show every figure.
 pub const DEMO_DAYS: u32 = 90;

@@ -1,7 +1,7 @@
 //! Minting a login session for an existing user. Only the token's hash is stored; the raw
 //! token is returned once, to be printed once.
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};

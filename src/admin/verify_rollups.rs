@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};

@@ -3,9 +3,9 @@
 
 use agent_overview::config::RollupsConfig;
 use agent_overview::domain::clock::system_clock;
+use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::{init, reconcile::handle_event};
 use agent_overview::reconcile::{scheduled::AttentionIndex, verify::Verifier};
-use agent_overview::store::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::store::rebuild::Rebuilder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 

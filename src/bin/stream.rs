@@ -3,8 +3,8 @@
 
 use agent_overview::config::RollupsConfig;
 use agent_overview::domain::clock::system_clock;
+use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::{init, stream::handle_event};
-use agent_overview::store::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::store::rebuild::Rebuilder;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -3,9 +3,9 @@
 
 use agent_overview::config::SyncFunctionConfig;
 use agent_overview::domain::clock::system_clock;
+use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::init;
 use agent_overview::functions::sync::{handle_event, SyncFunction};
-use agent_overview::store::dynamo::{client as dynamo_client, sdk_config};
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 

@@ -3,9 +3,9 @@
 
 use agent_overview::config::FanOutConfig;
 use agent_overview::domain::clock::system_clock;
+use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::init;
 use agent_overview::functions::sync_fanout::{handle_event, FanOutFunction};
-use agent_overview::store::dynamo::{client as dynamo_client, sdk_config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 

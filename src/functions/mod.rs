@@ -2,7 +2,7 @@
 //! configuration in `config.rs`: [`api`] (`main.rs`), [`stream`] (`bin/stream.rs`),
 //! [`reconcile`] (`bin/reconcile.rs`), [`sync`] (`bin/sync.rs`) and [`sync_fanout`]
 //! (`bin/sync_fanout.rs`). The binaries only wire: [`init`], the clients (built from the one
-//! SDK configuration, `store::dynamo::sdk_config`), the wall clock, then the runtime.
+//! SDK configuration, `dynamo::sdk_config`), the wall clock, then the runtime.
 
 pub mod api;
 pub mod reconcile;

@@ -21,10 +21,10 @@ use crate::config::MetricsConfig;
 use crate::domain::clock::Clock;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
+use crate::dynamo::capacity::{self, ConsumedCapacity};
+use crate::dynamo::items::MalformedItem;
 use crate::errors::error_chain;
-use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::change::read_change;
-use crate::store::items::MalformedItem;
 use crate::store::rebuild::RebuildSummary;
 use crate::store::RollupMaintenance;
 use crate::telemetry::emf::{Document, Unit};
@@ -233,7 +233,7 @@ pub async fn handle_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::items::conversation_item;
+    use crate::dynamo::items::conversation_item;
     use crate::store::rebuild::DayRebuild;
     use crate::store::StoreOpError;
     use serde_json::{json, Value};

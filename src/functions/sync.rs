@@ -16,7 +16,7 @@ use crate::sync::scheduled::{run_job, Job, BUDGET_MARGIN};
 
 /// The sync function's clients, settings and clock, made at INIT.
 pub struct SyncFunction {
-    pub dynamo: aws_sdk_dynamodb::Client,
+    pub dynamo: crate::dynamo::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub config: SyncFunctionConfig,
     pub clock: Clock,

@@ -12,7 +12,7 @@ use crate::sync::scheduled::fan_out;
 
 /// The fan-out function's clients, settings and clock, made at INIT.
 pub struct FanOutFunction {
-    pub dynamo: aws_sdk_dynamodb::Client,
+    pub dynamo: crate::dynamo::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub config: FanOutConfig,
     pub clock: Clock,

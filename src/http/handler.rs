@@ -14,9 +14,10 @@ use crate::domain::aggregate::Row;
 use crate::domain::clock::Clock;
 use crate::domain::identity::{hash_token, CallerContext};
 use crate::domain::range::{ReportingZone, UtcRange};
+use crate::dynamo::capacity;
 use crate::errors::error_chain;
 use crate::signin::SignIn;
-use crate::store::{capacity, ConversationStore, FoldStats, IdentityStore, RangeQuery};
+use crate::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery};
 use crate::telemetry::REQUEST_TARGET;
 
 const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
@@ -62,7 +63,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
         let mut outcome = RequestLog::default();
-        // What the request's DynamoDB calls consumed, as DynamoDB reports it (store::capacity).
+        // What the request's DynamoDB calls consumed, as DynamoDB reports it (dynamo::capacity).
         let (result, consumed) = capacity::measure(self.answer(&req, &mut outcome)).await;
         let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
         let (status, body) = match result {

@@ -5,14 +5,14 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::NaiveDate;
 use futures::StreamExt;
 
 use super::verify::Verifier;
 use crate::config::{MetricsConfig, RollupTables};
+use crate::dynamo::capacity::{self, ConsumedCapacity};
 use crate::errors::error_chain;
-use crate::store::capacity::{self, ConsumedCapacity};
 use crate::store::day_state::days_needing_attention;
 use crate::store::StoreOpError;
 use crate::telemetry::emf::{Document, Unit};

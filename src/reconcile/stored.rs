@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
@@ -13,11 +13,11 @@ use crate::domain::aggregate::Aggregator;
 use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
-use crate::store::day_state::read_state;
-use crate::store::items::{
+use crate::dynamo::items::{
     day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
 };
-use crate::store::span::span_query;
+use crate::dynamo::query::items_between;
+use crate::store::day_state::read_state;
 use crate::store::StoreOpError;
 
 /// Figure queries in flight at once.
@@ -31,12 +31,11 @@ pub async fn day_states(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<BTreeMap<NaiveDate, DayState>, StoreOpError> {
-    let items = query_between(
+    let items = items_between(
         client,
         table,
         rollup_pk(tenant, &Scope::All),
-        day_state_sk(first),
-        day_state_sk(last),
+        (day_state_sk(first), day_state_sk(last)),
     )
     .await?;
     let mut states = BTreeMap::new();
@@ -82,12 +81,11 @@ pub async fn stored_days(
         .flat_map(|scope| Figure::ALL.map(|figure| (scope.clone(), figure)));
     let results: Vec<(Scope, Figure, Vec<Item>)> = futures::stream::iter(reads)
         .map(|(scope, figure)| async move {
-            let items = query_between(
+            let items = items_between(
                 client,
                 table,
                 rollup_pk(tenant, &scope),
-                rollup_sk(figure, first),
-                rollup_sk(figure, last),
+                (rollup_sk(figure, first), rollup_sk(figure, last)),
             )
             .await?;
             Ok::<_, StoreOpError>((scope, figure, items))
@@ -124,24 +122,4 @@ fn read_figure_item(figure: Figure, item: &Item) -> Result<(NaiveDate, Tallies),
         .map(|(agent, tally)| (agent.to_string(), *tally))
         .collect();
     Ok((day, tallies))
-}
-
-/// Every item of partition `pk` with `from <= sk <= to`, all pages.
-async fn query_between(
-    client: &Client,
-    table: &str,
-    pk: String,
-    from: String,
-    to: String,
-) -> Result<Vec<Item>, StoreOpError> {
-    let mut pages = span_query(client, table, pk, (from, to))
-        .consistent_read(true)
-        .into_paginator()
-        .send();
-    let mut items = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-        items.extend(page.items().iter().cloned());
-    }
-    Ok(items)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::{Days, NaiveDate};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;

@@ -10,7 +10,7 @@ use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
 use crate::domain::figure::{Figure, MetricField};
 use crate::domain::identity::User;
-use crate::store::items::conversation_item;
+use crate::dynamo::items::conversation_item;
 
 use super::DocError;
 

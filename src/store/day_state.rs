@@ -16,16 +16,16 @@
 
 use std::collections::BTreeSet;
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
-use super::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
-use super::span::span_query;
 use super::{classify, StoreError, StoreOpError};
 use crate::domain::day_state::lease_until;
 use crate::domain::day_state::{DayState, LEASE_MS};
 use crate::domain::rollup::Scope;
+use crate::dynamo::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
+use crate::dynamo::query::query_between;
 
 /// Conversation keys a state item lists as pending before it only says "overflow" (a DynamoDB
 /// item holds 400 KB; a thousand keys of up to ~150 bytes stay well inside).
@@ -242,7 +242,7 @@ pub async fn query_states(
     page_limit: Option<i32>,
 ) -> Result<(Vec<DayState>, u64), StoreError> {
     let sort_keys = (day_state_sk(first), day_state_sk(last));
-    let mut pages = span_query(client, table, rollup_pk(tenant, &Scope::All), sort_keys)
+    let mut pages = query_between(client, table, rollup_pk(tenant, &Scope::All), sort_keys)
         .expression_attribute_names("#changed", attr::CHANGED)
         .expression_attribute_names("#built", attr::BUILT)
         .expression_attribute_names("#departments", attr::DEPARTMENTS)

@@ -2,17 +2,17 @@
 //! operators' tool, the import and the sync, each under the condition that keeps a mistake from
 //! clobbering someone else's data.
 
-use super::batch_get::{batch_get, consistent};
+use crate::dynamo::batch_get::{batch_get, consistent};
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
-use super::items::{
-    attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
-    string_list, user_item, Item, Reader,
-};
 use super::{succeeded_unless, StoreOpError};
 use crate::config::TableNames;
 use crate::domain::identity::{Session, TenantSettings, User};
+use crate::dynamo::items::{
+    attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
+    string_list, user_item, Item, Reader,
+};
 
 async fn get_directory_item(
     client: &Client,

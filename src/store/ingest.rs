@@ -14,17 +14,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use super::day_state::{self, new_lease, LeaseChange};
-use super::items::{attr, conversation_pk, Item, MalformedItem};
-use super::writer::{BatchSink, BatchWriter, Flush, WriteError, WriterOptions};
 use super::StoreOpError;
 use crate::config::TableNames;
 use crate::domain::clock::Clock;
 use crate::domain::range::utc_day_of;
+use crate::dynamo::items::{attr, conversation_pk, Item, MalformedItem};
+use crate::dynamo::writer::{BatchSink, BatchWriter, Flush, WriteError, WriterOptions};
 
 /// The (tenant, day) → conversation keys a write touches.
 type Touched = BTreeMap<(String, NaiveDate), BTreeSet<String>>;
@@ -136,7 +136,7 @@ fn tenant_key_day(item: &Item) -> Result<(String, String, NaiveDate), MalformedI
         Some(AttributeValue::S(pk)) => pk.clone(),
         _ => String::from("?"),
     };
-    let r = super::items::Reader::new(item, &key);
+    let r = crate::dynamo::items::Reader::new(item, &key);
     let tenant = r.str(attr::TENANT)?.to_string();
     let ts: i64 = r
         .opt_number(attr::TS)?

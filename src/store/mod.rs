@@ -8,24 +8,18 @@ use crate::domain::host::HostMapping;
 use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 
-pub mod batch_get;
-pub mod capacity;
 pub mod change;
 pub mod day_state;
 pub mod dynamo;
-mod error;
 pub mod identity_writes;
 pub mod ingest;
-pub mod items;
 pub mod memory;
 pub mod plan;
 pub mod rebuild;
 pub mod rollups;
 pub mod signin;
-pub mod span;
-pub mod writer;
 
-pub use error::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
+pub use crate::dynamo::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
 
 /// Sessions, users, settings and permissions.
 pub trait IdentityStore {

@@ -6,9 +6,9 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::items;
 use crate::config::QueryPlan;
 use crate::domain::range::UtcRange;
+use crate::dynamo::items;
 
 /// One independent read of a request, run concurrently with the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,13 +17,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
 use super::day_state::{self, attention, get_state};
-use super::items::{self, attr, read_conversation_image, rollup_item, Item};
 use super::{succeeded_unless, StoreOpError};
 use crate::config::{RollupTables, TableNames};
 use crate::domain::aggregate::Aggregator;
@@ -33,6 +32,7 @@ use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::range::UtcRange;
 use crate::domain::rollup::{DayRollup, Scope};
+use crate::dynamo::items::{self, attr, read_conversation_image, rollup_item, Item};
 
 mod operator;
 mod plan;

@@ -7,18 +7,18 @@
 
 use std::collections::BTreeMap;
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use tokio::sync::OnceCell;
 
 use super::day_state::query_states;
-use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
-use super::span::span_query;
 use super::{classify, FoldStats, RangeQuery, StoreError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::day_state::{covers, DayState, ItemSeen};
 use crate::domain::rollup::Scope;
+use crate::dynamo::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
+use crate::dynamo::query::query_between;
 
 /// What the rollups of a span answer, and the runs of days they do not cover.
 #[derive(Debug)]
@@ -154,7 +154,7 @@ async fn query_rollups(
         rollup_sk(query.figure, first),
         rollup_sk(query.figure, last),
     );
-    let mut pages = span_query(client, table, rollup_pk(&query.tenant, scope), sort_keys)
+    let mut pages = query_between(client, table, rollup_pk(&query.tenant, scope), sort_keys)
         .expression_attribute_names("#tallies", attr::TALLIES)
         .expression_attribute_names("#version", attr::VERSION)
         .projection_expression("#pk, #sk, #tallies, #version")

@@ -7,15 +7,15 @@
 //!
 //! The request path reads them (`host_mapping`, `tenant_sign_in`); only the admin tool writes.
 
-use super::batch_get::eventual;
+use crate::dynamo::batch_get::eventual;
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use aws_sdk_dynamodb::Client;
 
-use super::items::{self, attr, directory_key, sk, Item, Reader};
 use super::{StoreError, StoreOpError};
 use crate::domain::host::{DomainEntry, HostMapping};
 use crate::domain::identity::{TenantSignIn, VIEW_LIVECHAT_MANAGER};
+use crate::dynamo::items::{self, attr, directory_key, sk, Item, Reader};
 
 pub const DOMAINS_PK: &str = "#DOMAIN";
 pub const SIGNIN_SK: &str = "SIGNIN";
@@ -24,7 +24,7 @@ pub const CONNECTED_AT: &str = "connectedAt";
 
 /// Directory items by key, eventually consistent (a sign-in mapping may lag a write by a second).
 async fn batch_get(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-    Ok(super::batch_get::batch_get(client, table, keys, eventual).await?)
+    Ok(crate::dynamo::batch_get::batch_get(client, table, keys, eventual).await?)
 }
 
 fn sort_key(item: &Item) -> Option<&str> {

@@ -11,7 +11,7 @@ mod rooms;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::NaiveDate;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -28,16 +28,16 @@ use crate::domain::clock::{advancing_from, Clock};
 use crate::domain::conversation::Conversation;
 use crate::domain::identity::{TenantId, DEFAULT_VIEW_LIVECHAT_MANAGER_ROLES};
 use crate::domain::range::utc_day_of;
+use crate::dynamo::capacity;
+use crate::dynamo::items::{
+    attr, conversation_item, conversation_pk, permission_item, settings_item,
+};
+use crate::dynamo::writer::{BatchWriter, Flush, WriterOptions};
 use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::DocError;
-use crate::store::capacity;
 use crate::store::ingest::ConversationWriter;
-use crate::store::items::{
-    attr, conversation_item, conversation_pk, permission_item, settings_item,
-};
 use crate::store::rebuild::Rebuilder;
-use crate::store::writer::{BatchWriter, Flush, WriterOptions};
 
 /// Told the running counts after each room written (the CLI draws them on a progress bar).
 pub type Progress = std::sync::Arc<dyn Fn(&SyncSummary) + Send + Sync>;
@@ -275,7 +275,7 @@ impl Cycle<'_> {
         }
     }
 
-    async fn put_directory(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {
+    async fn put_directory(&mut self, item: crate::dynamo::items::Item) -> Result<(), SyncError> {
         self.directory
             .put(item)
             .await
@@ -375,7 +375,10 @@ impl Cycle<'_> {
         Ok(())
     }
 
-    async fn put_conversation(&mut self, item: crate::store::items::Item) -> Result<(), SyncError> {
+    async fn put_conversation(
+        &mut self,
+        item: crate::dynamo::items::Item,
+    ) -> Result<(), SyncError> {
         self.conversations
             .put(item)
             .await

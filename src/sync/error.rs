@@ -4,8 +4,8 @@
 use super::client::RestError;
 use super::lease::LeaseError;
 use super::source::SourceError;
+use crate::dynamo::writer::WriteError;
 use crate::rocketchat::DocError;
-use crate::store::writer::WriteError;
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]

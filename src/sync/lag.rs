@@ -5,14 +5,14 @@
 //! lagging tenants is the alarmed metric, so one broken tenant cannot hide another (the
 //! count rises), and each tenant's lag is in its own EMF line with the tenant as a property.
 
-use crate::store::batch_get::batch_get;
+use crate::dynamo::batch_get::batch_get;
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
 use super::store::{CONNECTIONS_PK, STATE_SK};
 use crate::config::{MetricsConfig, TableNames};
-use crate::store::items::{attr, directory_key, Item, Reader};
+use crate::dynamo::items::{attr, directory_key, Item, Reader};
 use crate::store::StoreOpError;
 use crate::telemetry::emf::{Document, Unit};
 

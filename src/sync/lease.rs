@@ -3,14 +3,14 @@
 //! manual runs) of the same tenant cannot interleave: the second refuses with a clear error
 //! naming when the lease ends. A holder that dies leaves a lease that simply expires.
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
 use super::store::STATE_SK;
 use crate::config::TableNames;
-use crate::store::items::directory_key;
+use crate::dynamo::items::directory_key;
 use crate::store::StoreOpError;
 
 const OWNER: &str = "leaseOwner";

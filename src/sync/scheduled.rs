@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn a_synced_jobs_document_carries_the_capacity_it_consumed() {
         let summary = crate::sync::cycle::SyncSummary {
-            consumed: crate::store::capacity::ConsumedCapacity {
+            consumed: crate::dynamo::capacity::ConsumedCapacity {
                 read_units: 4.5,
                 write_units: 120.0,
             },

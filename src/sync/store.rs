@@ -9,17 +9,17 @@
 //! - Reads of what is stored (to tell added from changed, and to find what `--full` removes)
 //!   go page by page, so memory follows the page size, not the workspace.
 
-use crate::store::batch_get::{batch_get, consistent};
+use crate::dynamo::batch_get::{batch_get, consistent};
 use std::collections::HashMap;
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
 use super::state::{Connection, Listing, Pending, SyncState};
 use super::walk::{Cursor, Key};
 use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
-use crate::store::items::{
+use crate::dynamo::items::{
     self, attr, conversation_pk, directory_key, read_conversation, Item, MalformedItem, Reader,
 };
 use crate::store::plan::months_between;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::state::SyncState;
-use crate::store::capacity::ConsumedCapacity;
+use crate::dynamo::capacity::ConsumedCapacity;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncSummary {

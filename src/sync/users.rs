@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 

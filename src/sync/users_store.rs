@@ -4,15 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
 use super::store::USERS_STATE_SK;
 use crate::config::TableNames;
 use crate::domain::identity::User;
-use crate::store::batch_get::{batch_get, consistent};
+use crate::dynamo::batch_get::{batch_get, consistent};
+use crate::dynamo::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
 use crate::store::identity_writes::{MANAGED_BY, MANAGED_BY_SYNC};
-use crate::store::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
 use crate::store::StoreOpError;
 
 mod a {

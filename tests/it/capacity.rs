@@ -1,4 +1,4 @@
-//! Consumed capacity (`store::capacity`) against dynalite: what a request's summary and EMF line
+//! Consumed capacity (`dynamo::capacity`) against dynalite: what a request's summary and EMF line
 //! report is what its DynamoDB calls consumed, computed by DynamoDB's rules from the items read;
 //! writes on spawned batch tasks are counted; outside a scope nothing is asked or counted.
 
@@ -13,14 +13,14 @@ use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::{hash_token, ReportingZoneSetting, TenantSettings};
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+use agent_overview::dynamo::capacity::{self, dynamo_item_size, read_units, ConsumedCapacity};
+use agent_overview::dynamo::items::{self, attr};
+use agent_overview::dynamo::writer::{BatchWriter, WriterOptions};
 use agent_overview::functions::stream::handle_batch;
 use agent_overview::reconcile::scheduled::{run_once, DaysToReconcile};
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::capacity::{self, dynamo_item_size, read_units, ConsumedCapacity};
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items::{self, attr};
 use agent_overview::store::rebuild::Rebuilder;
-use agent_overview::store::writer::{BatchWriter, WriterOptions};
 use agent_overview::store::{ConversationStore, IdentityStore, RangeQuery, StoreOpError};
 use agent_overview::sync::cycle::SyncOptions;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};

@@ -17,7 +17,7 @@ mod write;
 
 use std::path::Path;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use chrono::{DateTime, Utc};
 
 pub use summary::{CollectionSummary, ImportSummary};
@@ -26,11 +26,11 @@ use super::lines::{ExportFile, Lines, LinesError};
 use crate::config::TableNames;
 use crate::domain::clock::{advancing_from, Clock};
 use crate::domain::identity::TenantId;
+use crate::dynamo::capacity;
+use crate::dynamo::writer::{WriteError, WriterOptions};
 use crate::errors::error_chain;
 use crate::rocketchat::setting::SettingsError;
 use crate::rocketchat::DocError;
-use crate::store::capacity;
-use crate::store::writer::{WriteError, WriterOptions};
 use crate::store::StoreOpError;
 
 pub const ROOMS: &str = "rocketchat_room";

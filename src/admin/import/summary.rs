@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::admin::lines::ExportFile;
 use crate::domain::identity::{TenantId, TenantSettings};
-use crate::store::capacity::ConsumedCapacity;
+use crate::dynamo::capacity::ConsumedCapacity;
 use crate::store::rebuild::RebuildSummary;
 
 /// What happened to one collection's file.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 
 use super::summary::CollectionSummary;
 use super::{Context, ExportFiles, ImportError, MESSAGES, PERMISSIONS, ROOMS, SETTINGS, USERS};

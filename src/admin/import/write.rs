@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
+use crate::dynamo::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::summary::{CollectionSummary, ImportSummary};
@@ -14,14 +14,14 @@ use crate::admin::lines::ExportFile;
 use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
+use crate::dynamo::items::{attr, conversation_item, permission_item, settings_item};
+use crate::dynamo::writer::{BatchWriter, Flush};
 use crate::rocketchat::room::Room;
 use crate::store::identity_writes::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };
 use crate::store::ingest::ConversationWriter;
-use crate::store::items::{attr, conversation_item, permission_item, settings_item};
-use crate::store::writer::{BatchWriter, Flush};
 use crate::store::StoreOpError;
 
 /// Concurrent single-item calls (session puts, revocations, users): each carries a condition
@@ -289,7 +289,7 @@ fn changed(file: &ExportFile, line: u64) -> ImportError {
 
 async fn put(
     writer: &mut BatchWriter,
-    item: crate::store::items::Item,
+    item: crate::dynamo::items::Item,
     what: &'static str,
 ) -> Result<(), ImportError> {
     writer

@@ -14,10 +14,10 @@ use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::range::{utc_day_of, UtcRange};
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::store::day_state::get_state;
-use crate::store::items::{
+use crate::dynamo::items::{
     self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item, MalformedItem,
 };
+use crate::store::day_state::get_state;
 use crate::store::plan::month_spans;
 use crate::store::StoreOpError;
 

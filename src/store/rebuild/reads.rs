@@ -1,13 +1,13 @@
 //! The rebuild's raw reads: a month bucket's conversations from the `byMonth` GSI, and items by
-//! key (strongly consistent, through the one bounded [`crate::store::batch_get`]).
+//! key (strongly consistent, through the one bounded [`crate::dynamo::batch_get`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::Rebuilder;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::UtcRange;
-use crate::store::batch_get::{batch_get, consistent};
-use crate::store::items::{self, attr, read_indexed_conversation, Item};
+use crate::dynamo::batch_get::{batch_get, consistent};
+use crate::dynamo::items::{self, attr, read_indexed_conversation, Item};
 use crate::store::StoreOpError;
 
 impl Rebuilder {

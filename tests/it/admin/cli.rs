@@ -6,8 +6,8 @@ use std::process::{Command, Output};
 use agent_overview::admin::demo::{demo_conversations, DemoParams};
 use agent_overview::config::{Limits, TableNames};
 use agent_overview::domain::identity::{hash_token, ReportingZoneSetting};
+use agent_overview::dynamo::items::{attr, conversation_pk, read_settings, sk};
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items::{attr, conversation_pk, read_settings, sk};
 use agent_overview::store::IdentityStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
@@ -463,7 +463,7 @@ async fn generate_demo_writes_the_library_conversations_and_keeps_existing_setti
             .await
             .expect("written");
         assert_eq!(
-            agent_overview::store::items::read_conversation(&item, &pk).unwrap(),
+            agent_overview::dynamo::items::read_conversation(&item, &pk).unwrap(),
             c
         );
     }

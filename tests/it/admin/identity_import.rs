@@ -10,9 +10,9 @@ use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::{Limits, QueryPlan, TableNames};
 use agent_overview::domain::identity::hash_token;
+use agent_overview::dynamo::items::{attr, sk, Item};
 use agent_overview::http::handler::App;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items::{attr, sk, Item};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 

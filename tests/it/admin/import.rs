@@ -11,8 +11,8 @@ use agent_overview::admin::import::{
 use agent_overview::config::{Limits, TableNames};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{hash_token, ReportingZoneSetting, Session, User};
+use agent_overview::dynamo::items::{attr, conversation_pk, read_conversation, Item};
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items::{attr, conversation_pk, read_conversation, Item};
 use agent_overview::store::IdentityStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 

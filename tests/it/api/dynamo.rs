@@ -10,8 +10,8 @@ use agent_overview::domain::identity::{
     hash_token, ReportingZoneSetting, Session, TenantSettings, User,
 };
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
+use agent_overview::dynamo::items;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items;
 use agent_overview::store::memory::MemoryStore;
 use agent_overview::store::{ConversationStore, RangeQuery, WarmUp};
 use proptest::prelude::*;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use agent_overview::config::Limits;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::TenantSettings;
-use agent_overview::store::items;
+use agent_overview::dynamo::items;
 use lambda_http::http::Method;
 use lambda_http::Body;
 use serde_json::{json, Value};

@@ -4,8 +4,8 @@
 
 use agent_overview::config::Limits;
 use agent_overview::domain::identity::{hash_token, Session, User};
+use agent_overview::dynamo::items;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items;
 use agent_overview::store::memory::MemoryStore;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use agent_overview::domain::identity::hash_token;
-use agent_overview::store::dynamo::MAX_ATTEMPTS;
+use agent_overview::dynamo::MAX_ATTEMPTS;
 
 use crate::support::api::{as_user, call};
 use crate::support::fake_dynamo::{table_missing, throttled, FakeDynamo};

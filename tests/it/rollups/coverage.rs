@@ -402,9 +402,9 @@ async fn an_overflowed_day_is_trusted_to_the_index_only_after_it_settles() {
     );
     let day = chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap();
     let x = room("X", MAY_10 + 1000, "D1", "x", 10.0);
-    let x_pk = agent_overview::store::items::conversation_pk(&tenant, "X");
+    let x_pk = agent_overview::dynamo::items::conversation_pk(&tenant, "X");
     let pks: BTreeSet<String> = (0..PENDING_CAP)
-        .map(|i| agent_overview::store::items::conversation_pk(&tenant, &format!("gone{i}")))
+        .map(|i| agent_overview::dynamo::items::conversation_pk(&tenant, &format!("gone{i}")))
         .chain([x_pk])
         .collect();
 

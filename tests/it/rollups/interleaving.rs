@@ -18,17 +18,17 @@ use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::UtcRange;
+use agent_overview::dynamo::items::{
+    attr, conversation_item, conversation_pk, read_conversation_image,
+};
+use agent_overview::dynamo::writer::WriterOptions;
 use agent_overview::functions::stream::handle_batch;
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::store::day_state::days_needing_attention;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::ingest::ConversationWriter;
-use agent_overview::store::items::{
-    attr, conversation_item, conversation_pk, read_conversation_image,
-};
 use agent_overview::store::memory::MemoryStore;
 use agent_overview::store::rebuild::Rebuilder;
-use agent_overview::store::writer::WriterOptions;
 use agent_overview::store::{ConversationStore, RangeQuery};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
@@ -339,7 +339,7 @@ impl<'a> History<'a> {
     }
 
     /// The tenant's conversations as the table holds them (strongly consistent).
-    async fn table_items(&self) -> Vec<agent_overview::store::items::Item> {
+    async fn table_items(&self) -> Vec<agent_overview::dynamo::items::Item> {
         let keys = ROOMS
             .iter()
             .map(|r| {

@@ -10,8 +10,8 @@ use agent_overview::domain::clock::{system_clock, Clock};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::UtcRange;
+use agent_overview::dynamo::items::{attr, conversation_pk};
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::items::{attr, conversation_pk};
 use agent_overview::store::rebuild::Rebuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -158,7 +158,7 @@ async fn a_stale_department_item_on_a_clean_day_is_read_raw_and_repaired() {
     rollup.add(&stale).unwrap();
     let scope = agent_overview::domain::rollup::Scope::Department("D9".into());
     for figure in Figure::ALL {
-        let item = agent_overview::store::items::rollup_item(
+        let item = agent_overview::dynamo::items::rollup_item(
             &tenant,
             &scope,
             day,

@@ -10,11 +10,11 @@ use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::rollup::Scope;
+use agent_overview::dynamo::items::{attr, rollup_pk, rollup_sk};
 use agent_overview::reconcile::scheduled::{
     emf_document, run_once, AttentionIndex, DaysToReconcile, WINDOW_MS,
 };
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::items::{attr, rollup_pk, rollup_sk};
 use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::StoreOpError;
 use aws_sdk_dynamodb::types::AttributeValue;

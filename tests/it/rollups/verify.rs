@@ -7,7 +7,7 @@ use std::process::Output;
 
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::range::UtcRange;
-use agent_overview::store::items::{attr, rollup_item, rollup_pk, rollup_sk};
+use agent_overview::dynamo::items::{attr, rollup_item, rollup_pk, rollup_sk};
 use agent_overview::store::memory::MemoryStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;

@@ -1,7 +1,7 @@
 //! A scripted DynamoDB behind a real SDK client: the client's HTTP connector answers each call
 //! with the status and JSON body a script gives for its operation, as DynamoDB would send them.
 //! Everything above the connector is the production path: the SDK's deserializers, its retry
-//! classifier and standard retry mode (`store::dynamo::retry_config`), our error classification.
+//! classifier and standard retry mode (`dynamo::retry_config`), our error classification.
 //!
 //! Why not `aws-smithy-mocks`: it enables `aws-smithy-http-client/test-util`, which turns on
 //! `serde_json/preserve_order` for the whole test build, so the tests would serialize response
@@ -11,8 +11,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_overview::store::dynamo::retry_config;
-use agent_overview::store::items::Item;
+use agent_overview::dynamo::items::Item;
+use agent_overview::dynamo::retry_config;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -79,7 +79,7 @@ impl FakeDynamo {
                     .with_max_backoff(Duration::from_millis(5)),
             )
             .http_client(self.clone());
-        Client::from_conf(agent_overview::store::capacity::with_meter(config).build())
+        Client::from_conf(agent_overview::dynamo::capacity::with_meter(config).build())
     }
 }
 

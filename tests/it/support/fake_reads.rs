@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use agent_overview::domain::identity::{hash_token, Session, User};
+use agent_overview::dynamo::items;
+use agent_overview::dynamo::items::Item;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::items;
-use agent_overview::store::items::Item;
 use serde_json::Value;
 
 use crate::support::api::{raw_plan, worked_example, NOW_MS};

@@ -86,7 +86,7 @@ impl Gate {
                     .build()
                     .expect("an HTTP client"),
             });
-        Client::from_conf(agent_overview::store::capacity::with_meter(config).build())
+        Client::from_conf(agent_overview::dynamo::capacity::with_meter(config).build())
     }
 
     /// The most calls of `operation` on `table` that were in flight at once.

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
-use agent_overview::store::items::Item;
+use agent_overview::dynamo::items::Item;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -73,7 +73,7 @@ pub async fn client() -> Client {
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
         .load()
         .await;
-    agent_overview::store::dynamo::client(&config)
+    agent_overview::dynamo::client(&config)
 }
 
 static TABLES: OnceCell<()> = OnceCell::const_new();
@@ -205,7 +205,7 @@ pub async fn put_unindexed(
     tenant: &str,
     c: &agent_overview::domain::conversation::Conversation,
 ) {
-    let mut item = agent_overview::store::items::conversation_item(tenant, c).unwrap();
+    let mut item = agent_overview::dynamo::items::conversation_item(tenant, c).unwrap();
     item.remove("month");
     item.remove("deptMonth");
     client
@@ -227,7 +227,7 @@ pub async fn index_now(
         .put_item()
         .table_name(table_names().conversations)
         .set_item(Some(
-            agent_overview::store::items::conversation_item(tenant, c).unwrap(),
+            agent_overview::dynamo::items::conversation_item(tenant, c).unwrap(),
         ))
         .send()
         .await

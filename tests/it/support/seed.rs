@@ -4,7 +4,7 @@
 use agent_overview::admin::rollups::DaySpan;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{hash_token, Session, TenantSettings, User};
-use agent_overview::store::items;
+use agent_overview::dynamo::items;
 use aws_sdk_dynamodb::Client;
 
 use crate::support::api::NOW_MS;

@@ -7,7 +7,7 @@ use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::session::{mint_session, revoke_session};
 use agent_overview::config::TableNames;
 use agent_overview::domain::conversation::Conversation;
-use agent_overview::store::items::{attr, read_conversation};
+use agent_overview::dynamo::items::{attr, read_conversation};
 use agent_overview::sync::client::{AuthToken, RestClient, RetryPolicy};
 use agent_overview::sync::cycle::{sync_tenant, SyncError, SyncOptions, SyncSummary};
 use aws_sdk_dynamodb::types::AttributeValue;

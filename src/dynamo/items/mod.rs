@@ -8,11 +8,11 @@ use chrono::{DateTime, Datelike, Utc};
 
 mod conversation;
 mod identity;
-mod rollup;
+mod tallies;
 
 pub use conversation::*;
 pub use identity::*;
-pub use rollup::*;
+pub use tallies::*;
 
 pub type Item = HashMap<String, AttributeValue>;
 
