@@ -12,9 +12,9 @@ use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::TableNames;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{TenantId, User};
+use agent_overview::dynamo::identity_writes::put_user;
 use agent_overview::dynamo::items::{attr, conversation_item};
 use agent_overview::dynamo::writer::{BatchWriter, WriterOptions};
-use agent_overview::store::identity_writes::put_user;
 use aws_sdk_dynamodb::Client;
 use chrono::{NaiveDate, TimeDelta};
 

@@ -10,11 +10,11 @@ use crate::config::TableNames;
 use crate::domain::identity::{
     ReportingZoneKind, ReportingZoneSetting, TenantId, TenantSettings, User,
 };
-use crate::rocketchat::setting::{validate_zone, SettingsError};
-use crate::store::identity_writes::{
+use crate::dynamo::identity_writes::{
     delete_user as delete_user_item, get_settings, get_user, put_settings,
     put_user_keeping_generation, set_roles,
 };
+use crate::rocketchat::setting::{validate_zone, SettingsError};
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]

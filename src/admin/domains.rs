@@ -12,7 +12,7 @@ use super::Report;
 use crate::config::TableNames;
 use crate::domain::host::{BadDomain, DomainEntry, Host};
 use crate::domain::identity::TenantId;
-use crate::store::signin::{self as store, DomainItem};
+use crate::dynamo::signin::{self as store, DomainItem};
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use rand::Rng;
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::{hash_token, Session, TenantId};
-use crate::store::identity_writes::{
+use crate::dynamo::identity_writes::{
     delete_session, end_sessions, get_settings, get_user, put_session,
 };
 use crate::store::StoreOpError;

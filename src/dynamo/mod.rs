@@ -7,9 +7,13 @@
 pub mod batch_get;
 pub mod capacity;
 mod client;
+pub mod conversations;
 mod error;
+pub mod identity_reads;
+pub mod identity_writes;
 pub mod items;
 pub mod query;
+pub mod signin;
 pub mod writer;
 
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.

@@ -11,13 +11,11 @@ use crate::domain::range::UtcRange;
 pub mod change;
 pub mod day_state;
 pub mod dynamo;
-pub mod identity_writes;
 pub mod ingest;
 pub mod memory;
 pub mod plan;
 pub mod rebuild;
 pub mod rollups;
-pub mod signin;
 
 pub use crate::dynamo::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
 

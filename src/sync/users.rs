@@ -32,10 +32,10 @@ pub use super::users_store::{get_users_state, FullCursor, UsersState};
 use super::users_store::{managed_users_between, put_users_state, stored_users};
 use crate::config::TableNames;
 use crate::domain::identity::User;
+use crate::dynamo::identity_writes::{delete_user, end_sessions, put_owned_user, UserOwner};
 use crate::rocketchat::limits;
 use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
-use crate::store::identity_writes::{delete_user, end_sessions, put_owned_user, UserOwner};
 
 /// A full users listing at least this often.
 pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
@@ -322,7 +322,7 @@ impl UsersPhase<'_> {
     ) -> Result<(), SyncError> {
         let (client, table) = (self.client, &self.names.directory);
         let removed = if only_managed {
-            crate::store::identity_writes::delete_synced_user(client, table, self.tenant, id)
+            crate::dynamo::identity_writes::delete_synced_user(client, table, self.tenant, id)
                 .await?
         } else {
             delete_user(client, table, self.tenant, id).await?

@@ -11,8 +11,8 @@ use super::store::USERS_STATE_SK;
 use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::dynamo::batch_get::{batch_get, consistent};
+use crate::dynamo::identity_writes::{MANAGED_BY, MANAGED_BY_SYNC};
 use crate::dynamo::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
-use crate::store::identity_writes::{MANAGED_BY, MANAGED_BY_SYNC};
 use crate::store::StoreOpError;
 
 mod a {

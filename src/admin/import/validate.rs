@@ -10,13 +10,13 @@ use super::{Context, ExportFiles, ImportError, MESSAGES, PERMISSIONS, ROOMS, SET
 use crate::admin::lines::ExportFile;
 use crate::config::TableNames;
 use crate::domain::identity::TenantSettings;
+use crate::dynamo::identity_writes::{get_settings, session_owners};
 use crate::rocketchat::message::{read_message, Kind};
 use crate::rocketchat::permission::{read_permission, Permission};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::setting::{read_setting, Setting, SettingsDraft};
 use crate::rocketchat::user::{read_user, UserDoc};
 use crate::rocketchat::{Doc, DocError};
-use crate::store::identity_writes::{get_settings, session_owners};
 
 // The limits live in `rocketchat::limits`: the sync refuses alike.
 use crate::rocketchat::limits::{check_conversation, id_size, roles_size, DayDepartments};

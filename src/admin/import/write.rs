@@ -14,13 +14,13 @@ use crate::admin::lines::ExportFile;
 use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
-use crate::dynamo::items::{attr, conversation_item, permission_item, settings_item};
-use crate::dynamo::writer::{BatchWriter, Flush};
-use crate::rocketchat::room::Room;
-use crate::store::identity_writes::{
+use crate::dynamo::identity_writes::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };
+use crate::dynamo::items::{attr, conversation_item, permission_item, settings_item};
+use crate::dynamo::writer::{BatchWriter, Flush};
+use crate::rocketchat::room::Room;
 use crate::store::ingest::ConversationWriter;
 use crate::store::StoreOpError;
 

@@ -9,9 +9,9 @@ use agent_overview::admin::session::mint_session;
 use agent_overview::config::{Limits, TableNames};
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::identity::User;
+use agent_overview::dynamo::identity_writes::{put_user_keeping_generation, sessions_of};
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::identity_writes::{put_user_keeping_generation, sessions_of};
 use agent_overview::sync::cycle::{sync_tenant, SyncOptions};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -338,7 +338,7 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
 /// removes it: only a user `users.info` confirms gone is removed.
 #[tokio::test]
 async fn only_a_user_rocketchat_confirms_gone_is_removed() {
-    use agent_overview::store::identity_writes::{put_owned_user, UserOwner};
+    use agent_overview::dynamo::identity_writes::{put_owned_user, UserOwner};
     use agent_overview::sync::users::UsersPhase;
     use std::sync::Arc;
 

@@ -12,10 +12,10 @@ use crate::dynamo::batch_get::eventual;
 use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{StoreError, StoreOpError};
 use crate::domain::host::{DomainEntry, HostMapping};
 use crate::domain::identity::{TenantSignIn, VIEW_LIVECHAT_MANAGER};
 use crate::dynamo::items::{self, attr, directory_key, sk, Item, Reader};
+use crate::dynamo::{StoreError, StoreOpError};
 
 pub const DOMAINS_PK: &str = "#DOMAIN";
 pub const SIGNIN_SK: &str = "SIGNIN";

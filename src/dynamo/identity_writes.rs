@@ -6,13 +6,13 @@ use crate::dynamo::batch_get::{batch_get, consistent};
 use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{succeeded_unless, StoreOpError};
 use crate::config::TableNames;
 use crate::domain::identity::{Session, TenantSettings, User};
 use crate::dynamo::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
     string_list, user_item, Item, Reader,
 };
+use crate::dynamo::{succeeded_unless, StoreOpError};
 
 async fn get_directory_item(
     client: &Client,
