@@ -14,7 +14,7 @@ use agent_overview::admin::demo::{demo_conversations, DemoParams};
 use agent_overview::admin::rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
-use agent_overview::config::{Limits, QueryPlan, TableNames};
+use agent_overview::config::{QueryPlan, ReadSettings, TableNames};
 use agent_overview::domain::identity::{TenantId, User};
 use agent_overview::dynamo::client;
 use agent_overview::dynamo::identity_writes::put_user;
@@ -78,13 +78,13 @@ async fn time(app: &App<DynamoStore>, query: &str, token: &str) -> (f64, f64) {
 }
 
 fn app(client: aws_sdk_dynamodb::Client, names: &TableNames, plan: QueryPlan) -> App<DynamoStore> {
-    let limits = Limits {
+    let reads = ReadSettings {
         query_plan: plan,
-        ..Limits::default()
+        ..ReadSettings::default()
     };
     App {
-        store: DynamoStore::new(client, names.clone(), limits.clone()),
-        limits,
+        store: DynamoStore::new(client, names.clone(), reads.clone()),
+        reads,
         clock: Arc::new(|| chrono::Utc::now().timestamp_millis()),
         sign_in: None,
     }

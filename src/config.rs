@@ -109,9 +109,9 @@ impl std::str::FromStr for QueryPlan {
     }
 }
 
-/// Limits that bound the work of one request.
+/// ReadSettings that bound the work of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
+pub struct ReadSettings {
     /// Longest accepted range, in days (inclusive of both ends). Past it: 400.
     pub max_range_days: u32,
     /// Time a request may spend reading; past it the request fails whole (503), never partial.
@@ -124,7 +124,7 @@ pub struct Limits {
     pub query_plan: QueryPlan,
 }
 
-impl Default for Limits {
+impl Default for ReadSettings {
     fn default() -> Self {
         Self {
             max_range_days: 3660,
@@ -136,7 +136,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl ReadSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let max_range_days = parsed("MAX_RANGE_DAYS")?.unwrap_or(defaults.max_range_days);
@@ -362,7 +362,7 @@ impl Default for SignInConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: TableNames,
-    pub limits: Limits,
+    pub reads: ReadSettings,
     pub metrics: MetricsConfig,
     pub sign_in: SignInConfig,
 }
@@ -371,7 +371,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             tables: TableNames::from_env()?,
-            limits: Limits::from_env()?,
+            reads: ReadSettings::from_env()?,
             metrics: MetricsConfig::from_env()?,
             sign_in: SignInConfig::from_env()?,
         })
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!("raw".parse(), Ok(QueryPlan::Raw));
         assert_eq!("rollups".parse(), Ok(QueryPlan::Rollups));
         assert!("Raw".parse::<QueryPlan>().is_err());
-        assert_eq!(Limits::default().query_plan, QueryPlan::Rollups);
+        assert_eq!(ReadSettings::default().query_plan, QueryPlan::Rollups);
     }
 
     #[test]

@@ -12,14 +12,14 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     let config = init(Config::from_env(), |c| &c.metrics)?;
     let client = dynamo_client(&sdk_config().await);
-    let store = DynamoStore::new(client, config.tables.clone(), config.limits.clone());
+    let store = DynamoStore::new(client, config.tables.clone(), config.reads.clone());
     warm_up_at_init(&store, std::time::Duration::from_secs(2)).await;
     // Sign-in's HTTP client is built on the first check, not here: INIT stays as it was.
     let clock = system_clock();
     let sign_in = Some(SignIn::new(config.sign_in, clock.clone(), config.metrics));
     let app = &App {
         store,
-        limits: config.limits,
+        reads: config.reads,
         clock,
         sign_in,
     };

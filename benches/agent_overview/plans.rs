@@ -9,7 +9,7 @@
 //! - **rollups**: the function's `DynamoStore` with `QUERY_PLAN=rollups`, the default (daily
 //!   rollups for the whole UTC days, raw conversations for the partial days at the edges).
 
-use agent_overview::config::{Limits, QueryPlan, TableNames};
+use agent_overview::config::{QueryPlan, ReadSettings, TableNames};
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::identity::{CallerContext, Session};
@@ -54,18 +54,18 @@ pub enum Server {
 
 impl Server {
     pub fn new(plan: Plan, client: &Client, tables: &TableNames) -> Self {
-        let limits = Limits {
+        let reads = ReadSettings {
             query_plan: match plan {
                 Plan::Rollups => QueryPlan::Rollups,
                 Plan::Baseline | Plan::Raw => QueryPlan::Raw,
             },
-            ..Limits::default()
+            ..ReadSettings::default()
         };
-        let store = DynamoStore::new(client.clone(), tables.clone(), limits.clone());
+        let store = DynamoStore::new(client.clone(), tables.clone(), reads.clone());
         match plan {
             Plan::Raw | Plan::Rollups => Server::Dynamo(App {
                 store,
-                limits,
+                reads,
                 clock: system_clock(),
                 sign_in: None,
             }),
@@ -75,7 +75,7 @@ impl Server {
                     client: client.clone(),
                     tables: tables.clone(),
                 },
-                limits,
+                reads,
                 clock: system_clock(),
                 sign_in: None,
             }),

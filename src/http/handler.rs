@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::query::{parse_query, validate};
-use crate::config::Limits;
+use crate::config::ReadSettings;
 use crate::domain::aggregate::Row;
 use crate::domain::clock::Clock;
 use crate::domain::identity::{hash_token, CallerContext};
@@ -26,11 +26,11 @@ const ROUTE: &str = "/api/v1/livechat/analytics/agent-overview";
 /// without a lookup.
 const MAX_CREDENTIAL_BYTES: usize = 256;
 
-/// What a request needs: the store, the limits, the clock, and sign-in with Rocket.Chat
+/// What a request needs: the store, its read settings, the clock, and sign-in with Rocket.Chat
 /// (`None`: only sessions admit).
 pub struct App<S> {
     pub store: S,
-    pub limits: Limits,
+    pub reads: ReadSettings,
     pub clock: Clock,
     pub sign_in: Option<SignIn>,
 }
@@ -135,7 +135,7 @@ impl<S: IdentityStore + ConversationStore + Sync> App<S> {
         if !caller.can_view_livechat_manager() {
             return Err(ApiError::Forbidden);
         }
-        let query = validate(raw, self.limits.max_range_days).map_err(ApiError::InvalidParams)?;
+        let query = validate(raw, self.reads.max_range_days).map_err(ApiError::InvalidParams)?;
         outcome.figure = Some(query.figure.name());
         outcome.range_days = Some(query.days);
 

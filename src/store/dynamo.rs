@@ -5,10 +5,10 @@
 use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
 
-use super::plan::{self, Unit};
+use super::plan::{self, PlannedRead};
 use super::rollups::{self, SpanStates};
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
-use crate::config::{Limits, TableNames};
+use crate::config::{ReadSettings, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::host::HostMapping;
 use crate::domain::identity::{CallerContext, Session, TenantSignIn};
@@ -20,15 +20,15 @@ use crate::dynamo::{identity_reads, signin, Client};
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
-    limits: Limits,
+    reads: ReadSettings,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, tables: TableNames, limits: Limits) -> Self {
+    pub fn new(client: Client, tables: TableNames, reads: ReadSettings) -> Self {
         Self {
             client,
             tables,
-            limits,
+            reads,
         }
     }
 
@@ -54,7 +54,7 @@ impl DynamoStore {
             tables,
             bucket,
             query.figure,
-            self.limits.query_page_limit,
+            self.reads.query_page_limit,
         )
         .await?;
         let stats = FoldStats {
@@ -66,15 +66,15 @@ impl DynamoStore {
         Ok((read.agg, stats))
     }
 
-    /// One read of the request's plan (see [`plan::plan`]).
-    async fn fold_unit(
+    /// One read of the request's plan (see [`plan::reads_for`]).
+    async fn fold_read(
         &self,
         query: &RangeQuery,
         states: &SpanStates<'_>,
-        unit: Unit,
+        read: PlannedRead,
     ) -> Result<(Aggregator, FoldStats), StoreError> {
-        match unit {
-            Unit::Raw { range, month } => {
+        match read {
+            PlannedRead::Raw { range, month } => {
                 let narrowed = RangeQuery {
                     range,
                     ..query.clone()
@@ -82,14 +82,14 @@ impl DynamoStore {
                 self.fold_bucket(&narrowed, query.department_id.as_deref(), month)
                     .await
             }
-            Unit::Rollups { first, last } => {
+            PlannedRead::Rollups { first, last } => {
                 let read = rollups::fold_days(
                     &self.client,
                     &self.tables.rollups,
                     query,
                     states,
                     (first, last),
-                    self.limits.query_page_limit,
+                    self.reads.query_page_limit,
                 )
                 .await?;
                 let (mut agg, mut stats) = (read.agg, read.stats);
@@ -151,17 +151,17 @@ impl IdentityStore for DynamoStore {
 
 impl ConversationStore for DynamoStore {
     async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
-        let units = plan::plan(query.range, self.limits.query_plan);
+        let reads = plan::reads_for(query.range, self.reads.query_plan);
         let states = SpanStates::new(
             &self.client,
             &self.tables.rollups,
             &query.tenant,
-            plan::rollup_span(&units).unwrap_or_default(),
-            self.limits.query_page_limit,
+            plan::rollup_span(&reads).unwrap_or_default(),
+            self.reads.query_page_limit,
         );
-        let work = futures::stream::iter(units)
-            .map(|unit| self.fold_unit(query, &states, unit))
-            .buffer_unordered(self.limits.query_concurrency)
+        let work = futures::stream::iter(reads)
+            .map(|read| self.fold_read(query, &states, read))
+            .buffer_unordered(self.reads.query_concurrency)
             .try_fold(
                 (Aggregator::new(query.figure), FoldStats::default()),
                 |(mut agg, mut stats), (part, part_stats)| async move {
@@ -171,9 +171,9 @@ impl ConversationStore for DynamoStore {
                     Ok((agg, stats))
                 },
             );
-        let (agg, mut stats) = tokio::time::timeout(self.limits.query_budget, work)
+        let (agg, mut stats) = tokio::time::timeout(self.reads.query_budget, work)
             .await
-            .map_err(|_| StoreError::BudgetExceeded(self.limits.query_budget))??;
+            .map_err(|_| StoreError::BudgetExceeded(self.reads.query_budget))??;
         stats.requests += states.requests();
         Ok((agg, stats))
     }

@@ -12,43 +12,43 @@ use crate::dynamo::items;
 
 /// One independent read of a request, run concurrently with the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+pub enum PlannedRead {
     /// Raw conversations of `range` in one month bucket.
     Raw { range: UtcRange, month: (i32, u32) },
     /// Rollups of the whole UTC days `first..=last` (within one calendar month).
     Rollups { first: NaiveDate, last: NaiveDate },
 }
 
-/// The first and last day of the rollup units among `units` (`None`: there are none).
-pub fn rollup_span(units: &[Unit]) -> Option<(NaiveDate, NaiveDate)> {
-    units.iter().fold(None, |span, unit| match (*unit, span) {
-        (Unit::Rollups { first, last }, None) => Some((first, last)),
-        (Unit::Rollups { first, last }, Some((a, b))) => Some((a.min(first), b.max(last))),
-        (Unit::Raw { .. }, span) => span,
+/// The first and last day of the rollup reads among `reads` (`None`: there are none).
+pub fn rollup_span(reads: &[PlannedRead]) -> Option<(NaiveDate, NaiveDate)> {
+    reads.iter().fold(None, |span, read| match (*read, span) {
+        (PlannedRead::Rollups { first, last }, None) => Some((first, last)),
+        (PlannedRead::Rollups { first, last }, Some((a, b))) => Some((a.min(first), b.max(last))),
+        (PlannedRead::Raw { .. }, span) => span,
     })
 }
 
 /// The reads that answer `range` under `plan`.
-pub fn plan(range: UtcRange, plan: QueryPlan) -> Vec<Unit> {
+pub fn reads_for(range: UtcRange, plan: QueryPlan) -> Vec<PlannedRead> {
     let raw = |r: UtcRange| {
         months_between(r.start_ms, r.end_ms)
             .into_iter()
-            .map(move |month| Unit::Raw { range: r, month })
+            .map(move |month| PlannedRead::Raw { range: r, month })
     };
     match plan {
         QueryPlan::Raw => raw(range).collect(),
         QueryPlan::Rollups => {
             let split = range.split_utc_days();
-            let mut units: Vec<Unit> = split.head.into_iter().flat_map(raw).collect();
+            let mut reads: Vec<PlannedRead> = split.head.into_iter().flat_map(raw).collect();
             if let Some((first, last)) = split.whole_days {
-                units.extend(
+                reads.extend(
                     month_spans(first, last)
                         .into_iter()
-                        .map(|(first, last)| Unit::Rollups { first, last }),
+                        .map(|(first, last)| PlannedRead::Rollups { first, last }),
                 );
             }
-            units.extend(split.tail.into_iter().flat_map(raw));
-            units
+            reads.extend(split.tail.into_iter().flat_map(raw));
+            reads
         }
     }
 }
@@ -117,10 +117,10 @@ mod tests {
     #[test]
     fn the_raw_plan_is_one_unit_per_month_bucket_over_the_whole_range() {
         let r = range("2024-01-15", "2024-03-02", "UTC");
-        let units = plan(r, QueryPlan::Raw);
+        let reads = reads_for(r, QueryPlan::Raw);
         assert_eq!(
-            units,
-            [(2024, 1), (2024, 2), (2024, 3)].map(|month| Unit::Raw { range: r, month })
+            reads,
+            [(2024, 1), (2024, 2), (2024, 3)].map(|month| PlannedRead::Raw { range: r, month })
         );
     }
 
@@ -128,7 +128,7 @@ mod tests {
     fn the_rollup_plan_reads_whole_utc_days_by_month_and_the_edges_raw() {
         // Kolkata, 2024-01-31 .. 2024-03-01 local: 2024-01-30T18:30Z .. 2024-03-01T18:29:59.999Z.
         let r = range("2024-01-31", "2024-03-01", "Asia/Kolkata");
-        let units = plan(r, QueryPlan::Rollups);
+        let reads = reads_for(r, QueryPlan::Rollups);
         let head = UtcRange {
             start_ms: r.start_ms,
             end_ms: UtcRange::utc_day(day("2024-01-31")).start_ms - 1,
@@ -138,21 +138,21 @@ mod tests {
             end_ms: r.end_ms,
         };
         assert_eq!(
-            units,
+            reads,
             vec![
-                Unit::Raw {
+                PlannedRead::Raw {
                     range: head,
                     month: (2024, 1)
                 },
-                Unit::Rollups {
+                PlannedRead::Rollups {
                     first: day("2024-01-31"),
                     last: day("2024-01-31")
                 },
-                Unit::Rollups {
+                PlannedRead::Rollups {
                     first: day("2024-02-01"),
                     last: day("2024-02-29")
                 },
-                Unit::Raw {
+                PlannedRead::Raw {
                     range: tail,
                     month: (2024, 3)
                 },
@@ -164,8 +164,8 @@ mod tests {
     fn a_range_without_a_whole_utc_day_is_all_raw() {
         let r = range("2024-03-01", "2024-03-01", "America/Sao_Paulo");
         assert_eq!(
-            plan(r, QueryPlan::Rollups),
-            vec![Unit::Raw {
+            reads_for(r, QueryPlan::Rollups),
+            vec![PlannedRead::Raw {
                 range: r,
                 month: (2024, 3)
             }]
@@ -175,25 +175,27 @@ mod tests {
     #[test]
     fn the_rollup_span_runs_from_the_first_to_the_last_whole_utc_day() {
         let r = range("2024-03-01", "2024-05-31", "America/Sao_Paulo");
-        let units = plan(r, QueryPlan::Rollups);
+        let reads = reads_for(r, QueryPlan::Rollups);
         assert_eq!(
-            rollup_span(&units),
+            rollup_span(&reads),
             Some((day("2024-03-02"), day("2024-05-31")))
         );
         let single = range("2024-03-01", "2024-03-01", "America/Sao_Paulo");
-        assert_eq!(rollup_span(&plan(single, QueryPlan::Rollups)), None);
-        assert_eq!(rollup_span(&plan(r, QueryPlan::Raw)), None);
+        assert_eq!(rollup_span(&reads_for(single, QueryPlan::Rollups)), None);
+        assert_eq!(rollup_span(&reads_for(r, QueryPlan::Raw)), None);
     }
 
     #[test]
     fn a_year_in_utc_is_twelve_rollup_reads() {
         let r = range("2024-01-01", "2024-12-31", "UTC");
-        let units = plan(r, QueryPlan::Rollups);
-        assert_eq!(units.len(), 12);
-        assert!(units.iter().all(|u| matches!(u, Unit::Rollups { .. })));
+        let reads = reads_for(r, QueryPlan::Rollups);
+        assert_eq!(reads.len(), 12);
+        assert!(reads
+            .iter()
+            .all(|u| matches!(u, PlannedRead::Rollups { .. })));
         assert_eq!(
-            units[11],
-            Unit::Rollups {
+            reads[11],
+            PlannedRead::Rollups {
                 first: day("2024-12-01"),
                 last: day("2024-12-31")
             }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use agent_overview::admin::import::{import_export, ImportOptions};
 
-use agent_overview::config::{Limits, QueryPlan};
+use agent_overview::config::{QueryPlan, ReadSettings};
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
@@ -86,10 +86,10 @@ fn day_query(tenant: &str) -> RangeQuery {
     }
 }
 
-fn limits(query_plan: QueryPlan) -> Limits {
-    Limits {
+fn read_settings(query_plan: QueryPlan) -> ReadSettings {
+    ReadSettings {
         query_plan,
-        ..Limits::default()
+        ..ReadSettings::default()
     }
 }
 
@@ -98,7 +98,7 @@ async fn a_raw_day_read_consumes_what_dynamodb_charges_for_its_index_entries() {
     let (client, tables) = harness::ready().await;
     let rooms = one_day_of(120);
     let (tenant, _) = tenant_with(&client, "cap-raw", &rooms).await;
-    let store = DynamoStore::new(client, tables, limits(QueryPlan::Raw));
+    let store = DynamoStore::new(client, tables, read_settings(QueryPlan::Raw));
 
     let (folded, consumed) = capacity::measure(store.fold(&day_query(&tenant))).await;
     let (_, stats) = folded.unwrap();
@@ -133,7 +133,7 @@ async fn a_request_summary_and_its_emf_line_carry_the_read_capacity_consumed() {
     let mut consumed = HashMap::new();
     for plan in [QueryPlan::Raw, QueryPlan::Rollups] {
         // What the request's reads consume, each measured on its own.
-        let store = DynamoStore::new(client.clone(), tables.clone(), limits(plan));
+        let store = DynamoStore::new(client.clone(), tables.clone(), read_settings(plan));
         let (session, session_units) = capacity::measure(store.session(&hash_token(&token))).await;
         assert!(session.unwrap().is_some());
         let (caller, caller_units) = capacity::measure(store.caller(&tenant, "u-manager")).await;
@@ -143,7 +143,7 @@ async fn a_request_summary_and_its_emf_line_carry_the_read_capacity_consumed() {
         let expected = session_units.read_units + caller_units.read_units + fold_units.read_units;
         assert!(session_units.read_units > 0.0 && caller_units.read_units > 0.0);
 
-        let app = dynamo_app(client.clone(), limits(plan));
+        let app = dynamo_app(client.clone(), read_settings(plan));
         let (log, guard) = capture("info");
         let (status, _) = get(&app, ONE_DAY, &token).await;
         drop(guard);

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 
 use agent_overview::admin::demo::{demo_conversations, DemoParams};
-use agent_overview::config::{Limits, TableNames};
+use agent_overview::config::{ReadSettings, TableNames};
 use agent_overview::domain::identity::{hash_token, ReportingZoneSetting};
 use agent_overview::dynamo::items::{attr, conversation_pk, read_settings, sk};
 use agent_overview::store::dynamo::DynamoStore;
@@ -57,7 +57,7 @@ async fn sessions_are_revoked_one_token_or_all_of_a_user_at_once() {
             ],
         ));
     }
-    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let store = DynamoStore::new(client.clone(), names.clone(), ReadSettings::default());
     let live = |token: String| {
         let store = store.clone();
         async move { store.session(&hash_token(&token)).await.unwrap().is_some() }
@@ -195,7 +195,7 @@ async fn mint_session_prints_the_token_alone_and_stores_only_its_hash() {
     );
 
     // The handler's store sees the session and the user behind it.
-    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let store = DynamoStore::new(client.clone(), names.clone(), ReadSettings::default());
     let session = store
         .session(&hash_token(token))
         .await
@@ -286,7 +286,7 @@ async fn roles_are_granted_and_revoked() {
         &names,
         &format!("add-user --tenant {tenant} --user-id u1 --username jane --role user"),
     ));
-    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let store = DynamoStore::new(client.clone(), names.clone(), ReadSettings::default());
     assert!(!store
         .caller(&tenant, "u1")
         .await
@@ -699,8 +699,8 @@ async fn seed_demo_prints_credentials_that_answer_the_demo_range() {
     );
 
     let app = agent_overview::http::App {
-        store: DynamoStore::new(client.clone(), names.clone(), Limits::default()),
-        limits: Limits::default(),
+        store: DynamoStore::new(client.clone(), names.clone(), ReadSettings::default()),
+        reads: ReadSettings::default(),
         clock: agent_overview::domain::clock::system_clock(),
         sign_in: None,
     };

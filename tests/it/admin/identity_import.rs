@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use agent_overview::admin::import::{import_export, ImportOptions};
 use agent_overview::admin::tables::create_tables_from_template;
-use agent_overview::config::{Limits, QueryPlan, TableNames};
+use agent_overview::config::{QueryPlan, ReadSettings, TableNames};
 use agent_overview::domain::identity::hash_token;
 use agent_overview::dynamo::items::{attr, sk, Item};
 use agent_overview::http::handler::App;
@@ -131,10 +131,10 @@ fn assert_ok(out: &Output) {
 /// The handler over the local tables, its clock at `now`.
 fn app(client: &Client, names: &TableNames, now: DateTime<Utc>) -> App<DynamoStore> {
     App {
-        store: DynamoStore::new(client.clone(), names.clone(), Limits::default()),
-        limits: Limits {
+        store: DynamoStore::new(client.clone(), names.clone(), ReadSettings::default()),
+        reads: ReadSettings {
             max_range_days: 3660,
-            ..Limits::default()
+            ..ReadSettings::default()
         },
         clock: Arc::new(move || now.timestamp_millis()),
         sign_in: None,
@@ -566,9 +566,9 @@ async fn a_failure_at_any_write_is_reported_and_a_rerun_completes_the_import() {
             store: DynamoStore::new(
                 client.clone(),
                 names.clone(),
-                Limits {
+                ReadSettings {
                     query_plan: QueryPlan::Raw,
-                    ..Limits::default()
+                    ..ReadSettings::default()
                 },
             ),
             ..app

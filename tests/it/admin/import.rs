@@ -8,7 +8,7 @@ use agent_overview::admin::import::{
     import_export, ImportError, ImportOptions, ImportSummary, MESSAGES, PERMISSIONS, ROOMS,
     SETTINGS, USERS,
 };
-use agent_overview::config::{Limits, TableNames};
+use agent_overview::config::{ReadSettings, TableNames};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{hash_token, ReportingZoneSetting, Session, User};
 use agent_overview::dynamo::items::{attr, conversation_pk, read_conversation, Item};
@@ -227,7 +227,7 @@ async fn small_export_imports_every_shape() {
     assert_eq!(tenant_items(&client, table, &tenant).await.len(), 6);
 
     // Users, settings, permission override and sessions, read back as the handler reads them.
-    let store = DynamoStore::new(client.clone(), names.clone(), Limits::default());
+    let store = DynamoStore::new(client.clone(), names.clone(), ReadSettings::default());
     let mia = store.caller(&tenant, "u-mia").await.expect("caller");
     let generation = mia.user.as_ref().and_then(|u| u.generation.clone());
     assert!(generation.is_some(), "a new user gets a generation");
@@ -507,7 +507,7 @@ async fn custom_zone_relaxed_export_imports() {
         (Some(1585.352), Some(0.0), Some(2411.16))
     );
     // The README's token of user "root" authenticates after the import.
-    let store = DynamoStore::new(client, names, Limits::default());
+    let store = DynamoStore::new(client, names, ReadSettings::default());
     let session = store
         .session(&hash_token("gxgXWqb89Ishvk1GHyxL2qVIVimYIHT89g4BJePeBUZ"))
         .await
@@ -534,7 +534,7 @@ async fn user_zone_canonical_export_imports() {
         (c.chat_duration, c.first_response, c.first_reaction),
         (Some(2921.286), Some(8518.05), Some(6986.6))
     );
-    let store = DynamoStore::new(client, names, Limits::default());
+    let store = DynamoStore::new(client, names, ReadSettings::default());
     let root = store.caller(&tenant, "kXVVU5UNQXHqsC81v").await.unwrap();
     assert_eq!(root.user.and_then(|u| u.utc_offset), Some(-3.0));
 }

@@ -3,7 +3,7 @@
 //! in-memory computation. Tests of the raw path's own mechanics pin `QueryPlan::Raw`; the
 //! others run under both plans, with the rollups rebuilt after the conversations are written.
 
-use agent_overview::config::{Limits, QueryPlan};
+use agent_overview::config::{QueryPlan, ReadSettings};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::{
@@ -23,10 +23,10 @@ use crate::support::seed::{put_conversations, random_rooms, rebuild_rollups, see
 
 const PLANS: [QueryPlan; 2] = [QueryPlan::Raw, QueryPlan::Rollups];
 
-fn plan(query_plan: QueryPlan) -> Limits {
-    Limits {
+fn plan(query_plan: QueryPlan) -> ReadSettings {
+    ReadSettings {
         query_plan,
-        ..Limits::default()
+        ..ReadSettings::default()
     }
 }
 
@@ -76,7 +76,7 @@ async fn tenants_sharing_agents_and_departments_never_see_each_other() {
             "{query_plan:?}"
         );
     }
-    let app = dynamo_app(client, Limits::default());
+    let app = dynamo_app(client, ReadSettings::default());
     // A token is bound to its tenant: acme's token with globex's user id is someone else.
     assert_eq!(
         get(
@@ -93,7 +93,7 @@ async fn tenants_sharing_agents_and_departments_never_see_each_other() {
 #[tokio::test]
 async fn warm_up_event_reads_dynamodb_and_is_not_http() {
     let client = harness::ready().await.0;
-    let app = dynamo_app(client, Limits::default());
+    let app = dynamo_app(client, ReadSettings::default());
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../../events/warmup.json")).unwrap();
     let out = agent_overview::functions::api::handle_event(
@@ -213,13 +213,13 @@ async fn a_multi_year_range_reads_every_bucket_and_every_page() {
     for c in &rooms {
         memory.put_conversation(&tenant, c.clone());
     }
-    let limits = Limits {
+    let reads = ReadSettings {
         query_page_limit: Some(3),
         query_concurrency: 8,
         query_plan: QueryPlan::Raw,
-        ..Limits::default()
+        ..ReadSettings::default()
     };
-    let store = DynamoStore::new(client, harness::table_names(), limits);
+    let store = DynamoStore::new(client, harness::table_names(), reads);
     let zone = ReportingZone::Named("America/Sao_Paulo".parse().unwrap());
     let range = UtcRange::from_days(
         ReportDate::parse("2022-12-31").unwrap(),
@@ -261,13 +261,13 @@ async fn a_range_past_the_time_budget_fails_whole() {
         &random_rooms(3, 40, 1_704_067_200_000, 86_400_000 * 300),
     )
     .await;
-    let limits = Limits {
+    let reads = ReadSettings {
         query_budget: std::time::Duration::from_millis(0),
         query_page_limit: Some(1),
-        ..Limits::default()
+        ..ReadSettings::default()
     };
     let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
-    let app = dynamo_app(client, limits);
+    let app = dynamo_app(client, reads);
     assert_eq!(
         get(&app, "name=Total_messages&from=2024-01-01&to=2024-12-31", &token).await,
         (503, r#"{"success":false,"error":"The range took too long to read; ask for a shorter range [error-timeout]","errorType":"error-timeout"}"#.into())
@@ -361,7 +361,7 @@ async fn a_malformed_user_item_is_named_in_the_log_without_its_user_id() {
         .send()
         .await
         .unwrap();
-    let app = dynamo_app(client, Limits::default());
+    let app = dynamo_app(client, ReadSettings::default());
     assert_eq!(
         get(
             &app,
@@ -405,7 +405,7 @@ async fn a_malformed_session_item_is_named_without_its_token_hash() {
         .send()
         .await
         .unwrap();
-    let app = dynamo_app(client, Limits::default());
+    let app = dynamo_app(client, ReadSettings::default());
     assert_eq!(
         get(
             &app,
@@ -484,7 +484,7 @@ proptest! {
             ][zone_pick];
             let from = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(from_day);
             let range = UtcRange::from_days(ReportDate(from), ReportDate(from + chrono::Duration::days(len)), &zone);
-            let store = DynamoStore::new(client, harness::table_names(), Limits { query_page_limit: Some(4), query_plan: QueryPlan::Raw, ..Limits::default() });
+            let store = DynamoStore::new(client, harness::table_names(), ReadSettings { query_page_limit: Some(4), query_plan: QueryPlan::Raw, ..ReadSettings::default() });
             for figure in Figure::ALL {
                 let q = RangeQuery {
                     tenant: tenant.clone(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_overview::config::Limits;
+use agent_overview::config::ReadSettings;
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{
@@ -73,9 +73,9 @@ impl ConversationStore for Counting {
 fn counting_app(max_range_days: u32) -> App<Counting> {
     App {
         store: Counting::new(store()),
-        limits: Limits {
+        reads: ReadSettings {
             max_range_days,
-            ..Limits::default()
+            ..ReadSettings::default()
         },
         clock: Arc::new(|| NOW_MS),
         sign_in: None,
@@ -111,7 +111,7 @@ async fn answer_event<S: IdentityStore + ConversationStore + Sync>(
 fn demo_counting_app() -> App<Counting> {
     App {
         store: Counting::new(demo_store()),
-        limits: Limits::default(),
+        reads: ReadSettings::default(),
         clock: Arc::new(|| NOW_MS),
         sign_in: None,
     }

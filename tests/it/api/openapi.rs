@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agent_overview::config::Limits;
+use agent_overview::config::ReadSettings;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::identity::TenantSettings;
 use agent_overview::dynamo::items;
@@ -150,15 +150,15 @@ async fn answers() -> Vec<(u16, String, String)> {
     )
     .await;
     let token = seed_tenant(&client, &tenant, TenantSettings::default(), None).await;
-    let limits = Limits {
+    let reads = ReadSettings {
         query_budget: std::time::Duration::from_millis(0),
         query_page_limit: Some(1),
-        ..Limits::default()
+        ..ReadSettings::default()
     };
     push(
         "budget",
         get(
-            &dynamo_app(client, limits),
+            &dynamo_app(client, reads),
             "name=Total_messages&from=2024-01-01&to=2024-12-31",
             &token,
         )

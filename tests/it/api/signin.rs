@@ -9,7 +9,7 @@ use std::time::Duration;
 use agent_overview::admin::connect::{connect_for_sign_in, disconnect};
 use agent_overview::admin::domains::{add_domain, list_domains, remove_domain, DomainError};
 use agent_overview::admin::session::mint_session;
-use agent_overview::config::{Limits, MetricsConfig, SignInConfig};
+use agent_overview::config::{MetricsConfig, ReadSettings, SignInConfig};
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::clock::Clock;
 use agent_overview::domain::host::HostMapping;
@@ -109,13 +109,13 @@ impl Tenant {
             let now = now.clone();
             Arc::new(move || now.load(Ordering::SeqCst))
         };
-        let limits = Limits::default();
+        let reads = ReadSettings::default();
         let app = App {
             store: Counting {
-                inner: DynamoStore::new(client, names, limits.clone()),
+                inner: DynamoStore::new(client, names, reads.clone()),
                 reads: AtomicUsize::new(0),
             },
-            limits,
+            reads,
             clock: clock.clone(),
             sign_in: Some(SignIn::new(
                 SignInConfig {

@@ -2,7 +2,7 @@
 //! (`telemetry::subscriber`): one JSON line and one EMF metrics line per request, and never a
 //! token, a token hash or an `X-User-Id` value, at any level.
 
-use agent_overview::config::Limits;
+use agent_overview::config::ReadSettings;
 use agent_overview::domain::identity::{hash_token, Session, User};
 use agent_overview::dynamo::items;
 use agent_overview::store::dynamo::DynamoStore;
@@ -139,7 +139,7 @@ async fn metrics_are_written_whatever_the_log_level() {
 
 #[tokio::test]
 async fn the_rollup_hit_ratio_is_published_for_reads_through_dynamodb() {
-    use agent_overview::config::{Limits, QueryPlan};
+    use agent_overview::config::{QueryPlan, ReadSettings};
     use agent_overview::domain::identity::TenantSettings;
 
     let (client, _) = crate::support::harness::ready().await;
@@ -153,9 +153,9 @@ async fn the_rollup_hit_ratio_is_published_for_reads_through_dynamodb() {
     for plan in [QueryPlan::Rollups, QueryPlan::Raw] {
         let app = crate::support::api::dynamo_app(
             client.clone(),
-            Limits {
+            ReadSettings {
                 query_plan: plan,
-                ..Limits::default()
+                ..ReadSettings::default()
             },
         );
         // Two whole UTC days: both from rollups, none raw.
@@ -209,7 +209,7 @@ async fn dynamo_manager(token: &str, user_id: &str) -> agent_overview::http::App
             .await
             .unwrap();
     }
-    crate::support::api::dynamo_app(client, Limits::default())
+    crate::support::api::dynamo_app(client, ReadSettings::default())
 }
 
 /// One full request through DynamoDB, as the deployed function answers it.

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agent_overview::config::{Limits, QueryPlan, TableNames};
+use agent_overview::config::{QueryPlan, ReadSettings, TableNames};
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
@@ -387,9 +387,9 @@ impl<'a> History<'a> {
             DynamoStore::new(
                 self.client.clone(),
                 self.names.clone(),
-                Limits {
+                ReadSettings {
                     query_plan: plan,
-                    ..Limits::default()
+                    ..ReadSettings::default()
                 },
             )
         };

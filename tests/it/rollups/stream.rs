@@ -4,7 +4,7 @@
 //! GSI lag. Stream events are built here, shaped like DynamoDB's, from the items the importer
 //! writes (dynalite has no streams).
 
-use agent_overview::config::{Limits, QueryPlan, RollupTables};
+use agent_overview::config::{QueryPlan, ReadSettings, RollupTables};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
@@ -469,7 +469,11 @@ async fn a_year_from_rollups_reads_the_day_states_with_one_query() {
         .rebuild_days(&tenant, day("2024-01-01"), day("2024-12-31"))
         .await
         .unwrap();
-    let store = DynamoStore::new(client.clone(), harness::table_names(), Limits::default());
+    let store = DynamoStore::new(
+        client.clone(),
+        harness::table_names(),
+        ReadSettings::default(),
+    );
     let (agg, stats) = store
         .fold(&RangeQuery {
             tenant: tenant.clone(),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use agent_overview::config::{Limits, QueryPlan};
+use agent_overview::config::{QueryPlan, ReadSettings};
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{hash_token, Session, User};
 use agent_overview::http::App;
@@ -132,9 +132,9 @@ pub fn worked_example() -> Vec<Conversation> {
 pub fn memory_app(store: MemoryStore) -> App<MemoryStore> {
     App {
         store,
-        limits: Limits {
+        reads: ReadSettings {
             max_range_days: 3660,
-            ..Limits::default()
+            ..ReadSettings::default()
         },
         clock: Arc::new(|| NOW_MS),
         sign_in: None,
@@ -230,10 +230,10 @@ pub fn demo_store() -> agent_overview::store::memory::MemoryStore {
     s
 }
 
-pub fn dynamo_app(client: Client, limits: Limits) -> App<DynamoStore> {
+pub fn dynamo_app(client: Client, reads: ReadSettings) -> App<DynamoStore> {
     App {
-        store: DynamoStore::new(client, harness::table_names(), limits.clone()),
-        limits,
+        store: DynamoStore::new(client, harness::table_names(), reads.clone()),
+        reads,
         clock: Arc::new(|| NOW_MS),
         sign_in: None,
     }
@@ -255,9 +255,9 @@ pub async fn get(app: &App<DynamoStore>, query: &str, token: &str) -> (u16, Stri
 
 /// These tests put conversations (or fake Query pages) straight into the conversations table,
 /// with no rollups rebuilt: they exercise the raw plan.
-pub fn raw_plan() -> Limits {
-    Limits {
+pub fn raw_plan() -> ReadSettings {
+    ReadSettings {
         query_plan: QueryPlan::Raw,
-        ..Limits::default()
+        ..ReadSettings::default()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agent_overview::config::Limits;
+use agent_overview::config::ReadSettings;
 use agent_overview::domain::clock::system_clock;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
@@ -37,13 +37,13 @@ pub async fn replay_cases(
     include: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     // Small pages: the replay also walks pagination.
-    let limits = Limits {
+    let reads = ReadSettings {
         query_page_limit: Some(5),
-        ..Limits::default()
+        ..ReadSettings::default()
     };
     let app = App {
-        store: DynamoStore::new(client, names, limits.clone()),
-        limits,
+        store: DynamoStore::new(client, names, reads.clone()),
+        reads,
         clock: system_clock(),
         sign_in: None,
     };

@@ -65,7 +65,7 @@ pub fn healthy(operation: &str, _body: &Value, _before: usize) -> Answer {
 pub fn fake_app(fake: &FakeDynamo) -> App<DynamoStore> {
     App {
         store: DynamoStore::new(fake.client(), harness::table_names(), raw_plan()),
-        limits: raw_plan(),
+        reads: raw_plan(),
         clock: Arc::new(|| NOW_MS),
         sign_in: None,
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use agent_overview::config::{Limits, QueryPlan, RollupTables};
+use agent_overview::config::{QueryPlan, ReadSettings, RollupTables};
 use agent_overview::domain::clock::Clock;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
@@ -26,11 +26,11 @@ pub fn store(client: &Client, query_plan: QueryPlan) -> DynamoStore {
     DynamoStore::new(
         client.clone(),
         harness::table_names(),
-        Limits {
+        ReadSettings {
             // Small pages: both plans also walk pagination.
             query_page_limit: Some(4),
             query_plan,
-            ..Limits::default()
+            ..ReadSettings::default()
         },
     )
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use agent_overview::admin::session::mint_session;
-use agent_overview::config::{Limits, TableNames};
+use agent_overview::config::{ReadSettings, TableNames};
 use agent_overview::domain::clock::system_clock;
 use agent_overview::domain::identity::User;
 use agent_overview::dynamo::identity_writes::{put_user_keeping_generation, sessions_of};
@@ -25,10 +25,10 @@ use crate::support::sync::{rest, run, sync_ok};
 const QUERY: &str = "name=Total_conversations&from=2024-06-01&to=2024-06-30";
 
 async fn status(client: &Client, names: &TableNames, token: &str, user: &str) -> u16 {
-    let limits = Limits::default();
+    let reads = ReadSettings::default();
     let app = App {
-        store: DynamoStore::new(client.clone(), names.clone(), limits.clone()),
-        limits,
+        store: DynamoStore::new(client.clone(), names.clone(), reads.clone()),
+        reads,
         clock: system_clock(),
         sign_in: None,
     };
@@ -460,7 +460,7 @@ async fn a_rate_limit_past_the_deadline_cuts_the_users_phase_short_and_keeps_its
 #[tokio::test]
 async fn a_user_past_the_limits_is_skipped_and_counted_not_a_failed_cycle() {
     let (client, names) = harness::ready().await;
-    let tenant = harness::unique_tenant("id-limits");
+    let tenant = harness::unique_tenant("id-reads");
     let mut w = many_users(3);
     w.users
         .push(json!({"_id": "too-long", "username": "x".repeat(5000),
