@@ -10,6 +10,7 @@ mod client;
 mod error;
 pub mod items;
 pub mod query;
+pub mod sync;
 pub mod writer;
 
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.
