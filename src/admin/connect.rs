@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
+use crate::dynamo::sync as store;
 use crate::dynamo::{signin as signin_store, StoreOpError};
 use crate::outbound::{checked_url, UrlError};
 use crate::sync::client::url_host;
 use crate::sync::scheduled::secret_named_for;
 use crate::sync::state::Connection;
-use crate::sync::store;
 
 /// Where `agent-overview-admin sync` reads the service account's token.
 pub const TOKEN_VARIABLE: &str = "ROCKETCHAT_AUTH_TOKEN";

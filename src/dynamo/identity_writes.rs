@@ -266,9 +266,8 @@ pub async fn session_owners(
 
 /// The attribute that marks a user item as the sync's (written from Rocket.Chat's listing, so
 /// the sync's full listing may remove it); an operator's `add-user` or `import` clears it.
-pub const MANAGED_BY: &str = "managedBy";
-/// [`MANAGED_BY`]'s one value.
-pub const MANAGED_BY_SYNC: &str = "sync";
+use super::sync::attr::MANAGED_BY;
+use super::sync::MANAGED_BY_SYNC;
 
 /// Who writes a user item: it decides whether the sync may later remove it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub mod identity_writes;
 pub mod items;
 pub mod query;
 pub mod signin;
+pub mod sync;
 pub mod writer;
 
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.

@@ -21,7 +21,6 @@ pub use super::error::SyncError;
 use super::lease::{Lease, LEASE_MS};
 use super::source::{self, rest_doc, SourceError};
 use super::state::SyncState;
-use super::store::{self, Stamp};
 pub use super::summary::SyncSummary;
 use crate::config::TableNames;
 use crate::domain::clock::{advancing_from, Clock};
@@ -32,6 +31,7 @@ use crate::dynamo::capacity;
 use crate::dynamo::items::{
     attr, conversation_item, conversation_pk, permission_item, settings_item,
 };
+use crate::dynamo::sync::{get_state, put_state, Stamp};
 use crate::dynamo::writer::{BatchWriter, Flush, WriterOptions};
 use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
@@ -105,7 +105,7 @@ async fn run_cycle(
     lease: &Lease,
 ) -> Result<SyncSummary, SyncError> {
     let tenant = tenant.as_str();
-    let state = store::get_state(client, names, tenant).await?;
+    let state = get_state(client, names, tenant).await?;
     let clock = advancing_from(now_ms);
     let mut run = Cycle {
         client,
@@ -187,7 +187,7 @@ async fn run_cycle(
         summary.rollup_days = rebuild_days(client, names, tenant, &days, clock).await?;
     }
     // Only now, with every write done, does the state move.
-    store::put_state(client, names, tenant, &state).await?;
+    put_state(client, names, tenant, &state).await?;
     summary.complete = complete && users.complete && (listed || !options.full);
     summary.state = state;
     summary.requests = CallStats::get(&rc.stats.requests);

@@ -5,8 +5,8 @@ use super::client::RestError;
 use super::lease::LeaseError;
 use super::source::SourceError;
 use crate::dynamo::writer::WriteError;
+use crate::dynamo::StoreOpError;
 use crate::rocketchat::DocError;
-use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {

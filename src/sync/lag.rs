@@ -5,21 +5,10 @@
 //! lagging tenants is the alarmed metric, so one broken tenant cannot hide another (the
 //! count rises), and each tenant's lag is in its own EMF line with the tenant as a property.
 
-use crate::dynamo::batch_get::batch_get;
-use crate::dynamo::Client;
-use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::store::{CONNECTIONS_PK, STATE_SK};
 use crate::config::{MetricsConfig, TableNames};
-use crate::dynamo::items::{attr, directory_key, Item, Reader};
-use crate::store::StoreOpError;
+use crate::dynamo::sync::lag::{connected_tenants, last_complete};
+use crate::dynamo::{Client, StoreOpError};
 use crate::telemetry::emf::{Document, Unit};
-
-/// The attributes read: the keys, when a tenant was connected, and when its last complete
-/// cycle started (template.yaml allows the fan-out no others).
-pub const CONNECTED_AT: &str = "connectedAt";
-pub const LAST_COMPLETE: &str = "lastCompleteStartedAt";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantLag {
@@ -35,39 +24,11 @@ pub async fn tenant_lags(
     names: &TableNames,
     now_ms: i64,
 ) -> Result<Vec<TenantLag>, StoreOpError> {
-    let table = &names.directory;
-    let mut pages = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk")
-        .projection_expression("#pk, #sk, #at")
-        .expression_attribute_names("#pk", attr::PK)
-        .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_names("#at", CONNECTED_AT)
-        .expression_attribute_values(":pk", AttributeValue::S(CONNECTIONS_PK.into()))
-        .into_paginator()
-        .send();
-    let mut connected: Vec<(String, Option<i64>)> = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-        for item in page.items() {
-            let r = Reader::new(item, "#SYNC connection");
-            // A malformed item is the fan-out's to report; measure the rest.
-            if let Ok(tenant) = r.str(attr::SK) {
-                connected.push((
-                    tenant.to_string(),
-                    r.opt_number(CONNECTED_AT).ok().flatten(),
-                ));
-            }
-        }
-    }
+    let connected = connected_tenants(client, names).await?;
     let mut lags = Vec::with_capacity(connected.len());
     for chunk in connected.chunks(100) {
-        let keys: Vec<Item> = chunk
-            .iter()
-            .map(|(t, _)| directory_key(t, STATE_SK))
-            .collect();
-        let completed = last_complete(client, table, keys).await?;
+        let tenants = chunk.iter().map(|(t, _)| t.as_str());
+        let completed = last_complete(client, names, tenants).await?;
         for (tenant, connected_at) in chunk {
             let done = completed
                 .iter()
@@ -82,34 +43,6 @@ pub async fn tenant_lags(
         }
     }
     Ok(lags)
-}
-
-/// `(tenant, lastCompleteStartedAt)` of the state items among `keys`.
-async fn last_complete(
-    client: &Client,
-    table: &str,
-    keys: Vec<Item>,
-) -> Result<Vec<(String, Option<i64>)>, StoreOpError> {
-    let projected = |keys: KeysAndAttributesBuilder| {
-        keys.projection_expression("#pk, #sk, #done")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_names("#done", LAST_COMPLETE)
-    };
-    let items = batch_get(client, table, keys, projected)
-        .await
-        .map_err(|e| e.on(table))?;
-    let mut found = Vec::new();
-    for item in &items {
-        let r = Reader::new(item, "sync state");
-        if let Ok(tenant) = r.str(attr::PK) {
-            found.push((
-                tenant.to_string(),
-                r.opt_number(LAST_COMPLETE).ok().flatten(),
-            ));
-        }
-    }
-    Ok(found)
 }
 
 /// The fan-out's EMF lines: one per tenant (`SyncLagSeconds`, the tenant a property), then

@@ -2,8 +2,9 @@
 //! (`agent-overview-admin sync`, and the scheduled fan-out and sync functions).
 //!
 //! [`client`] speaks HTTP (timeouts, 429 and 5xx handling), [`source`] turns each answer into
-//! the importer's domain values, [`state`] decides what a pass must read, [`store`] holds the
-//! connection and checkpoint, [`users`] keeps the tenant's users (and their sessions' validity)
+//! the importer's domain values, [`state`] decides what a pass must read (the connection and
+//! checkpoint are stored through [`crate::dynamo::sync`]), [`lease`] lets one sync of a tenant
+//! run at a time, [`users`] keeps the tenant's users (and their sessions' validity)
 //! in step, and [`cycle`] runs one cycle through the store's writer.
 
 pub mod client;
@@ -15,8 +16,6 @@ pub mod messages;
 pub mod scheduled;
 pub mod source;
 pub mod state;
-pub mod store;
 pub mod summary;
 pub mod users;
-pub mod users_store;
 pub mod walk;

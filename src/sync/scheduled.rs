@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use crate::dynamo::Client;
+use crate::dynamo::sync::{delete_state, for_each_connection, get_connection, get_state};
+use crate::dynamo::{Client, StoreOpError};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,12 +15,10 @@ use tokio::time::Instant;
 
 use super::client::{url_host, AuthToken, RestClient, RetryPolicy};
 use super::cycle::{sync_tenant, SyncOptions, SyncSummary};
-use super::store;
 use crate::config::{MetricsConfig, SyncConfig, TableNames};
 use crate::domain::clock::advancing_from;
 use crate::domain::identity::TenantId;
 use crate::errors::error_chain;
-use crate::store::StoreOpError;
 use crate::telemetry::emf::{Document, Unit};
 
 /// A full listing (removals) at most this often per tenant.
@@ -80,7 +79,7 @@ pub async fn fan_out(
     let mut batch: Vec<SendMessageBatchRequestEntry> = Vec::new();
     let mut sent = 0u64;
     let mut failure: Option<FanOutError> = None;
-    let (_, malformed) = store::for_each_connection(client, names, async |c| {
+    let (_, malformed) = for_each_connection(client, names, async |c| {
         let body = serde_json::to_string(&Job {
             tenant: c.tenant.clone(),
         })
@@ -164,7 +163,7 @@ pub async fn run_job(
     now_ms: i64,
 ) -> JobOutcome {
     let outcome = sync_job(client, names, secrets, config, job, deadline, now_ms).await;
-    let lag = match store::get_state(client, names, &job.tenant).await {
+    let lag = match get_state(client, names, &job.tenant).await {
         Ok(s) => s
             .last_complete_started_ms
             .map(|t| (now_ms.max(t) - t) as f64 / 1000.0),
@@ -211,7 +210,7 @@ async fn sync_job(
             format!("{:?} is not a valid tenant id", job.tenant),
         );
     };
-    let connection = match store::get_connection(client, names, &job.tenant).await {
+    let connection = match get_connection(client, names, &job.tenant).await {
         Ok(Some(c)) => c,
         Ok(None) => return JobOutcome::NotConnected,
         Err(e) => return failed("?", false, error_chain(&e)),
@@ -261,7 +260,7 @@ async fn sync_job(
         Ok(rc) => rc.with_deadline(Some(deadline)),
         Err(e) => return failed(&host, false, error_chain(&e)),
     };
-    let state = match store::get_state(client, names, &job.tenant).await {
+    let state = match get_state(client, names, &job.tenant).await {
         Ok(s) => s,
         Err(e) => return failed(&host, false, error_chain(&e)),
     };
@@ -283,9 +282,9 @@ async fn sync_job(
     };
     // Disconnected, or connected elsewhere, while the job ran: the state it saved belongs to
     // no connection (or to the old workspace); it must not outlive the change.
-    match store::get_connection(client, names, tenant.as_str()).await {
+    match get_connection(client, names, tenant.as_str()).await {
         Ok(Some(now)) if now.url == connection.url => outcome,
-        Ok(_) => match store::delete_state(client, names, tenant.as_str()).await {
+        Ok(_) => match delete_state(client, names, tenant.as_str()).await {
             Ok(()) => {
                 tracing::info!(tenant = %tenant, "disconnected or moved during the job; its state is dropped");
                 JobOutcome::NotConnected

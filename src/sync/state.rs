@@ -10,53 +10,14 @@
 //! there instead of starting over; rooms changed meanwhile are above the pass's `upper` and the
 //! next pass reads them.
 
-use super::walk::Cursor;
+use crate::dynamo::sync::Cursor;
+pub use crate::dynamo::sync::{Connection, Listing, Pending, SyncState};
 
 /// How far below the checkpoint a pass still re-reads rooms. Covers clock differences
 /// between Rocket.Chat's instances (each stamps `_updatedAt` with its own clock) and changes
 /// committed out of order within the same moments; a re-read room that did not change is not
 /// rewritten.
 pub const OVERLAP_MS: i64 = 2 * 60 * 1000;
-
-/// A connected tenant: where its Rocket.Chat is, as whom the sync reads it, and the Secrets
-/// Manager secret holding that account's personal access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    pub tenant: String,
-    pub url: String,
-    pub user_id: String,
-    pub secret_arn: String,
-}
-
-/// An unfinished pass newest first: it resumes after `cursor`; when it finishes, the
-/// checkpoint becomes `upper` (`min(top, start)` of the job that began it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub upper: i64,
-    pub cursor: Cursor,
-}
-
-/// An unfinished full listing (oldest `ts` first): it resumes after `cursor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
-    /// When the job that began it started (ms).
-    pub started_ms: i64,
-    pub cursor: Cursor,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncState {
-    /// `min(newest _updatedAt, start)` of the last finished pass (ms).
-    pub checkpoint_ms: Option<i64>,
-    /// An unfinished pass over rooms newest first.
-    pub pending: Option<Pending>,
-    /// When the last finished cycle started (ms): everything changed before it is stored.
-    pub last_complete_started_ms: Option<i64>,
-    /// When the last full listing (removals included) finished (ms).
-    pub last_full_ms: Option<i64>,
-    /// An unfinished full listing.
-    pub listing: Option<Listing>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -66,6 +27,8 @@ pub enum Decision {
     Stop,
 }
 
+/// The rules of a pass (the state's stored shape is the boundary's,
+/// [`crate::dynamo::sync::state`]).
 impl SyncState {
     /// The checkpoint a pass starting at `now_ms` may trust: none when it lies in the future.
     pub fn trusted_checkpoint(&self, now_ms: i64) -> Option<i64> {

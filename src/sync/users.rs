@@ -28,11 +28,11 @@ use super::client::{RestClient, RestError};
 use super::error::SyncError;
 use super::source::{self, rest_doc, SourceError};
 use super::state::OVERLAP_MS;
-pub use super::users_store::{get_users_state, FullCursor, UsersState};
-use super::users_store::{managed_users_between, put_users_state, stored_users};
 use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::dynamo::identity_writes::{delete_user, end_sessions, put_owned_user, UserOwner};
+pub use crate::dynamo::sync::users::{get_users_state, FullCursor, UsersState};
+use crate::dynamo::sync::users::{managed_users_between, put_users_state, stored_users};
 use crate::rocketchat::limits;
 use crate::rocketchat::user::read_user;
 use crate::rocketchat::DocError;
@@ -42,7 +42,6 @@ pub const FULL_USERS_EVERY_MS: i64 = 24 * 3600 * 1000;
 /// More users than this in one listing is a server that pages without end (full pages and no
 /// `total`): the phase stops with an error instead of looping.
 pub const MAX_LISTED_USERS: u64 = 2_000_000;
-pub use super::store::USERS_STATE_SK;
 
 /// One run of the users phase.
 pub struct UsersPhase<'a> {

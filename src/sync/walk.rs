@@ -27,6 +27,8 @@ use tokio::time::Instant;
 
 use super::client::{RestClient, RestError};
 use super::source::{rest_doc, SourceError, PAGE};
+/// A walk's key and cursor are saved in the sync state, so their shape is the boundary's.
+pub use crate::dynamo::sync::{Cursor, Key};
 
 /// Requests one walk may make when the server gives no `total` (100 pages a request).
 pub const MAX_PAGES_WITHOUT_TOTAL: u32 = 1_000;
@@ -65,21 +67,6 @@ impl Order {
         };
         by_time.then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
     }
-}
-
-/// An item's place in the order: its date (ms; a missing date sorts as MongoDB's null, lowest)
-/// and `_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    pub at: i64,
-    pub id: String,
-}
-
-/// Where a walk stopped: the last item handled and the position just after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub key: Key,
-    pub offset: u64,
 }
 
 /// One listed document with its key and its position in the listing when it was read.

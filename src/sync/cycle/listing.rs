@@ -12,8 +12,11 @@
 use std::collections::HashSet;
 
 use super::{Cycle, SyncError};
+use crate::config::TableNames;
+use crate::dynamo::sync::stored_keys_of_month;
+use crate::dynamo::{Client, StoreOpError};
+use crate::store::plan::months_between;
 use crate::sync::state::Listing;
-use crate::sync::store;
 use crate::sync::walk::{Cursor, Key, Order, Walk};
 
 /// Removals a span may always make.
@@ -81,7 +84,7 @@ impl Cycle<'_> {
         to: Option<&Key>,
         listed: &HashSet<String>,
     ) -> Result<bool, SyncError> {
-        let Some(stored) = store::stored_rooms_between(
+        let Some(stored) = stored_rooms_between(
             self.client,
             self.names,
             self.tenant,
@@ -115,3 +118,46 @@ impl Cycle<'_> {
         Ok(true)
     }
 }
+
+/// The stored rooms whose `(ts, room id)` lies after `from` (from [`EARLIEST_STORED_MS`] when
+/// `None`) and at or before `to` (to a year past `now_ms` when `None`), through the `byMonth`
+/// index; `None` when `deadline` came first.
+pub async fn stored_rooms_between(
+    client: &Client,
+    names: &TableNames,
+    tenant: &str,
+    (from, to): (Option<&Key>, Option<&Key>),
+    now_ms: i64,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Option<Vec<Key>>, StoreOpError> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let order = Order::TsAsc;
+    let low = from.map_or(EARLIEST_STORED_MS, |k| k.at.max(EARLIEST_STORED_MS));
+    let high = to.map_or(now_ms.saturating_add(366 * 86_400_000), |k| k.at);
+    let months = months_between(low, high);
+    let mut out = Vec::new();
+    // Month buckets a few at a time: a listing's first span reaches back to 1970.
+    for chunk in months.chunks(MONTHS_AT_ONCE * 4) {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Ok(None);
+        }
+        let found: Vec<Vec<Key>> = stream::iter(chunk.iter().copied())
+            .map(|month| stored_keys_of_month(client, names, tenant, month, (low, high)))
+            .buffer_unordered(MONTHS_AT_ONCE)
+            .try_collect()
+            .await?;
+        out.extend(found.into_iter().flatten().filter(|key| {
+            from.is_none_or(|f| order.cmp(key, f).is_gt())
+                && to.is_none_or(|t| order.cmp(key, t).is_le())
+        }));
+    }
+    Ok(Some(out))
+}
+
+/// Where [`stored_rooms_between`] starts without a lower key: 2010-01-01, years before the
+/// first Rocket.Chat (a room dated earlier is never listed for removal). It keeps a listing's
+/// first span to about 200 month buckets instead of 700.
+pub const EARLIEST_STORED_MS: i64 = 1_262_304_000_000;
+
+/// Month buckets queried at once by [`stored_rooms_between`].
+const MONTHS_AT_ONCE: usize = 16;

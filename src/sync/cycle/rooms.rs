@@ -4,10 +4,18 @@
 use std::collections::HashSet;
 
 use super::{finish, Cycle, SyncError};
+use crate::dynamo::sync::{put_state, stored_rooms, Stamp};
 use crate::store::ingest::ConversationWriter;
 use crate::sync::state::{Decision, SyncState};
-use crate::sync::store::{self, Stamp};
 use crate::sync::walk::{key_of, Cursor, Listed, Order, Walk};
+
+/// The stamp of a listed room document changed at `updated_ms`.
+fn stamp_of(doc: &serde_json::Value, updated_ms: i64) -> Stamp {
+    Stamp {
+        updated_ms,
+        msgs: doc.get("msgs").and_then(serde_json::Value::as_i64),
+    }
+}
 
 /// What a page's rooms got through.
 pub(super) struct Handled {
@@ -101,14 +109,14 @@ impl Cycle<'_> {
         let stored = if ids.is_empty() {
             Default::default()
         } else {
-            store::stored_rooms(self.client, self.names, self.tenant, &ids).await?
+            stored_rooms(self.client, self.names, self.tenant, &ids).await?
         };
         for l in rooms {
             let updated = match order {
                 Order::UpdatedDesc => l.key.at,
                 Order::TsAsc => key_of(Order::UpdatedDesc, &l.doc).map_or(i64::MIN, |k| k.at),
             };
-            let stamp = Stamp::of(&l.doc, updated);
+            let stamp = stamp_of(&l.doc, updated);
             let before = stored.get(&l.key.id);
             if before.is_some_and(|(_, s)| *s == Some(stamp)) {
                 self.summary.rooms_unchanged += 1;
@@ -150,7 +158,7 @@ impl Cycle<'_> {
             ),
         );
         finish(written, "conversations").await?;
-        store::put_state(self.client, self.names, self.tenant, &self.state).await?;
+        put_state(self.client, self.names, self.tenant, &self.state).await?;
         let now = (self.clock)();
         self.lease
             .renew(

@@ -498,7 +498,7 @@ async fn a_sign_in_only_tenant_is_never_scheduled_for_sync() {
     let t = Tenant::start(workspace()).await;
     let (client, names) = harness::ready().await;
     let mut listed = Vec::new();
-    agent_overview::sync::store::for_each_connection(&client, &names, async |c| {
+    agent_overview::dynamo::sync::for_each_connection(&client, &names, async |c| {
         listed.push(c.tenant);
         Ok(())
     })

@@ -26,7 +26,7 @@ async fn the_sync_gives_up_on_keys_dynamodb_never_processes() {
     let names = table_names();
     let ids = vec!["room-1".to_string(), "room-2".to_string()];
     let client = fake.client();
-    let read = agent_overview::sync::store::stored_rooms(&client, &names, "acme", &ids);
+    let read = agent_overview::dynamo::sync::stored_rooms(&client, &names, "acme", &ids);
     let outcome = tokio::time::timeout(Duration::from_secs(60), read)
         .await
         .expect("the read ends instead of retrying for ever");

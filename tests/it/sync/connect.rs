@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use agent_overview::admin::connect::disconnect;
 use agent_overview::config::{MetricsConfig, SyncConfig, TableNames};
+use agent_overview::dynamo::sync::{get_connection, get_state, put_connection, put_state};
 use agent_overview::sync::scheduled::{fan_out, run_job, Job, JobOutcome};
 use agent_overview::sync::state::{Connection, SyncState};
-use agent_overview::sync::store::{get_connection, get_state, put_connection, put_state};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::support::export::fixture_dir;

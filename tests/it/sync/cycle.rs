@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use agent_overview::config::TableNames;
+use agent_overview::dynamo::sync::get_state;
 use agent_overview::sync::client::RestError;
 use agent_overview::sync::cycle::{sync_tenant, SyncError, SyncOptions};
 use agent_overview::sync::source::SourceError;
 use agent_overview::sync::state::SyncState;
-use agent_overview::sync::store::get_state;
 use serde_json::{json, Value};
 
 use crate::support::export::fixture_dir;
@@ -622,7 +622,7 @@ async fn connect_and_disconnect_keep_the_tenant_in_the_schedule() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let c = agent_overview::sync::store::get_connection(&client, &names, &tenant)
+    let c = agent_overview::dynamo::sync::get_connection(&client, &names, &tenant)
         .await
         .unwrap()
         .unwrap();
@@ -651,7 +651,7 @@ async fn connect_and_disconnect_keep_the_tenant_in_the_schedule() {
         let out = admin(&names, None, &args).await;
         assert!(!out.status.success(), "{flag} {bad}");
     }
-    let still = agent_overview::sync::store::get_connection(&client, &names, &tenant)
+    let still = agent_overview::dynamo::sync::get_connection(&client, &names, &tenant)
         .await
         .unwrap()
         .unwrap();
@@ -660,7 +660,7 @@ async fn connect_and_disconnect_keep_the_tenant_in_the_schedule() {
     let out = admin(&names, None, &["disconnect", "--tenant", &tenant]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("disconnected"));
     assert!(
-        agent_overview::sync::store::get_connection(&client, &names, &tenant)
+        agent_overview::dynamo::sync::get_connection(&client, &names, &tenant)
             .await
             .unwrap()
             .is_none()

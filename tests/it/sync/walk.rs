@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use agent_overview::dynamo::sync::get_state;
 use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::sync::cycle::{sync_tenant, SyncOptions, SyncSummary};
 use agent_overview::sync::lease::Lease;
 use agent_overview::sync::messages::agent_messages;
 use agent_overview::sync::source::SourceError;
-use agent_overview::sync::store::get_state;
 use chrono::NaiveDate;
 use serde_json::json;
 use tokio::time::Instant;

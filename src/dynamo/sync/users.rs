@@ -4,24 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
 
-use super::store::USERS_STATE_SK;
+use super::{
+    attr as a, call, get_directory_item, n, put_directory_item, MANAGED_BY_SYNC, USERS_STATE_SK,
+};
 use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::dynamo::batch_get::{batch_get, consistent};
-use crate::dynamo::identity_writes::{MANAGED_BY, MANAGED_BY_SYNC};
-use crate::dynamo::items::{attr, directory_key, read_user as read_user_item, sk, Item, Reader};
-use crate::store::StoreOpError;
-
-mod a {
-    pub const CHECKPOINT: &str = "checkpoint";
-    pub const LAST_FULL: &str = "lastFullAt";
-    pub const FULL_STARTED: &str = "fullStartedAt";
-    pub const FULL_OFFSET: &str = "fullOffset";
-    pub const FULL_AFTER: &str = "fullAfter";
-}
+use crate::dynamo::items::{attr, directory_key, read_user, sk, Item, Reader};
+use crate::dynamo::StoreOpError;
 
 /// A full listing under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +36,7 @@ pub struct UsersState {
 }
 
 /// The stored users among `ids` (at most 100): the user and whether the sync manages it.
-pub(super) async fn stored_users(
+pub async fn stored_users(
     client: &Client,
     names: &TableNames,
     tenant: &str,
@@ -64,16 +57,16 @@ pub(super) async fn stored_users(
         .await
         .map_err(|e| e.on(table))?
     {
-        let user = read_user_item(&item, &format!("{tenant}/USER"))?;
+        let user = read_user(&item, &format!("{tenant}/USER"))?;
         let managed =
-            matches!(item.get(MANAGED_BY), Some(AttributeValue::S(v)) if v == MANAGED_BY_SYNC);
+            matches!(item.get(a::MANAGED_BY), Some(AttributeValue::S(v)) if v == MANAGED_BY_SYNC);
         out.insert(user.id.clone(), (user, managed));
     }
     Ok(out)
 }
 
 /// Ids of the sync-managed users stored with `after < id <= upper` (`None`: unbounded).
-pub(super) async fn managed_users_between(
+pub async fn managed_users_between(
     client: &Client,
     names: &TableNames,
     tenant: &str,
@@ -91,7 +84,7 @@ pub(super) async fn managed_users_between(
         .projection_expression("#sk, #managed")
         .expression_attribute_names("#pk", attr::PK)
         .expression_attribute_names("#sk", attr::SK)
-        .expression_attribute_names("#managed", MANAGED_BY)
+        .expression_attribute_names("#managed", a::MANAGED_BY)
         .expression_attribute_values(":pk", AttributeValue::S(tenant.to_string()))
         .expression_attribute_values(":low", AttributeValue::S(low.clone()))
         .expression_attribute_values(":high", AttributeValue::S(high))
@@ -100,11 +93,11 @@ pub(super) async fn managed_users_between(
         .send();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
+        let page = page.map_err(call("Query", table))?;
         for item in page.items() {
             let r = Reader::new(item, "user");
             let key = r.str(attr::SK)?;
-            let managed = r.opt_str(MANAGED_BY)? == Some(MANAGED_BY_SYNC);
+            let managed = r.opt_str(a::MANAGED_BY)? == Some(MANAGED_BY_SYNC);
             if key == low || !managed {
                 continue;
             }
@@ -121,15 +114,8 @@ pub async fn get_users_state(
     names: &TableNames,
     tenant: &str,
 ) -> Result<UsersState, StoreOpError> {
-    let out = client
-        .get_item()
-        .table_name(&names.directory)
-        .set_key(Some(directory_key(tenant, USERS_STATE_SK)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreOpError::call("GetItem", &names.directory, e))?;
-    let Some(item) = out.item else {
+    let item = get_directory_item(client, names, directory_key(tenant, USERS_STATE_SK)).await?;
+    let Some(item) = item else {
         return Ok(UsersState::default());
     };
     let key = format!("{tenant}/{USERS_STATE_SK}");
@@ -149,14 +135,13 @@ pub async fn get_users_state(
     })
 }
 
-pub(super) async fn put_users_state(
+pub async fn put_users_state(
     client: &Client,
     names: &TableNames,
     tenant: &str,
     state: &UsersState,
 ) -> Result<(), StoreOpError> {
     let mut item: Item = directory_key(tenant, USERS_STATE_SK);
-    let n = |v: i64| AttributeValue::N(v.to_string());
     if let Some(c) = state.checkpoint_ms {
         item.insert(a::CHECKPOINT.into(), n(c));
     }
@@ -170,12 +155,5 @@ pub(super) async fn put_users_state(
             item.insert(a::FULL_AFTER.into(), AttributeValue::S(after.clone()));
         }
     }
-    client
-        .put_item()
-        .table_name(&names.directory)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| StoreOpError::call("PutItem", &names.directory, e))?;
-    Ok(())
+    put_directory_item(client, names, item).await
 }
