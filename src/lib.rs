@@ -27,6 +27,7 @@ pub mod http;
 pub mod outbound;
 pub mod reconcile;
 pub mod rocketchat;
+pub mod rollups;
 pub mod signin;
 pub mod store;
 pub mod sync;

@@ -7,9 +7,15 @@
 pub mod batch_get;
 pub mod capacity;
 mod client;
+pub mod conversation_reads;
+pub mod conversation_writes;
+pub mod day_states;
 mod error;
 pub mod items;
 pub mod query;
+pub mod rebuild_writes;
+pub mod stream_change;
+pub mod tally_reads;
 pub mod writer;
 
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.

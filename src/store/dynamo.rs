@@ -9,7 +9,6 @@ use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
 
 use super::plan::{self, Unit};
-use super::rollups::{self, SpanStates};
 use super::{
     classify, ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp,
 };
@@ -22,6 +21,7 @@ use crate::domain::identity::{
 };
 use crate::domain::range::UtcRange;
 use crate::dynamo::items::{self, attr, sk, Item, Reader};
+use crate::rollups::read::{self as rollups, SpanStates};
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {

@@ -11,17 +11,17 @@ use super::summary::{CollectionSummary, ImportSummary};
 use super::validate::{check_permission, check_room, check_user, Plan};
 use super::{Context, ExportFiles, ImportError, PERMISSIONS, ROOMS, USERS};
 use crate::admin::lines::ExportFile;
-use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::dynamo::items::{attr, conversation_item, permission_item, settings_item};
 use crate::dynamo::writer::{BatchWriter, Flush};
 use crate::rocketchat::room::Room;
+use crate::rollups::ingest::ConversationWriter;
+use crate::rollups::ingest::DaySpan;
 use crate::store::identity_writes::{
     delete_session_of, delete_user, put_session, put_user_keeping_generation, sessions_of,
     user_ids_of,
 };
-use crate::store::ingest::ConversationWriter;
 use crate::store::StoreOpError;
 
 /// Concurrent single-item calls (session puts, revocations, users): each carries a condition

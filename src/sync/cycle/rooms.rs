@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::{finish, Cycle, SyncError};
-use crate::store::ingest::ConversationWriter;
+use crate::rollups::ingest::ConversationWriter;
 use crate::sync::state::{Decision, SyncState};
 use crate::sync::store::{self, Stamp};
 use crate::sync::walk::{key_of, Cursor, Listed, Order, Walk};
