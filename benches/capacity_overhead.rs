@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agent_overview::admin::demo::{demo_conversations, DemoParams};
-use agent_overview::admin::rollups::rebuild_rollups;
+use agent_overview::admin::rebuild_rollups::rebuild_rollups;
 use agent_overview::admin::session::mint_session;
 use agent_overview::admin::tables::create_tables_from_template;
 use agent_overview::config::{QueryPlan, ReadSettings, TableNames};

@@ -2,7 +2,9 @@
 //!
 //! Layers, with imports in one direction: [`functions`] (the five Lambda entry points: `api`,
 //! `stream`, `reconcile`, `sync`, `sync_fanout`) → [`http`] →
-//! [`domain`]; [`store`] → [`domain`]; [`sync`] and [`reconcile`] → [`store`], and [`sync`] →
+//! [`domain`]; [`store`] → [`domain`]; [`sync`] and [`reconcile`] → [`store`]; [`store`],
+//! [`sync`], [`reconcile`] and the stream function → [`rollups`] (the rollup engine, which
+//! imports none of them) → [`dynamo`]; and [`sync`] →
 //! [`rocketchat`] (Rocket.Chat's documents, shared with the import); [`http`] →
 //! [`signin`] (checking a caller's own Rocket.Chat login) → [`store`]; every outgoing HTTP call
 //! follows [`outbound`]'s rules. Nothing deployed imports
@@ -27,6 +29,7 @@ pub mod http;
 pub mod outbound;
 pub mod reconcile;
 pub mod rocketchat;
+pub mod rollups;
 pub mod signin;
 pub mod store;
 pub mod sync;

@@ -17,8 +17,8 @@ use std::time::Instant;
 use agent_overview::admin::demo::demo_conversations;
 use agent_overview::domain::aggregate::Aggregator;
 use agent_overview::domain::figure::Figure;
-use agent_overview::dynamo::conversations::{agent_attribute, fold_page, metric_attribute};
 use agent_overview::dynamo::items::{attr, conversation_item, Item};
+use agent_overview::dynamo::raw_fold::{agent_attribute, fold_page, metric_attribute};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 

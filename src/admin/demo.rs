@@ -17,11 +17,11 @@ use crate::domain::identity::{TenantId, TenantSettings};
 use crate::dynamo::identity_writes::put_settings;
 use crate::dynamo::items::{conversation_item, MalformedItem};
 use crate::dynamo::writer::{WriteError, WriterOptions};
-use crate::store::ingest::ConversationWriter;
-use crate::store::rebuild::RebuildSummary;
+use crate::rollups::ingest::ConversationWriter;
+use crate::rollups::rebuild::RebuildSummary;
 use crate::store::StoreOpError;
 
-use super::rollups::DaySpan;
+use crate::rollups::ingest::DaySpan;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoParams {

@@ -11,7 +11,7 @@ pub mod directory;
 pub mod domains;
 pub mod import;
 pub mod lines;
-pub mod rollups;
+pub mod rebuild_rollups;
 pub mod seed_demo;
 pub mod session;
 pub mod tables;

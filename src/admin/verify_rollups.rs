@@ -14,7 +14,7 @@ use crate::domain::clock::Clock;
 use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
 use crate::reconcile::verify::{Verifier, VerifyReport};
-use crate::store::rebuild::Rebuilder;
+use crate::rollups::rebuild::Rebuilder;
 use crate::store::StoreOpError;
 
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use agent_overview::admin::directory::{
 };
 use agent_overview::admin::domains::{add_domain, list_domains, remove_domain};
 use agent_overview::admin::import::{import_export, ImportOptions};
-use agent_overview::admin::rollups::rebuild_rollups;
+use agent_overview::admin::rebuild_rollups::rebuild_rollups;
 use agent_overview::admin::seed_demo::{seed_demo, SeedDemo};
 use agent_overview::admin::session::{mint_session, revoke_session, revoke_sessions};
 use agent_overview::admin::tables::create_tables;

@@ -6,7 +6,7 @@ use agent_overview::domain::clock::system_clock;
 use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::{init, reconcile::handle_event};
 use agent_overview::reconcile::{scheduled::AttentionIndex, verify::Verifier};
-use agent_overview::store::rebuild::Rebuilder;
+use agent_overview::rollups::rebuild::Rebuilder;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]

@@ -5,7 +5,7 @@ use agent_overview::config::RollupsConfig;
 use agent_overview::domain::clock::system_clock;
 use agent_overview::dynamo::{client as dynamo_client, sdk_config};
 use agent_overview::functions::{init, stream::handle_event};
-use agent_overview::store::rebuild::Rebuilder;
+use agent_overview::rollups::rebuild::Rebuilder;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 

@@ -1,7 +1,8 @@
 //! A day's rollup state and the rules read from it: when a day's rollups are complete, when a
 //! rollup item answers for a scope ([`covers`]), how long the index is given to settle, and
-//! whether a writer's lease is live. Pure: the store reads and writes the state items
-//! (`store::day_state`), the rebuild and the reconciliation decide with these.
+//! whether a writer's lease is live. Pure: the rollup engine reads and writes the state items
+//! (`rollups::state`, through `dynamo::day_states`), the rebuild and the reconciliation decide
+//! with these.
 
 use std::collections::BTreeSet;
 

@@ -9,5 +9,6 @@ pub mod figure;
 pub mod format;
 pub mod host;
 pub mod identity;
+pub mod query;
 pub mod range;
 pub mod rollup;

@@ -1,7 +1,7 @@
 //! The reporting range: `from`/`to` dates read in the tenant's reporting zone and turned into
 //! an inclusive UTC millisecond interval, as Rocket.Chat's `startOf('day')`/`endOf('day')` do.
 
-use chrono::{Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::identity::ReportingZoneSetting;
@@ -195,6 +195,33 @@ impl UtcDaySplit {
 /// Number of calendar days in `from..=to`.
 pub fn days_inclusive(from: ReportDate, to: ReportDate) -> i64 {
     (to.0 - from.0).num_days() + 1
+}
+
+/// `first..=last` cut at calendar months: each span is one short rollup query (at most 31
+/// items), and the spans of a long range are read concurrently.
+pub fn month_spans(first: NaiveDate, last: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut chunks = Vec::new();
+    let mut start = first;
+    while start <= last {
+        let end = last_of_month(start).min(last);
+        chunks.push((start, end));
+        match end.succ_opt() {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    chunks
+}
+
+fn last_of_month(day: NaiveDate) -> NaiveDate {
+    let (y, m) = if day.month() == 12 {
+        (day.year() + 1, 1)
+    } else {
+        (day.year(), day.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(day)
 }
 
 #[cfg(test)]

@@ -7,14 +7,20 @@
 pub mod batch_get;
 pub mod capacity;
 mod client;
-pub mod conversations;
+pub mod conversation_reads;
+pub mod conversation_writes;
+pub mod day_states;
 mod error;
 pub mod identity_reads;
 pub mod identity_writes;
 pub mod items;
 pub mod query;
+pub mod raw_fold;
+pub mod rebuild_writes;
 pub mod signin;
+pub mod stream_change;
 pub mod sync;
+pub mod tally_reads;
 pub mod writer;
 
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.

@@ -23,10 +23,10 @@ use crate::domain::conversation::Conversation;
 use crate::domain::range::utc_day_of;
 use crate::dynamo::capacity::{self, ConsumedCapacity};
 use crate::dynamo::items::MalformedItem;
+use crate::dynamo::stream_change::read_change;
 use crate::errors::error_chain;
-use crate::store::change::read_change;
-use crate::store::rebuild::RebuildSummary;
-use crate::store::RollupMaintenance;
+use crate::rollups::rebuild::RebuildSummary;
+use crate::rollups::RollupMaintenance;
 use crate::telemetry::emf::{Document, Unit};
 
 /// Day rebuilds of one batch in flight at once.
@@ -234,7 +234,7 @@ pub async fn handle_event(
 mod tests {
     use super::*;
     use crate::dynamo::items::conversation_item;
-    use crate::store::rebuild::DayRebuild;
+    use crate::rollups::rebuild::DayRebuild;
     use crate::store::StoreOpError;
     use serde_json::{json, Value};
 

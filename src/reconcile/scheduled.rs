@@ -13,7 +13,7 @@ use super::verify::Verifier;
 use crate::config::{MetricsConfig, RollupTables};
 use crate::dynamo::capacity::{self, ConsumedCapacity};
 use crate::errors::error_chain;
-use crate::store::day_state::days_needing_attention;
+use crate::rollups::state::days_needing_attention;
 use crate::store::StoreOpError;
 use crate::telemetry::emf::{Document, Unit};
 

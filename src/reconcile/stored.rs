@@ -17,7 +17,7 @@ use crate::dynamo::items::{
     day_state_sk, fold_rollup_item, rollup_key, rollup_pk, rollup_sk, Item, MalformedItem,
 };
 use crate::dynamo::query::items_between;
-use crate::store::day_state::read_state;
+use crate::rollups::state::read_state;
 use crate::store::StoreOpError;
 
 /// Figure queries in flight at once.

@@ -14,10 +14,10 @@ use super::stored::{day_states, stored_days};
 use crate::config::RollupTables;
 use crate::domain::clock::Clock;
 use crate::domain::day_state::SETTLE_MS;
+use crate::domain::range::month_spans;
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::store::day_state::get_state;
-use crate::store::plan::month_spans;
-use crate::store::rebuild::Rebuilder;
+use crate::rollups::rebuild::Rebuilder;
+use crate::rollups::state::get_state;
 use crate::store::StoreOpError;
 
 /// Days that differ: what differs, and the scopes compared.

@@ -1,20 +1,20 @@
 //! The store's DynamoDB adapter: the request's read plan (raw month buckets, rollup days and
 //! the raw edges they leave) run against DynamoDB through the boundary's reads
-//! ([`crate::dynamo::conversations`], [`crate::dynamo::identity_reads`], the coverage read).
+//! ([`crate::dynamo::raw_fold`], [`crate::dynamo::identity_reads`], the coverage read).
 
 use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
 
 use super::plan::{self, PlannedRead};
-use super::rollups::{self, SpanStates};
 use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
 use crate::config::{ReadSettings, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::host::HostMapping;
 use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
-use crate::dynamo::conversations::{self, Bucket, BucketTables};
+use crate::dynamo::raw_fold::{self, Bucket, BucketTables};
 use crate::dynamo::{identity_reads, signin, Client};
+use crate::rollups::read::{self as rollups, SpanStates};
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -49,7 +49,7 @@ impl DynamoStore {
             month,
             range: query.range,
         };
-        let read = conversations::fold_bucket(
+        let read = raw_fold::fold_bucket(
             &self.client,
             tables,
             bucket,

@@ -4,10 +4,10 @@
 //! are merged. Without a whole UTC day inside (a short range in a zone off UTC), everything is
 //! read raw. Pure: no I/O, so the plan is tested on its own.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use crate::config::QueryPlan;
-use crate::domain::range::UtcRange;
+use crate::domain::range::{month_spans, UtcRange};
 use crate::dynamo::items;
 
 /// One independent read of a request, run concurrently with the others.
@@ -51,33 +51,6 @@ pub fn reads_for(range: UtcRange, plan: QueryPlan) -> Vec<PlannedRead> {
             reads
         }
     }
-}
-
-/// `first..=last` cut at calendar months: each span is one short rollup query (at most 31
-/// items), and the spans of a long range are read concurrently.
-pub fn month_spans(first: NaiveDate, last: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut chunks = Vec::new();
-    let mut start = first;
-    while start <= last {
-        let end = last_of_month(start).min(last);
-        chunks.push((start, end));
-        match end.succ_opt() {
-            Some(next) => start = next,
-            None => break,
-        }
-    }
-    chunks
-}
-
-fn last_of_month(day: NaiveDate) -> NaiveDate {
-    let (y, m) = if day.month() == 12 {
-        (day.year() + 1, 1)
-    } else {
-        (day.year(), day.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(day)
 }
 
 /// Every UTC month that overlaps `[start_ms, end_ms]`, oldest first.

@@ -36,8 +36,8 @@ use crate::dynamo::writer::{BatchWriter, Flush, WriterOptions};
 use crate::rocketchat::limits::{check_conversation, DayDepartments};
 use crate::rocketchat::room::{read_room, Room};
 use crate::rocketchat::DocError;
-use crate::store::ingest::ConversationWriter;
-use crate::store::rebuild::Rebuilder;
+use crate::rollups::ingest::ConversationWriter;
+use crate::rollups::rebuild::Rebuilder;
 
 /// Told the running counts after each room written (the CLI draws them on a progress bar).
 pub type Progress = std::sync::Arc<dyn Fn(&SyncSummary) + Send + Sync>;
@@ -400,7 +400,7 @@ impl Cycle<'_> {
         let day = DayDepartments::day_of(c.ts_ms);
         if !self.departments.knows(day) {
             let held = match utc_day_of(c.ts_ms) {
-                Some(date) => crate::store::day_state::get_state(
+                Some(date) => crate::rollups::state::get_state(
                     self.client,
                     &self.names.rollups,
                     self.tenant,

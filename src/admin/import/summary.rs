@@ -6,7 +6,7 @@ use std::fmt;
 use crate::admin::lines::ExportFile;
 use crate::domain::identity::{TenantId, TenantSettings};
 use crate::dynamo::capacity::ConsumedCapacity;
-use crate::store::rebuild::RebuildSummary;
+use crate::rollups::rebuild::RebuildSummary;
 
 /// What happened to one collection's file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -11,7 +11,6 @@ use super::summary::{CollectionSummary, ImportSummary};
 use super::validate::{check_permission, check_room, check_user, Plan};
 use super::{Context, ExportFiles, ImportError, PERMISSIONS, ROOMS, USERS};
 use crate::admin::lines::ExportFile;
-use crate::admin::rollups::DaySpan;
 use crate::config::TableNames;
 use crate::domain::identity::Session;
 use crate::dynamo::identity_writes::{
@@ -21,7 +20,7 @@ use crate::dynamo::identity_writes::{
 use crate::dynamo::items::{attr, conversation_item, permission_item, settings_item};
 use crate::dynamo::writer::{BatchWriter, Flush};
 use crate::rocketchat::room::Room;
-use crate::store::ingest::ConversationWriter;
+use crate::rollups::ingest::{ConversationWriter, DaySpan};
 use crate::store::StoreOpError;
 
 /// Concurrent single-item calls (session puts, revocations, users): each carries a condition

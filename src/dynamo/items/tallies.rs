@@ -17,7 +17,7 @@ use crate::domain::rollup::Scope;
 // `{tenant}#D#{departmentId}`, sort `sk` = `{figure name}#{YYYY-MM-DD}`, so a request reads only
 // its figure's items (DynamoDB charges a Query for whole items, whatever the projection). Each
 // carries `version`, the day's `changed` counter it was built from. The `ALL` partition also
-// holds `DAY#{YYYY-MM-DD}`: the day's state (see `store::day_state`).
+// holds `DAY#{YYYY-MM-DD}`: the day's state (see `rollups::state`).
 
 /// Sort-key prefix of the per-day state items.
 pub const DAY_SK_PREFIX: &str = "DAY#";

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{finish, Cycle, SyncError};
 use crate::dynamo::sync::{put_state, stored_rooms, Stamp};
-use crate::store::ingest::ConversationWriter;
+use crate::rollups::ingest::ConversationWriter;
 use crate::sync::state::{Decision, SyncState};
 use crate::sync::walk::{key_of, Cursor, Listed, Order, Walk};
 

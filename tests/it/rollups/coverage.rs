@@ -9,9 +9,9 @@ use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::{ReportDate, ReportingZone, UtcRange};
 use agent_overview::functions::stream::{handle_batch, plan_batch};
-use agent_overview::store::day_state::days_needing_attention;
+use agent_overview::rollups::rebuild::Rebuilder;
+use agent_overview::rollups::state::days_needing_attention;
 use agent_overview::store::memory::MemoryStore;
-use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::{ConversationStore, RangeQuery};
 use aws_sdk_dynamodb::Client;
 
@@ -80,7 +80,7 @@ async fn a_day_whose_rebuild_failed_is_read_raw() {
     };
     let rooms = vec![ok, huge];
     put_conversations(&client, &tenant, &rooms).await;
-    let mut span = agent_overview::admin::rollups::DaySpan::default();
+    let mut span = agent_overview::rollups::ingest::DaySpan::default();
     rooms.iter().for_each(|c| span.include(c.ts_ms));
     assert!(span
         .rebuild(
@@ -386,7 +386,7 @@ async fn random_histories_converge_to_a_fresh_rebuild() {
 /// rebuild makes it clean, counting the write the index showed late.
 #[tokio::test]
 async fn an_overflowed_day_is_trusted_to_the_index_only_after_it_settles() {
-    use agent_overview::store::day_state::{get_state, PENDING_CAP};
+    use agent_overview::rollups::state::{get_state, PENDING_CAP};
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
 

@@ -24,11 +24,11 @@ use agent_overview::dynamo::items::{
 use agent_overview::dynamo::writer::WriterOptions;
 use agent_overview::functions::stream::handle_batch;
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::day_state::days_needing_attention;
+use agent_overview::rollups::ingest::ConversationWriter;
+use agent_overview::rollups::rebuild::Rebuilder;
+use agent_overview::rollups::state::days_needing_attention;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::ingest::ConversationWriter;
 use agent_overview::store::memory::MemoryStore;
-use agent_overview::store::rebuild::Rebuilder;
 use agent_overview::store::{ConversationStore, RangeQuery};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;

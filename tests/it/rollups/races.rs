@@ -12,7 +12,7 @@ use agent_overview::domain::figure::Figure;
 use agent_overview::domain::range::UtcRange;
 use agent_overview::dynamo::items::{attr, conversation_pk};
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::rebuild::Rebuilder;
+use agent_overview::rollups::rebuild::Rebuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -324,7 +324,7 @@ async fn the_stream_rebuilding_a_cycles_first_batch_never_hides_its_later_writes
 /// without the write (`kim` alone against raw `kim, ann`).
 #[tokio::test]
 async fn no_rebuild_makes_a_day_clean_while_a_batch_is_in_flight() {
-    use agent_overview::store::day_state::{get_state, mark_with_lease, new_lease, LeaseChange};
+    use agent_overview::rollups::state::{get_state, mark_with_lease, new_lease, LeaseChange};
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("lease");
     let day = NaiveDate::from_ymd_opt(2024, 6, 2).unwrap();
@@ -435,7 +435,7 @@ async fn no_rebuild_makes_a_day_clean_while_a_batch_is_in_flight() {
 #[tokio::test]
 async fn an_expired_lease_is_dropped_by_the_next_rebuild() {
     use agent_overview::domain::day_state::LEASE_MS;
-    use agent_overview::store::day_state::{get_state, mark_with_lease, new_lease, LeaseChange};
+    use agent_overview::rollups::state::{get_state, mark_with_lease, new_lease, LeaseChange};
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("lease-expired");
     let day = NaiveDate::from_ymd_opt(2024, 6, 3).unwrap();
@@ -471,7 +471,7 @@ async fn an_expired_lease_is_dropped_by_the_next_rebuild() {
 #[tokio::test]
 async fn the_reconciliation_settles_an_overflowed_day_without_reporting_drift() {
     use agent_overview::reconcile::scheduled::reconcile_days;
-    use agent_overview::store::day_state::{get_state, PENDING_CAP};
+    use agent_overview::rollups::state::{get_state, PENDING_CAP};
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("race-overflow");
     let day = NaiveDate::from_ymd_opt(2024, 6, 20).unwrap();

@@ -15,7 +15,7 @@ use agent_overview::reconcile::scheduled::{
     emf_document, run_once, AttentionIndex, DaysToReconcile, WINDOW_MS,
 };
 use agent_overview::reconcile::verify::Verifier;
-use agent_overview::store::rebuild::Rebuilder;
+use agent_overview::rollups::rebuild::Rebuilder;
 use agent_overview::store::StoreOpError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;

@@ -1,10 +1,10 @@
 //! Data written straight into dynalite: conversations (fixed or random), their rollups, and a
 //! tenant with a manager and its settings.
 
-use agent_overview::admin::rollups::DaySpan;
 use agent_overview::domain::conversation::Conversation;
 use agent_overview::domain::identity::{hash_token, Session, TenantSettings, User};
 use agent_overview::dynamo::items;
+use agent_overview::rollups::ingest::DaySpan;
 use aws_sdk_dynamodb::Client;
 
 use crate::support::api::NOW_MS;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use agent_overview::dynamo::sync::get_state;
-use agent_overview::store::rebuild::Rebuilder;
+use agent_overview::rollups::rebuild::Rebuilder;
 use agent_overview::sync::cycle::{sync_tenant, SyncOptions, SyncSummary};
 use agent_overview::sync::lease::Lease;
 use agent_overview::sync::messages::agent_messages;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::items::{attr, read_conversation_image, Item, MalformedItem};
 use crate::domain::conversation::Conversation;
-use crate::dynamo::items::{attr, read_conversation_image, Item, MalformedItem};
 
 /// One record's conversation before and after.
 pub struct Change {

@@ -7,18 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::dynamo::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use tokio::sync::OnceCell;
 
-use super::day_state::query_states;
-use super::{classify, FoldStats, RangeQuery, StoreError};
+use super::state::query_states;
 use crate::domain::aggregate::Aggregator;
 use crate::domain::day_state::{covers, DayState, ItemSeen};
+use crate::domain::query::{FoldStats, RangeQuery};
 use crate::domain::rollup::Scope;
-use crate::dynamo::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item};
-use crate::dynamo::query::query_between;
+use crate::dynamo::items::{self, fold_rollup_item};
+use crate::dynamo::tally_reads::tallies_by_day;
+use crate::dynamo::{Client, StoreError};
 
 /// What the rollups of a span answer, and the runs of days they do not cover.
 #[derive(Debug)]
@@ -100,7 +99,13 @@ pub async fn fold_days(
     let scope = Scope::of_request(query.department_id.as_deref());
     let (states, (rollups, rollup_requests)) = futures::try_join!(
         states.get(),
-        query_rollups(client, table, query, &scope, (first, last), page_limit),
+        tallies_by_day(
+            client,
+            table,
+            (&query.tenant, query.figure, &scope),
+            (first, last),
+            page_limit
+        ),
     )?;
     let mut agg = Aggregator::new(query.figure);
     let mut stats = FoldStats {
@@ -136,48 +141,6 @@ pub async fn fold_days(
         stats,
         uncovered,
     })
-}
-
-/// The figure's rollup items of `first..=last` for `scope`, by day; and the pages read.
-/// Eventually consistent (half the read units): a stale replica shows only an older item, which
-/// has another version than the state's `built` or, for an unlisted department, is a tombstone
-/// or read raw (see [`covers`]).
-async fn query_rollups(
-    client: &Client,
-    table: &str,
-    query: &RangeQuery,
-    scope: &Scope,
-    (first, last): (NaiveDate, NaiveDate),
-    page_limit: Option<i32>,
-) -> Result<(BTreeMap<NaiveDate, Item>, u64), StoreError> {
-    let sort_keys = (
-        rollup_sk(query.figure, first),
-        rollup_sk(query.figure, last),
-    );
-    let mut pages = query_between(client, table, rollup_pk(&query.tenant, scope), sort_keys)
-        .expression_attribute_names("#tallies", attr::TALLIES)
-        .expression_attribute_names("#version", attr::VERSION)
-        .projection_expression("#pk, #sk, #tallies, #version")
-        .set_limit(page_limit)
-        .into_paginator()
-        .send();
-    let (mut by_day, mut requests) = (BTreeMap::new(), 0);
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
-        requests += 1;
-        for item in page.items() {
-            let day = match item.get(attr::SK) {
-                Some(AttributeValue::S(sk)) => items::day_of_sk(sk),
-                _ => None,
-            };
-            let day = day.ok_or_else(|| items::MalformedItem {
-                key: items::rollup_key(item),
-                problem: "sk is not {figure}#YYYY-MM-DD".into(),
-            })?;
-            by_day.insert(day, item.clone());
-        }
-    }
-    Ok((by_day, requests))
 }
 
 #[cfg(test)]

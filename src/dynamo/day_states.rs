@@ -1,4 +1,5 @@
-//! The per-day rollup state: what makes the rollup plan provably cover a day (see
+//! The per-day rollup state item and its calls: marks, reads and the `byAttention` index (what
+//! the state means and how the rollup engine uses it: `rollups::state` and
 //! `docs/data-model.md`, "Rollup state").
 //!
 //! Item `pk = {tenant}#ALL`, `sk = DAY#YYYY-MM-DD` in the rollups table:
@@ -16,16 +17,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
-use super::{classify, StoreError, StoreOpError};
+use super::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
+use super::query::query_between;
+use super::{classify, succeeded_unless, StoreError, StoreOpError};
 use crate::domain::day_state::lease_until;
-use crate::domain::day_state::{DayState, LEASE_MS};
+use crate::domain::day_state::DayState;
 use crate::domain::rollup::Scope;
-use crate::dynamo::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
-use crate::dynamo::query::query_between;
 
 /// Conversation keys a state item lists as pending before it only says "overflow" (a DynamoDB
 /// item holds 400 KB; a thousand keys of up to ~150 bytes stay well inside).
@@ -34,11 +35,6 @@ pub const PENDING_CAP: usize = 1000;
 /// Shards of the `byAttention` index's partitions, so a busy import's marks do not all write
 /// one index partition.
 pub const ATTENTION_SHARDS: u32 = 8;
-
-/// A new lease id for a writer, live until `now_ms + LEASE_MS`.
-pub fn new_lease(now_ms: i64) -> String {
-    format!("{}#{:016x}", now_ms + LEASE_MS, rand::random::<u64>())
-}
 
 /// What a mark does to the day's writer leases.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +197,7 @@ pub async fn mark_with_lease(
         }
         u
     };
-    let listed = super::succeeded_unless(update(pks.len() <= PENDING_CAP).send().await, |e| {
+    let listed = succeeded_unless(update(pks.len() <= PENDING_CAP).send().await, |e| {
         e.is_conditional_check_failed_exception()
     })
     .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
@@ -303,6 +299,38 @@ pub async fn days_needing_attention(
     Ok(days.into_iter().collect())
 }
 
+/// The days of a tenant that have a state item.
+pub async fn state_days(
+    client: &Client,
+    table: &str,
+    tenant: &str,
+) -> Result<BTreeSet<NaiveDate>, StoreOpError> {
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+        .expression_attribute_names("#pk", attr::PK)
+        .expression_attribute_names("#sk", attr::SK)
+        .expression_attribute_values(":pk", AttributeValue::S(rollup_pk(tenant, &Scope::All)))
+        .expression_attribute_values(
+            ":prefix",
+            AttributeValue::S(items::DAY_SK_PREFIX.to_string()),
+        )
+        .projection_expression("#sk")
+        .into_paginator()
+        .send();
+    let mut days = BTreeSet::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
+        for item in page.items() {
+            if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
+                days.extend(items::day_of_sk(sk));
+            }
+        }
+    }
+    Ok(days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,41 +350,16 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_is_live_until_its_end_and_a_malformed_one_is_refused() {
-        let live = new_lease(1_000);
-        let expired = new_lease(1_000 - LEASE_MS - 1);
-        let s = DayState {
-            writers: BTreeSet::from([live.clone(), expired.clone()]),
-            ..DayState::default()
-        };
-        let (l, e) = s.leases_at(1_000);
-        assert_eq!((l, e), (vec![&live], vec![&expired]));
-        let (l, e) = s.leases_at(1_000 + LEASE_MS);
-        assert!(l.is_empty() && e.len() == 2);
+    fn a_malformed_lease_is_refused() {
         let mut item = state_key("acme", NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+        let live = format!("{}#{:016x}", 1_000, 7u64);
+        item.insert(attr::WRITERS.into(), AttributeValue::Ss(vec![live.clone()]));
+        assert_eq!(read_state(&item).unwrap().writers, BTreeSet::from([live]));
         item.insert(
             attr::WRITERS.into(),
             AttributeValue::Ss(vec!["not-a-lease".into()]),
         );
         let err = read_state(&item).unwrap_err();
         assert!(err.problem.contains("not-a-lease"), "{err:?}");
-    }
-
-    #[test]
-    fn a_day_is_clean_only_when_built_from_its_last_change() {
-        let mut s = DayState {
-            changed: 3,
-            built: Some(2),
-            ..DayState::default()
-        };
-        assert!(!s.is_clean());
-        s.built = Some(3);
-        assert!(s.is_clean());
-        assert!(!DayState {
-            changed: 0,
-            built: None,
-            ..DayState::default()
-        }
-        .is_clean());
     }
 }

@@ -1,5 +1,5 @@
 //! Recomputing a day's rollups from its conversations, never incrementing them, under the
-//! per-day state of [`super::day_state`] (the protocol and its reasoning are in
+//! per-day state of [`super::state`] (the protocol and its reasoning are in
 //! `docs/data-model.md`, "Rollup state"):
 //!
 //! 1. read the day's state, strongly consistent: `changed` = v, `pending` = P;
@@ -14,16 +14,16 @@
 //! A duplicated or retried rebuild writes the same items; an empty scope is written as an item
 //! without agents (a tombstone) rather than deleted, so an older rebuild cannot write stale
 //! tallies back.
+//!
+//! The protocol is here; its DynamoDB calls are the boundary's ([`crate::dynamo::day_states`],
+//! [`crate::dynamo::conversation_reads`], [`crate::dynamo::rebuild_writes`]).
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::dynamo::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 
-use super::day_state::{self, attention, get_state};
-use super::{succeeded_unless, StoreOpError};
+use super::state::{self, get_state};
 use crate::config::{RollupTables, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::clock::Clock;
@@ -32,15 +32,15 @@ use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
 use crate::domain::range::UtcRange;
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::dynamo::items::{self, attr, read_conversation_image, rollup_item, Item};
+use crate::dynamo::items::{rollup_item, Item};
+use crate::dynamo::rebuild_writes::{self, DayBuilt};
+use crate::dynamo::{Client, StoreOpError};
 
 mod operator;
 mod plan;
 mod reads;
 
 pub use operator::StoredDay;
-
-use plan::Settle;
 
 /// Puts in flight at once within one rebuild.
 const WRITES_IN_FLIGHT: usize = 16;
@@ -112,14 +112,14 @@ impl Rebuilder {
         Self::new(client.clone(), names.rollup_tables(), clock)
     }
 
-    /// Marks `pks` of `tenant` as written on `day` (after the write), see [`day_state::mark`].
+    /// Marks `pks` of `tenant` as written on `day` (after the write), see [`state::mark`].
     pub async fn mark(
         &self,
         tenant: &str,
         day: NaiveDate,
         pks: &BTreeSet<String>,
     ) -> Result<(), StoreOpError> {
-        day_state::mark(
+        state::mark(
             &self.client,
             &self.tables.rollups,
             tenant,
@@ -171,14 +171,19 @@ impl Rebuilder {
                 clean: false,
             });
         };
-        let outcome = Built {
+        // Step 5: `built` = v, the departments, the confirmed keys out of `pending`, only
+        // while `changed` is still v (`false`: a write was marked meanwhile).
+        let built = DayBuilt {
             existed,
             version,
             departments: &present,
             confirmed: &read.confirmed,
-            settle,
+            needs_attention: settle.needs_attention,
+            clear_overflow: settle.clear_overflow,
+            expired_leases: &settle.expired_leases,
         };
-        let clean = self.record_built(tenant, day, &outcome, now).await?;
+        let clean =
+            rebuild_writes::record_built(&self.client, table, tenant, day, &built, now).await?;
         if !clean {
             summary.days_left_dirty = 1;
         }
@@ -205,16 +210,10 @@ impl Rebuilder {
             })
             .await?;
         let prefix = format!("{tenant}#");
-        let keys: Vec<Item> = state
-            .pending
-            .iter()
-            .filter(|pk| pk.starts_with(&prefix))
-            .map(|pk| Item::from([(attr::PK.to_string(), AttributeValue::S(pk.clone()))]))
-            .collect();
+        let keys = state.pending.iter().filter(|pk| pk.starts_with(&prefix));
         let mut in_table: HashMap<String, Conversation> = HashMap::new();
-        for item in self.batch_get(&self.tables.conversations, keys).await? {
+        for (pk, c) in self.by_key(&self.tables.conversations, keys).await? {
             read += 1;
-            let (_, pk, c) = read_conversation_image(&item)?;
             in_table.insert(pk, c);
         }
         let pending = state.pending.iter().filter(|pk| pk.starts_with(&prefix));
@@ -262,22 +261,7 @@ impl Rebuilder {
     }
 
     async fn put_unless_newer(&self, item: Item, version: u64) -> Result<bool, StoreOpError> {
-        let table = &self.tables.rollups;
-        let result = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR attribute_not_exists(#version) OR #version <= :v",
-            )
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#version", attr::VERSION)
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .send()
-            .await;
-        succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-            .map_err(|e| StoreOpError::call("PutItem", table, e))
+        rebuild_writes::put_unless_newer(&self.client, &self.tables.rollups, item, version).await
     }
 
     /// Before the puts: adds the departments about to get items to the day's
@@ -294,105 +278,8 @@ impl Rebuilder {
         if new.is_empty() {
             return Ok(());
         }
-        let table = &self.tables.rollups;
-        self.client
-            .update_item()
-            .table_name(table)
-            .set_key(Some(day_state::state_key(tenant, day)))
-            .update_expression("SET #tenant = :tenant ADD #written :new")
-            .expression_attribute_names("#tenant", attr::TENANT)
-            .expression_attribute_names("#written", attr::WRITTEN)
-            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
-            .expression_attribute_values(":new", AttributeValue::Ss(new))
-            .send()
-            .await
-            .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
-        Ok(())
+        rebuild_writes::record_written(&self.client, &self.tables.rollups, tenant, day, new).await
     }
-
-    /// Step 5: `built` = v, the departments, the confirmed keys out of `pending`, only while
-    /// `changed` is still v. `Ok(false)`: a write was marked meanwhile.
-    async fn record_built(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-        b: &Built<'_>,
-        now: i64,
-    ) -> Result<bool, StoreOpError> {
-        let table = &self.tables.rollups;
-        let departments: Vec<String> = b.departments.iter().cloned().collect();
-        let mut set = vec![
-            "#built = :v",
-            "#departments = :departments",
-            "#tenant = :tenant",
-            "#attention = :attention",
-            "#at = if_not_exists(#at, :now)",
-        ];
-        let mut u = self
-            .client
-            .update_item()
-            .table_name(table)
-            .set_key(Some(day_state::state_key(tenant, day)))
-            .expression_attribute_names("#changed", attr::CHANGED)
-            .expression_attribute_names("#built", attr::BUILT)
-            .expression_attribute_names("#departments", attr::DEPARTMENTS)
-            .expression_attribute_names("#tenant", attr::TENANT)
-            .expression_attribute_names("#attention", attr::ATTENTION)
-            .expression_attribute_names("#at", attr::LAST_CHANGE_AT)
-            .expression_attribute_values(":v", AttributeValue::N(b.version.to_string()))
-            .expression_attribute_values(":departments", items::string_list(&departments))
-            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
-            .expression_attribute_values(
-                ":attention",
-                AttributeValue::S(attention(tenant, day, b.settle.needs_attention)),
-            )
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
-        if b.existed {
-            u = u.condition_expression("#changed = :v");
-        } else {
-            set.push("#changed = :v");
-            u = u.condition_expression("attribute_not_exists(#changed)");
-        }
-        let mut expression = format!("SET {}", set.join(", "));
-        if b.settle.clear_overflow {
-            expression.push_str(" REMOVE #overflow");
-            u = u.expression_attribute_names("#overflow", attr::OVERFLOW);
-        }
-        let mut deletes = Vec::new();
-        if !b.confirmed.is_empty() {
-            deletes.push("#pending :confirmed");
-            u = u
-                .expression_attribute_names("#pending", attr::PENDING)
-                .expression_attribute_values(
-                    ":confirmed",
-                    AttributeValue::Ss(b.confirmed.iter().cloned().collect()),
-                );
-        }
-        if !b.settle.expired_leases.is_empty() {
-            deletes.push("#writers :expired");
-            u = u
-                .expression_attribute_names("#writers", attr::WRITERS)
-                .expression_attribute_values(
-                    ":expired",
-                    AttributeValue::Ss(b.settle.expired_leases.clone()),
-                );
-        }
-        if !deletes.is_empty() {
-            expression.push_str(&format!(" DELETE {}", deletes.join(", ")));
-        }
-        let result = u.update_expression(expression).send().await;
-        succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-            .map_err(|e| StoreOpError::call("UpdateItem", table, e))
-    }
-}
-
-/// What step 5 records.
-struct Built<'a> {
-    existed: bool,
-    version: u64,
-    departments: &'a BTreeSet<String>,
-    confirmed: &'a BTreeSet<String>,
-    settle: Settle,
 }
 
 /// The day's rollups of every scope.

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Days, NaiveDate};
 use futures::{StreamExt, TryStreamExt};
 
@@ -12,14 +11,12 @@ use super::{compute, RebuildSummary, Rebuilder};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::day_state::DayState;
 use crate::domain::figure::Figure;
-use crate::domain::range::{utc_day_of, UtcRange};
+use crate::domain::range::{month_spans, utc_day_of, UtcRange};
 use crate::domain::rollup::{DayRollup, Scope};
-use crate::dynamo::items::{
-    self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item, MalformedItem,
-};
-use crate::store::day_state::get_state;
-use crate::store::plan::month_spans;
-use crate::store::StoreOpError;
+use crate::dynamo::day_states::{get_state, state_days};
+use crate::dynamo::items::MalformedItem;
+use crate::dynamo::tally_reads::stored_tallies;
+use crate::dynamo::StoreOpError;
 
 /// Days an operator's rebuild works on at once.
 const DAYS_IN_FLIGHT: usize = 8;
@@ -35,33 +32,6 @@ pub struct StoredDay {
     pub state: Option<DayState>,
     /// `(scope, figure)` → tallies and the item's version.
     pub rollups: BTreeMap<(Scope, Figure), (Aggregator, Option<u64>)>,
-}
-
-fn scope_of_pk(tenant: &str, item: &Item) -> Result<Scope, MalformedItem> {
-    let key = items::rollup_key(item);
-    let r = items::Reader::new(item, &key);
-    let pk = r.str(attr::PK)?;
-    match pk.strip_prefix(tenant) {
-        Some("#ALL") => Ok(Scope::All),
-        Some(rest) => rest
-            .strip_prefix("#D#")
-            .map(|d| Scope::Department(d.to_string()))
-            .ok_or_else(|| r.malformed("pk is not a rollup scope")),
-        None => Err(r.malformed("pk is not of the tenant")),
-    }
-}
-
-fn figure_of_sk(item: &Item) -> Result<Figure, MalformedItem> {
-    let key = items::rollup_key(item);
-    let r = items::Reader::new(item, &key);
-    let sk = r.str(attr::SK)?;
-    Figure::ALL
-        .into_iter()
-        .find(|f| {
-            sk.strip_prefix(f.name())
-                .is_some_and(|rest| rest.starts_with('#'))
-        })
-        .ok_or_else(|| r.malformed("sk names no figure"))
 }
 
 impl Rebuilder {
@@ -147,30 +117,7 @@ impl Rebuilder {
                 .into_iter()
                 .map(|d| Scope::Department(d.clone())),
         );
-        let keys: Vec<Item> = scopes
-            .flat_map(|scope| {
-                Figure::ALL.into_iter().map(move |figure| {
-                    Item::from([
-                        (
-                            attr::PK.to_string(),
-                            AttributeValue::S(rollup_pk(tenant, &scope)),
-                        ),
-                        (
-                            attr::SK.to_string(),
-                            AttributeValue::S(rollup_sk(figure, day)),
-                        ),
-                    ])
-                })
-            })
-            .collect();
-        let mut rollups = BTreeMap::new();
-        for item in self.batch_get(table, keys).await? {
-            let scope = scope_of_pk(tenant, &item)?;
-            let figure = figure_of_sk(&item)?;
-            let mut agg = Aggregator::new(figure);
-            fold_rollup_item(&mut agg, &item)?;
-            rollups.insert((scope, figure), (agg, items::rollup_version(&item)?));
-        }
+        let rollups = stored_tallies(&self.client, table, tenant, day, scopes).await?;
         Ok(StoredDay { state, rollups })
     }
     /// The rollups of a month's days (`first..=last` lie in one month bucket) as the GSI gives
@@ -208,31 +155,6 @@ impl Rebuilder {
     }
     /// The days of a tenant that have a state item.
     async fn state_days(&self, tenant: &str) -> Result<BTreeSet<NaiveDate>, StoreOpError> {
-        let table = &self.tables.rollups;
-        let mut pages = self
-            .client
-            .query()
-            .table_name(table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(rollup_pk(tenant, &Scope::All)))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(items::DAY_SK_PREFIX.to_string()),
-            )
-            .projection_expression("#sk")
-            .into_paginator()
-            .send();
-        let mut days = BTreeSet::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
-                    days.extend(items::day_of_sk(sk));
-                }
-            }
-        }
-        Ok(days)
+        state_days(&self.client, &self.tables.rollups, tenant).await
     }
 }

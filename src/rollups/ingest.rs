@@ -2,7 +2,7 @@
 //! flight; shared by the sync, `import` and `generate-demo` (finding 8 of the 2026-12 review).
 //!
 //! Before each batch is written, every (tenant, UTC day) it touches is marked with a writer's
-//! *lease* ([`day_state::LeaseChange::Take`]): the mark makes the day dirty, and no rebuild
+//! *lease* ([`state::LeaseChange::Take`]): the mark makes the day dirty, and no rebuild
 //! records a day built while a live lease is on it, so the stream's rebuild of this writer's
 //! earlier batches cannot make the day clean while this batch is on its way. A keyless mark
 //! alone would not do: a rebuild that reads the state after that mark and the index before the
@@ -10,21 +10,25 @@
 //! a mark that lists the batch's keys, so the next rebuild reads them from the table however
 //! late the index shows them. A writer that crashes leaves its lease to expire
 //! ([`crate::domain::day_state::LEASE_MS`]); its days are read raw until then and rebuilt after.
+//!
+//! A local stack has no stream, so `import` and `generate-demo` rebuild the span of days they
+//! wrote themselves ([`DaySpan`]; in AWS the stream does it too, and a second rebuild writes the
+//! same items). The sync rebuilds the runs of days it wrote.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::dynamo::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 
-use super::day_state::{self, new_lease, LeaseChange};
-use super::StoreOpError;
+use super::rebuild::{RebuildSummary, Rebuilder};
+use super::state::{self, new_lease, LeaseChange};
 use crate::config::TableNames;
 use crate::domain::clock::Clock;
 use crate::domain::range::utc_day_of;
+use crate::dynamo::conversation_writes::{delete_conversation, tenant_key_day};
 use crate::dynamo::items::{attr, conversation_pk, Item, MalformedItem};
 use crate::dynamo::writer::{BatchSink, BatchWriter, Flush, WriteError, WriterOptions};
+use crate::dynamo::{Client, StoreOpError};
 
 /// The (tenant, day) → conversation keys a write touches.
 type Touched = BTreeMap<(String, NaiveDate), BTreeSet<String>>;
@@ -82,7 +86,7 @@ impl LeasedSink {
                 LeaseChange::Take(_) => &none,
                 LeaseChange::Release(_) => pks,
             };
-            day_state::mark_with_lease(
+            state::mark_with_lease(
                 &self.client,
                 &self.rollups,
                 tenant,
@@ -128,21 +132,6 @@ impl BatchSink for LeasedSink {
         self.leased(touched, self.client.write_batch(table, items))
             .await
     }
-}
-
-/// The tenant, key and UTC day of a conversation item.
-fn tenant_key_day(item: &Item) -> Result<(String, String, NaiveDate), MalformedItem> {
-    let key = match item.get(attr::PK) {
-        Some(AttributeValue::S(pk)) => pk.clone(),
-        _ => String::from("?"),
-    };
-    let r = crate::dynamo::items::Reader::new(item, &key);
-    let tenant = r.str(attr::TENANT)?.to_string();
-    let ts: i64 = r
-        .opt_number(attr::TS)?
-        .ok_or_else(|| r.malformed("ts is missing"))?;
-    let day = utc_day_of(ts).ok_or_else(|| r.malformed(format!("ts {ts} is out of range")))?;
-    Ok((tenant, key, day))
 }
 
 /// Conversations written in batches under the days' leases ([`LeasedSink`]), and removed the
@@ -196,13 +185,9 @@ impl ConversationWriter {
         let sink = self.writer.sink();
         let touched = Touched::from([((tenant.to_string(), day), BTreeSet::from([pk.clone()]))]);
         let delete = async {
-            sink.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(attr::PK, AttributeValue::S(pk.clone()))
-                .send()
+            delete_conversation(&sink.client, &self.table, &pk)
                 .await
-                .map_err(|e| WriteError::Delete(StoreOpError::call("DeleteItem", &self.table, e)))
+                .map_err(WriteError::Delete)
         };
         sink.leased(touched, delete).await.map(|_| ())
     }
@@ -226,5 +211,55 @@ impl ConversationWriter {
 impl Flush for ConversationWriter {
     fn finish(self) -> impl std::future::Future<Output = Result<u64, WriteError>> + Send {
         ConversationWriter::finish(self)
+    }
+}
+
+/// The first and last UTC day of the conversations a tool wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaySpan(Option<(NaiveDate, NaiveDate)>);
+
+impl DaySpan {
+    pub fn include(&mut self, ts_ms: i64) {
+        let Some(day) = utc_day_of(ts_ms) else {
+            return;
+        };
+        self.0 = Some(match self.0 {
+            None => (day, day),
+            Some((first, last)) => (first.min(day), last.max(day)),
+        });
+    }
+
+    /// Rebuilds the span's days (nothing when no conversation was written) on `clock`.
+    pub async fn rebuild(
+        &self,
+        client: &Client,
+        names: &TableNames,
+        tenant: &str,
+        clock: Clock,
+    ) -> Result<RebuildSummary, StoreOpError> {
+        match self.0 {
+            None => Ok(RebuildSummary::default()),
+            Some((from, to)) => {
+                Rebuilder::with_clock(client, names, clock)
+                    .rebuild_days(tenant, from, to)
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_grows_to_the_first_and_last_day() {
+        let mut span = DaySpan::default();
+        assert_eq!(span, DaySpan(None));
+        span.include(1_709_251_200_000 + 5); // 2024-03-01
+        span.include(1_709_251_200_000 - 5); // 2024-02-29
+        span.include(1_709_251_200_000 + 86_400_000 * 3); // 2024-03-04
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(span, DaySpan(Some((day("2024-02-29"), day("2024-03-04")))));
     }
 }
