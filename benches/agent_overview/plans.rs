@@ -18,7 +18,7 @@ use agent_overview::dynamo::raw_fold::fold_page;
 use agent_overview::http::App;
 use agent_overview::store::dynamo::DynamoStore;
 use agent_overview::store::plan::months_between;
-use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, ReadError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
@@ -99,17 +99,17 @@ pub struct BaselineStore {
 }
 
 impl IdentityStore for BaselineStore {
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, ReadError> {
         self.identity.session(token_hash).await
     }
 
-    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, ReadError> {
         self.identity.caller(tenant, user_id).await
     }
 }
 
 impl ConversationStore for BaselineStore {
-    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), ReadError> {
         let mut agg = Aggregator::new(query.figure);
         let mut stats = FoldStats::default();
         for month in months_between(query.range.start_ms, query.range.end_ms) {
@@ -146,7 +146,7 @@ impl ConversationStore for BaselineStore {
                 .send();
             stats.buckets += 1;
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| StoreError::Internal(Box::new(e)))?;
+                let page = page.map_err(|e| ReadError::Internal(Box::new(e)))?;
                 stats.requests += 1;
                 stats.items_read += page.items().len() as u64;
                 fold_page(&mut agg, page.items())?;

@@ -12,7 +12,7 @@ use super::Report;
 use crate::config::TableNames;
 use crate::domain::identity::TenantId;
 use crate::dynamo::sync as store;
-use crate::dynamo::{signin as signin_store, StoreOpError};
+use crate::dynamo::{signin as signin_store, StoreError};
 use crate::outbound::{checked_url, UrlError};
 use crate::sync::client::url_host;
 use crate::sync::scheduled::secret_named_for;
@@ -36,7 +36,7 @@ pub enum ConnectError {
         expected: String,
     },
     #[error(transparent)]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
 }
 
 fn valid_secret_arn(arn: &str) -> bool {

@@ -19,7 +19,7 @@ use crate::dynamo::items::{conversation_item, MalformedItem};
 use crate::dynamo::writer::{WriteError, WriterOptions};
 use crate::rollups::ingest::ConversationWriter;
 use crate::rollups::rebuild::RebuildSummary;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 use crate::rollups::ingest::DaySpan;
 
@@ -46,9 +46,9 @@ pub enum DemoError {
     #[error("writing conversations failed")]
     Write(#[source] WriteError),
     #[error("writing the default settings failed")]
-    Settings(#[source] StoreOpError),
+    Settings(#[source] StoreError),
     #[error("rebuilding the rollups of the demo days failed")]
-    Rollups(#[source] StoreOpError),
+    Rollups(#[source] StoreError),
 }
 
 impl DemoParams {

@@ -15,7 +15,7 @@ use crate::dynamo::identity_writes::{
     put_user_keeping_generation, set_roles,
 };
 use crate::rocketchat::setting::{validate_zone, SettingsError};
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -36,7 +36,7 @@ pub enum DirectoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("the directory store failed")]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
 }
 
 /// What `add-user` stored.

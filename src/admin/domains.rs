@@ -13,7 +13,7 @@ use crate::config::TableNames;
 use crate::domain::host::{BadDomain, DomainEntry, Host};
 use crate::domain::identity::TenantId;
 use crate::dynamo::signin::{self as store, DomainItem};
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -26,7 +26,7 @@ pub enum DomainError {
     #[error("{domain} already belongs to tenant {holder}; remove-domain it there first")]
     Held { domain: String, holder: String },
     #[error(transparent)]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
 }
 
 /// What `add-domain` stored.

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use crate::config::TableNames;
 use crate::domain::clock::Clock;
 use crate::domain::identity::TenantId;
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 use crate::rollups::rebuild::{RebuildSummary, Rebuilder};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,7 @@ pub enum RollupsError {
     Rebuild {
         tenant: String,
         #[source]
-        source: StoreOpError,
+        source: StoreError,
     },
 }
 

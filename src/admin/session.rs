@@ -14,7 +14,7 @@ use crate::domain::identity::{hash_token, Session, TenantId};
 use crate::dynamo::identity_writes::{
     delete_session, end_sessions, get_settings, get_user, put_session,
 };
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 /// Meteor's `Random.secret()` length.
 pub const TOKEN_LENGTH: usize = 43;
@@ -28,7 +28,7 @@ pub enum SessionError {
     #[error("tenant {tenant} user {user_id}: that token is already another user's session")]
     TokenTaken { tenant: String, user_id: String },
     #[error("the session store failed")]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
 }
 
 /// A new session. `Debug` is deliberately not derived: the token must not reach a log.
@@ -198,7 +198,7 @@ pub async fn end_sessions_of(
     names: &TableNames,
     tenant: &TenantId,
     user_id: &str,
-) -> Result<usize, StoreOpError> {
+) -> Result<usize, StoreError> {
     end_sessions(client, names, tenant.as_str(), user_id).await
 }
 

@@ -15,7 +15,7 @@ use crate::domain::identity::TenantId;
 use crate::domain::range::utc_day_of;
 use crate::reconcile::verify::{Verifier, VerifyReport};
 use crate::rollups::rebuild::Rebuilder;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyRollupsError {
@@ -25,7 +25,7 @@ pub enum VerifyRollupsError {
     Verify {
         tenant: String,
         #[source]
-        source: StoreOpError,
+        source: StoreError,
     },
     #[error("the clock reads {0} ms since the epoch, outside the calendar")]
     Clock(i64),

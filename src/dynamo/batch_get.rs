@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 
 use super::items::Item;
-use super::{classify, StoreError, StoreOpError};
+use super::{classify, ReadError, StoreError};
 
 /// BatchGetItem's limit of keys per call.
 pub const MAX_KEYS: usize = 100;
@@ -34,18 +34,18 @@ pub enum BatchGetError {
 
 impl BatchGetError {
     /// For the operators' paths: a failed call named by operation and table.
-    pub fn on(self, table: &str) -> StoreOpError {
-        StoreOpError::call("BatchGetItem", table, self)
+    pub fn on(self, table: &str) -> StoreError {
+        StoreError::call("BatchGetItem", table, self)
     }
 }
 
 /// For the request path: throttling and keys left unprocessed are "unavailable" (503).
-impl From<BatchGetError> for StoreError {
+impl From<BatchGetError> for ReadError {
     fn from(err: BatchGetError) -> Self {
         match err {
             BatchGetError::Call(e) => classify(*e),
-            e @ BatchGetError::Unprocessed { .. } => StoreError::Unavailable(Box::new(e)),
-            e @ BatchGetError::Build(_) => StoreError::Internal(Box::new(e)),
+            e @ BatchGetError::Unprocessed { .. } => ReadError::Unavailable(Box::new(e)),
+            e @ BatchGetError::Build(_) => ReadError::Internal(Box::new(e)),
         }
     }
 }

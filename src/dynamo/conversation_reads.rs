@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch_get::{batch_get, consistent};
 use super::items::{self, attr, read_conversation_image, read_indexed_conversation, Item};
-use super::StoreOpError;
+use super::query::each_page;
+use super::StoreError;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::UtcRange;
 
@@ -19,12 +20,12 @@ pub async fn conversations_by_month(
     index: &str,
     tenant: &str,
     range: UtcRange,
-    mut each: impl FnMut(String, Conversation) -> Result<(), StoreOpError>,
-) -> Result<u64, StoreOpError> {
+    mut each: impl FnMut(String, Conversation) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     let Some(month) = items::month_of(range.start_ms) else {
         return Ok(0);
     };
-    let mut pages = client
+    let request = client
         .query()
         .table_name(table)
         .index_name(index)
@@ -45,18 +46,21 @@ pub async fn conversations_by_month(
         .expression_attribute_names("#msgs", attr::AGENT_MESSAGES)
         .expression_attribute_values(":month", AttributeValue::S(items::month_key(tenant, month)))
         .expression_attribute_values(":start", AttributeValue::N(range.start_ms.to_string()))
-        .expression_attribute_values(":end", AttributeValue::N(range.end_ms.to_string()))
-        .into_paginator()
-        .send();
+        .expression_attribute_values(":end", AttributeValue::N(range.end_ms.to_string()));
     let mut read = 0;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-        for item in page.items() {
-            read += 1;
-            let (pk, c) = read_indexed_conversation(item, tenant)?;
-            each(pk, c)?;
-        }
-    }
+    each_page(
+        request,
+        |e| StoreError::call("Query", table, e),
+        |page| {
+            for item in page {
+                read += 1;
+                let (pk, c) = read_indexed_conversation(item, tenant)?;
+                each(pk, c)?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(read)
 }
 
@@ -66,7 +70,7 @@ pub async fn conversations_by_key<'a>(
     client: &Client,
     table: &str,
     pks: impl IntoIterator<Item = &'a String>,
-) -> Result<Vec<(String, Conversation)>, StoreOpError> {
+) -> Result<Vec<(String, Conversation)>, StoreError> {
     let keys: Vec<Item> = pks
         .into_iter()
         .map(|pk| Item::from([(attr::PK.to_string(), AttributeValue::S(pk.clone()))]))

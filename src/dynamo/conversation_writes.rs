@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use super::items::{attr, Item, MalformedItem, Reader};
-use super::StoreOpError;
+use super::StoreError;
 use crate::domain::range::utc_day_of;
 
 /// The tenant, key and UTC day of a conversation item.
@@ -26,17 +26,13 @@ pub fn tenant_key_day(item: &Item) -> Result<(String, String, NaiveDate), Malfor
 }
 
 /// Deletes the conversation stored under `pk` in `table`.
-pub async fn delete_conversation(
-    client: &Client,
-    table: &str,
-    pk: &str,
-) -> Result<(), StoreOpError> {
+pub async fn delete_conversation(client: &Client, table: &str, pk: &str) -> Result<(), StoreError> {
     client
         .delete_item()
         .table_name(table)
         .key(attr::PK, AttributeValue::S(pk.to_string()))
         .send()
         .await
-        .map_err(|e| StoreOpError::call("DeleteItem", table, e))?;
+        .map_err(|e| StoreError::call("DeleteItem", table, e))?;
     Ok(())
 }

@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 
 use super::items::{self, attr, day_state_sk, rollup_pk, Item, Reader};
-use super::query::query_between;
-use super::{classify, succeeded_unless, StoreError, StoreOpError};
+use super::query::{each_page, query_between};
+use super::{classify, succeeded_unless, ReadError, StoreError};
 use crate::domain::day_state::lease_until;
 use crate::domain::day_state::DayState;
 use crate::domain::rollup::Scope;
@@ -117,7 +117,7 @@ pub async fn mark(
     day: NaiveDate,
     pks: &BTreeSet<String>,
     now_ms: i64,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     mark_with_lease(client, table, tenant, day, pks, None, now_ms).await
 }
 
@@ -131,7 +131,7 @@ pub async fn mark_with_lease(
     pks: &BTreeSet<String>,
     lease: Option<LeaseChange<'_>>,
     now_ms: i64,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let with_lease =
         |u: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
          add: &str| {
@@ -200,12 +200,12 @@ pub async fn mark_with_lease(
     let listed = succeeded_unless(update(pks.len() <= PENDING_CAP).send().await, |e| {
         e.is_conditional_check_failed_exception()
     })
-    .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
+    .map_err(|e| StoreError::call("UpdateItem", table, e))?;
     if !listed {
         update(false)
             .send()
             .await
-            .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
+            .map_err(|e| StoreError::call("UpdateItem", table, e))?;
     }
     Ok(())
 }
@@ -216,7 +216,7 @@ pub async fn get_state(
     table: &str,
     tenant: &str,
     day: NaiveDate,
-) -> Result<Option<DayState>, StoreOpError> {
+) -> Result<Option<DayState>, StoreError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -224,7 +224,7 @@ pub async fn get_state(
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| StoreOpError::call("GetItem", table, e))?;
+        .map_err(|e| StoreError::call("GetItem", table, e))?;
     Ok(out.item().map(read_state).transpose()?)
 }
 
@@ -236,25 +236,23 @@ pub async fn query_states(
     tenant: &str,
     (first, last): (NaiveDate, NaiveDate),
     page_limit: Option<i32>,
-) -> Result<(Vec<DayState>, u64), StoreError> {
+) -> Result<(Vec<DayState>, u64), ReadError> {
     let sort_keys = (day_state_sk(first), day_state_sk(last));
-    let mut pages = query_between(client, table, rollup_pk(tenant, &Scope::All), sort_keys)
+    let request = query_between(client, table, rollup_pk(tenant, &Scope::All), sort_keys)
         .expression_attribute_names("#changed", attr::CHANGED)
         .expression_attribute_names("#built", attr::BUILT)
         .expression_attribute_names("#departments", attr::DEPARTMENTS)
         .projection_expression("#pk, #sk, #changed, #built, #departments")
         .consistent_read(true)
-        .set_limit(page_limit)
-        .into_paginator()
-        .send();
-    let (mut states, mut requests) = (Vec::new(), 0);
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
-        requests += 1;
-        for item in page.items() {
+        .set_limit(page_limit);
+    let mut states = Vec::new();
+    let requests = each_page(request, classify, |page| {
+        for item in page {
             states.push(read_state(item)?);
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok((states, requests))
 }
 
@@ -265,11 +263,11 @@ pub async fn days_needing_attention(
     table: &str,
     index: &str,
     since_ms: i64,
-) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+) -> Result<Vec<(String, NaiveDate)>, StoreError> {
     let mut days = BTreeSet::new();
     for shard in 0..ATTENTION_SHARDS {
         for (kind, since) in [("DIRTY", i64::MIN), ("CLEAN", since_ms)] {
-            let mut pages = client
+            let request = client
                 .query()
                 .table_name(table)
                 .index_name(index)
@@ -277,23 +275,26 @@ pub async fn days_needing_attention(
                 .expression_attribute_names("#a", attr::ATTENTION)
                 .expression_attribute_names("#at", attr::LAST_CHANGE_AT)
                 .expression_attribute_values(":a", AttributeValue::S(format!("{kind}#{shard}")))
-                .expression_attribute_values(":since", AttributeValue::N(since.to_string()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| StoreOpError::call("Query", index, e))?;
-                for item in page.items() {
-                    let key = items::rollup_key(item);
-                    let r = Reader::new(item, &key);
-                    let pk = r.str(attr::PK)?;
-                    let tenant = pk
-                        .strip_suffix("#ALL")
-                        .ok_or_else(|| r.malformed("pk is not {tenant}#ALL"))?;
-                    let day = items::day_of_sk(r.str(attr::SK)?)
-                        .ok_or_else(|| r.malformed("sk is not DAY#YYYY-MM-DD"))?;
-                    days.insert((tenant.to_string(), day));
-                }
-            }
+                .expression_attribute_values(":since", AttributeValue::N(since.to_string()));
+            each_page(
+                request,
+                |e| StoreError::call("Query", index, e),
+                |page| {
+                    for item in page {
+                        let key = items::rollup_key(item);
+                        let r = Reader::new(item, &key);
+                        let pk = r.str(attr::PK)?;
+                        let tenant = pk
+                            .strip_suffix("#ALL")
+                            .ok_or_else(|| r.malformed("pk is not {tenant}#ALL"))?;
+                        let day = items::day_of_sk(r.str(attr::SK)?)
+                            .ok_or_else(|| r.malformed("sk is not DAY#YYYY-MM-DD"))?;
+                        days.insert((tenant.to_string(), day));
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
         }
     }
     Ok(days.into_iter().collect())
@@ -304,8 +305,8 @@ pub async fn state_days(
     client: &Client,
     table: &str,
     tenant: &str,
-) -> Result<BTreeSet<NaiveDate>, StoreOpError> {
-    let mut pages = client
+) -> Result<BTreeSet<NaiveDate>, StoreError> {
+    let request = client
         .query()
         .table_name(table)
         .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
@@ -316,18 +317,21 @@ pub async fn state_days(
             ":prefix",
             AttributeValue::S(items::DAY_SK_PREFIX.to_string()),
         )
-        .projection_expression("#sk")
-        .into_paginator()
-        .send();
+        .projection_expression("#sk");
     let mut days = BTreeSet::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StoreOpError::call("Query", table, e))?;
-        for item in page.items() {
-            if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
-                days.extend(items::day_of_sk(sk));
+    each_page(
+        request,
+        |e| StoreError::call("Query", table, e),
+        |page| {
+            for item in page {
+                if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
+                    days.extend(items::day_of_sk(sk));
+                }
             }
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(days)
 }
 

@@ -1,5 +1,5 @@
-//! What can go wrong talking to DynamoDB, and how a failure is classified: [`StoreError`] for the
-//! request path (each variant one documented HTTP answer), [`StoreOpError`] for the operators'
+//! What can go wrong talking to DynamoDB, and how a failure is classified: [`ReadError`] for the
+//! request path (each variant one documented HTTP answer), [`StoreError`] for the operators'
 //! paths and the rollup rebuilds (admin store, stream function, reconciliation).
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -10,7 +10,7 @@ use crate::domain::exact_sum::SumOutOfRange;
 
 /// Why a read failed. Each variant maps to one documented HTTP answer.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum ReadError {
     /// Throttled or unreachable after the SDK's bounded retries.
     #[error("DynamoDB is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -27,7 +27,7 @@ pub enum StoreError {
 
 /// Throttling and transport failures (after the SDK's own retries) are "unavailable";
 /// everything else is internal.
-pub fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+pub fn classify<E, R>(err: SdkError<E, R>) -> ReadError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -48,9 +48,9 @@ where
         _ => false,
     };
     if transient {
-        StoreError::Unavailable(Box::new(err))
+        ReadError::Unavailable(Box::new(err))
     } else {
-        StoreError::Internal(Box::new(err))
+        ReadError::Internal(Box::new(err))
     }
 }
 
@@ -93,7 +93,7 @@ impl CallFailed {
 
 /// Why an operation of the operators' paths or a rollup rebuild failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreOpError {
+pub enum StoreError {
     #[error(transparent)]
     Call(#[from] CallFailed),
     #[error(transparent)]
@@ -109,7 +109,7 @@ pub enum StoreOpError {
     Days { from: NaiveDate, to: NaiveDate },
 }
 
-impl StoreOpError {
+impl StoreError {
     /// A failed SDK call of `operation` on `table`.
     pub fn call<E>(operation: &'static str, table: &str, source: E) -> Self
     where

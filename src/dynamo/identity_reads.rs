@@ -5,11 +5,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::batch_get::{batch_get, eventual};
 use super::items::{self, attr, sk, Item, Reader};
-use super::{classify, Client, StoreError};
+use super::{classify, Client, ReadError};
 use crate::domain::identity::{CallerContext, Session, TenantSettings, VIEW_LIVECHAT_MANAGER};
 
 /// Opens (or keeps open) the connection to DynamoDB with one cheap read of `sessions`.
-pub async fn warm_up(client: &Client, sessions: &str) -> Result<(), StoreError> {
+pub async fn warm_up(client: &Client, sessions: &str) -> Result<(), ReadError> {
     client
         .get_item()
         .table_name(sessions)
@@ -27,7 +27,7 @@ pub async fn session(
     client: &Client,
     sessions: &str,
     token_hash: &str,
-) -> Result<Option<Session>, StoreError> {
+) -> Result<Option<Session>, ReadError> {
     let out = client
         .get_item()
         .table_name(sessions)
@@ -39,7 +39,7 @@ pub async fn session(
     out.item()
         .map(|item| items::read_session(item, "session"))
         .transpose()
-        .map_err(StoreError::from)
+        .map_err(ReadError::from)
 }
 
 /// The caller's user, the tenant's settings and its permission override, in one read.
@@ -48,7 +48,7 @@ pub async fn caller(
     directory: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<CallerContext, StoreError> {
+) -> Result<CallerContext, ReadError> {
     let user_sk = sk::user(user_id);
     let permission_sk = sk::permission(VIEW_LIVECHAT_MANAGER);
     let keys = vec![
@@ -68,7 +68,7 @@ fn read_caller(
     found: &[Item],
     (user_sk, user_key_for_logs): (&str, &str),
     permission_sk: &str,
-) -> Result<CallerContext, StoreError> {
+) -> Result<CallerContext, ReadError> {
     let mut ctx = CallerContext {
         user: None,
         settings: TenantSettings::default(),

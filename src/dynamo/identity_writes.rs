@@ -3,6 +3,7 @@
 //! clobbering someone else's data.
 
 use crate::dynamo::batch_get::{batch_get, consistent};
+use crate::dynamo::query::all_items;
 use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -12,14 +13,14 @@ use crate::dynamo::items::{
     attr, directory_key, read_session, read_settings, read_user, session_item, settings_item, sk,
     string_list, user_item, Item, Reader,
 };
-use crate::dynamo::{succeeded_unless, StoreOpError};
+use crate::dynamo::{succeeded_unless, StoreError};
 
 async fn get_directory_item(
     client: &Client,
     table: &str,
     tenant: &str,
     sort_key: String,
-) -> Result<Option<Item>, StoreOpError> {
+) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -27,7 +28,7 @@ async fn get_directory_item(
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| StoreOpError::call("GetItem", table, e))?;
+        .map_err(|e| StoreError::call("GetItem", table, e))?;
     Ok(out.item)
 }
 
@@ -36,7 +37,7 @@ pub async fn get_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<Option<User>, StoreOpError> {
+) -> Result<Option<User>, StoreError> {
     let key = format!("{tenant}/{}", sk::user(user_id));
     match get_directory_item(client, directory_table, tenant, sk::user(user_id)).await? {
         Some(item) => Ok(Some(read_user(&item, &key)?)),
@@ -48,7 +49,7 @@ pub async fn get_settings(
     client: &Client,
     directory_table: &str,
     tenant: &str,
-) -> Result<Option<TenantSettings>, StoreOpError> {
+) -> Result<Option<TenantSettings>, StoreError> {
     let key = format!("{tenant}/{}", sk::SETTINGS);
     match get_directory_item(client, directory_table, tenant, sk::SETTINGS.to_string()).await? {
         Some(item) => Ok(Some(read_settings(&item, &key)?)),
@@ -61,14 +62,14 @@ pub async fn put_user(
     directory_table: &str,
     tenant: &str,
     user: &User,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     client
         .put_item()
         .table_name(directory_table)
         .set_item(Some(user_item(tenant, user)))
         .send()
         .await
-        .map_err(|e| StoreOpError::call("PutItem", directory_table, e))?;
+        .map_err(|e| StoreError::call("PutItem", directory_table, e))?;
     Ok(())
 }
 
@@ -79,7 +80,7 @@ pub async fn put_settings(
     tenant: &str,
     settings: &TenantSettings,
     only_if_absent: bool,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let mut put = client
         .put_item()
         .table_name(directory_table)
@@ -92,7 +93,7 @@ pub async fn put_settings(
     succeeded_unless(put.send().await, |e| {
         e.is_conditional_check_failed_exception()
     })
-    .map_err(|e| StoreOpError::call("PutItem", directory_table, e))
+    .map_err(|e| StoreError::call("PutItem", directory_table, e))
 }
 
 /// Replaces a user's roles, leaving the rest of the item alone. `Ok(false)`: no such user.
@@ -102,7 +103,7 @@ pub async fn set_roles(
     tenant: &str,
     user_id: &str,
     roles: &[String],
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let result = client
         .update_item()
         .table_name(directory_table)
@@ -115,7 +116,7 @@ pub async fn set_roles(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))
+        .map_err(|e| StoreError::call("UpdateItem", directory_table, e))
 }
 
 /// Stores a session unless its token hash already belongs to a different user or tenant
@@ -126,7 +127,7 @@ pub async fn put_session(
     token_hash: &str,
     session: &Session,
     expires_at_s: i64,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let result = client
         .put_item()
         .table_name(sessions_table)
@@ -142,7 +143,7 @@ pub async fn put_session(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("PutItem", sessions_table, e))
+        .map_err(|e| StoreError::call("PutItem", sessions_table, e))
 }
 
 /// Deletes the session stored under `token_hash`; the session it was, if there was one.
@@ -150,7 +151,7 @@ pub async fn delete_session(
     client: &Client,
     sessions_table: &str,
     token_hash: &str,
-) -> Result<Option<Session>, StoreOpError> {
+) -> Result<Option<Session>, StoreError> {
     let out = client
         .delete_item()
         .table_name(sessions_table)
@@ -158,7 +159,7 @@ pub async fn delete_session(
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))?;
+        .map_err(|e| StoreError::call("DeleteItem", sessions_table, e))?;
     // Named "session", never by its hash: the hash is what a stolen token looks up.
     Ok(out
         .attributes
@@ -181,7 +182,7 @@ pub async fn sessions_of(
     names: &TableNames,
     tenant: &str,
     user_id: Option<&str>,
-) -> Result<Vec<SessionKey>, StoreOpError> {
+) -> Result<Vec<SessionKey>, StoreError> {
     let sessions_table = &names.sessions;
     let mut query = client
         .query()
@@ -196,13 +197,7 @@ pub async fn sessions_of(
             .expression_attribute_values(":user", AttributeValue::S(user.to_string())),
         None => query.key_condition_expression("#tenant = :tenant"),
     };
-    let items: Vec<Item> = query
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(|e| StoreOpError::call("Query", sessions_table, e))?;
+    let items = all_items(query, |e| StoreError::call("Query", sessions_table, e)).await?;
     items
         .iter()
         .map(|item| {
@@ -222,7 +217,7 @@ pub async fn delete_session_of(
     token_hash: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let result = client
         .delete_item()
         .table_name(sessions_table)
@@ -235,7 +230,7 @@ pub async fn delete_session_of(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("DeleteItem", sessions_table, e))
+        .map_err(|e| StoreError::call("DeleteItem", sessions_table, e))
 }
 
 /// Whose sessions these token hashes already are: `(hash, tenant, user id)` of each that
@@ -244,7 +239,7 @@ pub async fn session_owners(
     client: &Client,
     sessions_table: &str,
     hashes: &[String],
-) -> Result<Vec<(String, String, String)>, StoreOpError> {
+) -> Result<Vec<(String, String, String)>, StoreError> {
     let keys = hashes
         .iter()
         .map(|h| Item::from([(attr::TOKEN_HASH.to_string(), AttributeValue::S(h.clone()))]))
@@ -286,7 +281,7 @@ pub async fn put_user_keeping_generation(
     directory_table: &str,
     tenant: &str,
     user: &User,
-) -> Result<String, StoreOpError> {
+) -> Result<String, StoreError> {
     put_owned_user(client, directory_table, tenant, user, UserOwner::Operator).await
 }
 
@@ -298,7 +293,7 @@ pub async fn put_owned_user(
     tenant: &str,
     user: &User,
     owner: UserOwner,
-) -> Result<String, StoreOpError> {
+) -> Result<String, StoreError> {
     let mut update = client
         .update_item()
         .table_name(directory_table)
@@ -342,7 +337,7 @@ pub async fn put_owned_user(
     let out = update
         .send()
         .await
-        .map_err(|e| StoreOpError::call("UpdateItem", directory_table, e))?;
+        .map_err(|e| StoreError::call("UpdateItem", directory_table, e))?;
     let key = format!("{tenant}/USER#…");
     let item = out.attributes.unwrap_or_default();
     Ok(Reader::new(&item, &key).str(attr::GENERATION)?.to_string())
@@ -360,7 +355,7 @@ pub async fn delete_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let out = client
         .delete_item()
         .table_name(directory_table)
@@ -368,7 +363,7 @@ pub async fn delete_user(
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))?;
+        .map_err(|e| StoreError::call("DeleteItem", directory_table, e))?;
     Ok(out.attributes.is_some())
 }
 
@@ -379,7 +374,7 @@ pub async fn delete_synced_user(
     directory_table: &str,
     tenant: &str,
     user_id: &str,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let result = client
         .delete_item()
         .table_name(directory_table)
@@ -390,7 +385,7 @@ pub async fn delete_synced_user(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("DeleteItem", directory_table, e))
+        .map_err(|e| StoreError::call("DeleteItem", directory_table, e))
 }
 
 /// Deletes every session of one user, found through [`sessions_of`] (no scan);
@@ -401,7 +396,7 @@ pub async fn end_sessions(
     names: &TableNames,
     tenant: &str,
     user_id: &str,
-) -> Result<usize, StoreOpError> {
+) -> Result<usize, StoreError> {
     let sessions_table = &names.sessions;
     let mut count = 0;
     for key in sessions_of(client, names, tenant, Some(user_id)).await? {
@@ -417,8 +412,8 @@ pub async fn user_ids_of(
     client: &Client,
     directory_table: &str,
     tenant: &str,
-) -> Result<Vec<String>, StoreOpError> {
-    let items: Vec<Item> = client
+) -> Result<Vec<String>, StoreError> {
+    let request = client
         .query()
         .table_name(directory_table)
         .key_condition_expression("#pk = :pk AND begins_with(#sk, :user)")
@@ -427,13 +422,8 @@ pub async fn user_ids_of(
         .expression_attribute_values(":pk", AttributeValue::S(tenant.to_string()))
         .expression_attribute_values(":user", AttributeValue::S(sk::user("")))
         .projection_expression("#sk")
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(|e| StoreOpError::call("Query", directory_table, e))?;
+        .consistent_read(true);
+    let items = all_items(request, |e| StoreError::call("Query", directory_table, e)).await?;
     items
         .iter()
         .map(|item| {

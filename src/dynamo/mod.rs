@@ -26,4 +26,4 @@ pub mod writer;
 /// The SDK's DynamoDB client, named here so that nothing above the boundary imports the SDK.
 pub use aws_sdk_dynamodb::Client;
 pub use client::{client, retry_config, sdk_config, MAX_ATTEMPTS};
-pub use error::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
+pub use error::{classify, succeeded_unless, CallFailed, ReadError, StoreError};

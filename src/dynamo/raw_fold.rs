@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{self, attr, Item, Reader};
-use super::{classify, Client, StoreError};
+use super::query::each_page;
+use super::{classify, Client, ReadError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::{AgentField, Figure, MetricField};
 use crate::domain::range::UtcRange;
@@ -41,7 +42,7 @@ pub async fn fold_bucket(
     bucket: Bucket<'_>,
     figure: Figure,
     page_limit: Option<i32>,
-) -> Result<BucketRead, StoreError> {
+) -> Result<BucketRead, ReadError> {
     let (index, pk_name, pk_value) = match bucket.department {
         Some(d) => (
             tables.by_department_month_index,
@@ -77,29 +78,23 @@ pub async fn fold_bucket(
         projection.push_str(", #metric");
         request = request.expression_attribute_names("#metric", metric);
     }
-    let mut pages = request
-        .projection_expression(projection)
-        .into_paginator()
-        .send();
-
-    let mut read = BucketRead {
-        agg: Aggregator::new(figure),
-        pages: 0,
-        items: 0,
-    };
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
-        read.pages += 1;
-        read.items += page.items().len() as u64;
-        fold_page(&mut read.agg, page.items())?;
-    }
-    Ok(read)
+    let (mut agg, mut items) = (Aggregator::new(figure), 0);
+    let pages = each_page(
+        request.projection_expression(projection),
+        classify,
+        |page| {
+            items += page.len() as u64;
+            fold_page(&mut agg, page)
+        },
+    )
+    .await?;
+    Ok(BucketRead { agg, pages, items })
 }
 
 /// Folds one query page's items into `agg`, reading the attributes its figure needs. The
 /// bucket query above calls it per page; the benchmark calls it on generated pages to measure
 /// the decode and aggregate path without I/O.
-pub fn fold_page(agg: &mut Aggregator, items: &[Item]) -> Result<(), StoreError> {
+pub fn fold_page(agg: &mut Aggregator, items: &[Item]) -> Result<(), ReadError> {
     let figure = agg.figure();
     let (agent_attr, metric_attr) = (agent_attribute(figure), metric_attribute(figure));
     items
@@ -134,7 +129,7 @@ fn fold_item(
     item: &Item,
     agent_attr: &str,
     metric_attr: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<(), ReadError> {
     let key = match item.get(attr::PK) {
         Some(AttributeValue::S(pk)) => pk.as_str(),
         _ => "<item without pk>",

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::day_states::{attention, state_key};
 use super::items::{self, attr, Item};
-use super::{succeeded_unless, StoreOpError};
+use super::{succeeded_unless, StoreError};
 
 /// Puts a rollup item tagged `version` unless the stored one has a newer version.
 /// `Ok(false)`: a newer one was stored (the put was refused).
@@ -19,7 +19,7 @@ pub async fn put_unless_newer(
     table: &str,
     item: Item,
     version: u64,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let result = client
         .put_item()
         .table_name(table)
@@ -33,7 +33,7 @@ pub async fn put_unless_newer(
         .send()
         .await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("PutItem", table, e))
+        .map_err(|e| StoreError::call("PutItem", table, e))
 }
 
 /// Adds `new` (not empty) to the day's `departmentsWritten`. Unconditional.
@@ -43,7 +43,7 @@ pub async fn record_written(
     tenant: &str,
     day: NaiveDate,
     new: Vec<String>,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     client
         .update_item()
         .table_name(table)
@@ -55,7 +55,7 @@ pub async fn record_written(
         .expression_attribute_values(":new", AttributeValue::Ss(new))
         .send()
         .await
-        .map_err(|e| StoreOpError::call("UpdateItem", table, e))?;
+        .map_err(|e| StoreError::call("UpdateItem", table, e))?;
     Ok(())
 }
 
@@ -84,7 +84,7 @@ pub async fn record_built(
     day: NaiveDate,
     b: &DayBuilt<'_>,
     now: i64,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let departments: Vec<String> = b.departments.iter().cloned().collect();
     let mut set = vec![
         "#built = :v",
@@ -143,5 +143,5 @@ pub async fn record_built(
     }
     let result = u.update_expression(expression).send().await;
     succeeded_unless(result, |e| e.is_conditional_check_failed_exception())
-        .map_err(|e| StoreOpError::call("UpdateItem", table, e))
+        .map_err(|e| StoreError::call("UpdateItem", table, e))
 }

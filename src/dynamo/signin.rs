@@ -8,6 +8,7 @@
 //! The request path reads them (`host_mapping`, `tenant_sign_in`); only the admin tool writes.
 
 use crate::dynamo::batch_get::eventual;
+use crate::dynamo::query::each_page;
 
 use crate::dynamo::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -15,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use crate::domain::host::{DomainEntry, HostMapping};
 use crate::domain::identity::{TenantSignIn, VIEW_LIVECHAT_MANAGER};
 use crate::dynamo::items::{self, attr, directory_key, sk, Item, Reader};
-use crate::dynamo::{StoreError, StoreOpError};
+use crate::dynamo::{ReadError, StoreError};
 
 pub const DOMAINS_PK: &str = "#DOMAIN";
 pub const SIGNIN_SK: &str = "SIGNIN";
@@ -23,7 +24,7 @@ pub const URL: &str = "url";
 pub const CONNECTED_AT: &str = "connectedAt";
 
 /// Directory items by key, eventually consistent (a sign-in mapping may lag a write by a second).
-async fn batch_get(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+async fn batch_get(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, ReadError> {
     Ok(crate::dynamo::batch_get::batch_get(client, table, keys, eventual).await?)
 }
 
@@ -40,7 +41,7 @@ pub async fn host_mapping(
     table: &str,
     exact: &str,
     wildcard: Option<&str>,
-) -> Result<HostMapping, StoreError> {
+) -> Result<HostMapping, ReadError> {
     let mut keys = vec![directory_key(DOMAINS_PK, exact)];
     if let Some(w) = wildcard {
         keys.push(directory_key(DOMAINS_PK, w));
@@ -64,7 +65,7 @@ pub async fn tenant_sign_in(
     client: &Client,
     table: &str,
     tenant: &str,
-) -> Result<TenantSignIn, StoreError> {
+) -> Result<TenantSignIn, ReadError> {
     let permission_sk = sk::permission(VIEW_LIVECHAT_MANAGER);
     let keys = vec![
         directory_key(tenant, SIGNIN_SK),
@@ -91,11 +92,11 @@ pub async fn tenant_sign_in(
 
 // --- The admin tool's writes -------------------------------------------------------------------
 
-fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreOpError + 't
+fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreError + 't
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreOpError::call(operation, table, e)
+    move |e| StoreError::call(operation, table, e)
 }
 
 /// A host (or wildcard) and the tenant it names (`None`: a wildcard, the first label).
@@ -113,7 +114,7 @@ pub async fn put_domain(
     entry: &DomainEntry,
     tenant: Option<&str>,
     now_ms: i64,
-) -> Result<Option<DomainItem>, StoreOpError> {
+) -> Result<Option<DomainItem>, StoreError> {
     let mut item = directory_key(DOMAINS_PK, entry.key());
     if let Some(t) = tenant {
         item.insert(attr::TENANT.into(), AttributeValue::S(t.to_string()));
@@ -167,7 +168,7 @@ pub async fn get_domain(
     client: &Client,
     table: &str,
     key: &str,
-) -> Result<Option<DomainItem>, StoreOpError> {
+) -> Result<Option<DomainItem>, StoreError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -184,7 +185,7 @@ pub async fn delete_domain(
     client: &Client,
     table: &str,
     key: &str,
-) -> Result<Option<DomainItem>, StoreOpError> {
+) -> Result<Option<DomainItem>, StoreError> {
     let out = client
         .delete_item()
         .table_name(table)
@@ -197,23 +198,22 @@ pub async fn delete_domain(
 }
 
 /// Every entry, a page at a time, in key order.
-pub async fn list_domains(client: &Client, table: &str) -> Result<Vec<DomainItem>, StoreOpError> {
-    let mut pages = client
+pub async fn list_domains(client: &Client, table: &str) -> Result<Vec<DomainItem>, StoreError> {
+    let request = client
         .query()
         .table_name(table)
         .key_condition_expression("#pk = :pk")
         .expression_attribute_names("#pk", attr::PK)
         .expression_attribute_values(":pk", AttributeValue::S(DOMAINS_PK.into()))
-        .consistent_read(true)
-        .into_paginator()
-        .send();
+        .consistent_read(true);
     let mut all = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(call("Query", table))?;
-        for item in page.items() {
+    each_page(request, call("Query", table), |page| {
+        for item in page {
             all.push(read_domain(item)?);
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(all)
 }
 
@@ -224,7 +224,7 @@ pub async fn put_sign_in(
     tenant: &str,
     url: &str,
     now_ms: i64,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let mut item = directory_key(tenant, SIGNIN_SK);
     item.insert(URL.into(), AttributeValue::S(url.to_string()));
     item.insert(CONNECTED_AT.into(), AttributeValue::N(now_ms.to_string()));
@@ -243,7 +243,7 @@ pub async fn delete_sign_in(
     client: &Client,
     table: &str,
     tenant: &str,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let out = client
         .delete_item()
         .table_name(table)

@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 
 use super::batch_get::{batch_get, consistent};
 use super::items::{self, attr, fold_rollup_item, rollup_pk, rollup_sk, Item, MalformedItem};
-use super::query::query_between;
-use super::{classify, StoreError, StoreOpError};
+use super::query::{each_page, query_between};
+use super::{classify, ReadError, StoreError};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::figure::Figure;
 use crate::domain::rollup::Scope;
@@ -27,20 +27,16 @@ pub async fn tallies_by_day(
     (tenant, figure, scope): (&str, Figure, &Scope),
     (first, last): (NaiveDate, NaiveDate),
     page_limit: Option<i32>,
-) -> Result<(BTreeMap<NaiveDate, Item>, u64), StoreError> {
+) -> Result<(BTreeMap<NaiveDate, Item>, u64), ReadError> {
     let sort_keys = (rollup_sk(figure, first), rollup_sk(figure, last));
-    let mut pages = query_between(client, table, rollup_pk(tenant, scope), sort_keys)
+    let request = query_between(client, table, rollup_pk(tenant, scope), sort_keys)
         .expression_attribute_names("#tallies", attr::TALLIES)
         .expression_attribute_names("#version", attr::VERSION)
         .projection_expression("#pk, #sk, #tallies, #version")
-        .set_limit(page_limit)
-        .into_paginator()
-        .send();
-    let (mut by_day, mut requests) = (BTreeMap::new(), 0);
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
-        requests += 1;
-        for item in page.items() {
+        .set_limit(page_limit);
+    let mut by_day = BTreeMap::new();
+    let requests = each_page(request, classify, |page| {
+        for item in page {
             let day = match item.get(attr::SK) {
                 Some(AttributeValue::S(sk)) => items::day_of_sk(sk),
                 _ => None,
@@ -51,7 +47,9 @@ pub async fn tallies_by_day(
             })?;
             by_day.insert(day, item.clone());
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok((by_day, requests))
 }
 
@@ -63,7 +61,7 @@ pub async fn stored_tallies(
     tenant: &str,
     day: NaiveDate,
     scopes: impl Iterator<Item = Scope>,
-) -> Result<BTreeMap<(Scope, Figure), (Aggregator, Option<u64>)>, StoreOpError> {
+) -> Result<BTreeMap<(Scope, Figure), (Aggregator, Option<u64>)>, StoreError> {
     let keys: Vec<Item> = scopes
         .flat_map(|scope| {
             Figure::ALL.into_iter().map(move |figure| {

@@ -64,9 +64,9 @@ pub enum WriteError {
     #[error("a batch write task ended abnormally")]
     Task(#[source] tokio::task::JoinError),
     #[error("marking the rollups of the days a batch writes failed")]
-    MarkDays(#[source] super::StoreOpError),
+    MarkDays(#[source] super::StoreError),
     #[error("deleting a conversation failed")]
-    Delete(#[source] super::StoreOpError),
+    Delete(#[source] super::StoreError),
 }
 
 /// Where batches go: DynamoDB in production, a fake in the writer's own tests.

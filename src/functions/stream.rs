@@ -235,7 +235,7 @@ mod tests {
     use super::*;
     use crate::dynamo::items::conversation_item;
     use crate::rollups::rebuild::DayRebuild;
-    use crate::store::StoreOpError;
+    use crate::store::StoreError;
     use serde_json::{json, Value};
 
     fn image(tenant: &str, c: &Conversation) -> Value {
@@ -399,10 +399,10 @@ mod tests {
             self.calls.lock().unwrap().clone()
         }
 
-        fn answer(&self, call: Call, refused: bool) -> Result<(), StoreOpError> {
+        fn answer(&self, call: Call, refused: bool) -> Result<(), StoreError> {
             self.calls.lock().unwrap().push(call);
             if refused {
-                Err(StoreOpError::call(
+                Err(StoreError::call(
                     "UpdateItem",
                     "rollups",
                     std::io::Error::other("refused"),
@@ -419,7 +419,7 @@ mod tests {
             tenant: &str,
             day: NaiveDate,
             pks: &BTreeSet<String>,
-        ) -> Result<(), StoreOpError> {
+        ) -> Result<(), StoreError> {
             let call = Call::Mark(tenant.to_string(), day, pks.clone());
             self.answer(call, self.refuse_mark.contains(&day))
         }
@@ -428,7 +428,7 @@ mod tests {
             &self,
             tenant: &str,
             day: NaiveDate,
-        ) -> Result<DayRebuild, StoreOpError> {
+        ) -> Result<DayRebuild, StoreError> {
             let call = Call::Rebuild(tenant.to_string(), day);
             self.answer(call, self.refuse_rebuild.contains(&day))?;
             Ok(DayRebuild {

@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::store::ReadError;
 
 /// Every way a request can fail. Causes are kept for the log, never sent to the client.
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +25,10 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 503: the range could not be read within the time budget.
     #[error("time budget exceeded")]
-    Timeout(#[source] StoreError),
+    Timeout(#[source] ReadError),
     /// 503: DynamoDB throttled or unreachable after bounded retries.
     #[error("storage unavailable")]
-    Unavailable(#[source] StoreError),
+    Unavailable(#[source] ReadError),
     /// 503: the tenant's Rocket.Chat could not check a sign-in (or asked us to wait); sent with
     /// `Retry-After`, never as a 401.
     #[error("sign-in check unavailable")]
@@ -42,11 +42,11 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
         match e {
-            StoreError::BudgetExceeded(_) => ApiError::Timeout(e),
-            StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            ReadError::BudgetExceeded(_) => ApiError::Timeout(e),
+            ReadError::Unavailable(_) => ApiError::Unavailable(e),
             other => ApiError::Internal(Box::new(other)),
         }
     }
@@ -161,8 +161,8 @@ impl ApiError {
 mod tests {
     use super::*;
 
-    fn store_error() -> StoreError {
-        StoreError::Unavailable("throttled".into())
+    fn store_error() -> ReadError {
+        ReadError::Unavailable("throttled".into())
     }
 
     /// Exact bytes: Rocket.Chat's key order (`status`, `message`; `success`, `error`,

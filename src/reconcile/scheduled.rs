@@ -14,7 +14,7 @@ use crate::config::{MetricsConfig, RollupTables};
 use crate::dynamo::capacity::{self, ConsumedCapacity};
 use crate::errors::error_chain;
 use crate::rollups::state::days_needing_attention;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 use crate::telemetry::emf::{Document, Unit};
 
 /// Days verified at once.
@@ -44,7 +44,7 @@ pub trait DaysToReconcile {
     fn days(
         &self,
         since_ms: i64,
-    ) -> impl Future<Output = Result<Vec<(String, NaiveDate)>, StoreOpError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, NaiveDate)>, StoreError>> + Send;
 }
 
 /// One scheduled invocation: the days `source` names for the last [`WINDOW_MS`] before
@@ -53,10 +53,10 @@ pub async fn run_once(
     verifier: &Verifier,
     source: &impl DaysToReconcile,
     now_ms: i64,
-) -> Result<ReconcileRun, StoreOpError> {
+) -> Result<ReconcileRun, StoreError> {
     let (run, consumed) = capacity::measure(async {
         let days = source.days(now_ms - WINDOW_MS).await?;
-        Ok::<_, StoreOpError>(reconcile_days(verifier, &days).await)
+        Ok::<_, StoreError>(reconcile_days(verifier, &days).await)
     })
     .await;
     Ok(ReconcileRun { consumed, ..run? })
@@ -81,7 +81,7 @@ impl AttentionIndex {
 }
 
 impl DaysToReconcile for AttentionIndex {
-    async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+    async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreError> {
         days_needing_attention(&self.client, &self.table, &self.index, since_ms).await
     }
 }

@@ -18,7 +18,7 @@ use crate::dynamo::items::{
 };
 use crate::dynamo::query::items_between;
 use crate::rollups::state::read_state;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 /// Figure queries in flight at once.
 const QUERIES_IN_FLIGHT: usize = 8;
@@ -30,7 +30,7 @@ pub async fn day_states(
     tenant: &str,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<BTreeMap<NaiveDate, DayState>, StoreOpError> {
+) -> Result<BTreeMap<NaiveDate, DayState>, StoreError> {
     let items = items_between(
         client,
         table,
@@ -61,7 +61,7 @@ pub async fn stored_days(
     (first, last): (NaiveDate, NaiveDate),
     states: &BTreeMap<NaiveDate, DayState>,
     settled_before_ms: i64,
-) -> Result<BTreeMap<NaiveDate, StoredDay>, StoreOpError> {
+) -> Result<BTreeMap<NaiveDate, StoredDay>, StoreError> {
     let mut days: BTreeMap<NaiveDate, StoredDay> = states
         .iter()
         .map(|(day, state)| {
@@ -88,7 +88,7 @@ pub async fn stored_days(
                 (rollup_sk(figure, first), rollup_sk(figure, last)),
             )
             .await?;
-            Ok::<_, StoreOpError>((scope, figure, items))
+            Ok::<_, StoreError>((scope, figure, items))
         })
         .buffer_unordered(QUERIES_IN_FLIGHT)
         .try_collect()

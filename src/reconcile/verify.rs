@@ -18,7 +18,7 @@ use crate::domain::range::month_spans;
 use crate::domain::rollup::{DayRollup, Scope};
 use crate::rollups::rebuild::Rebuilder;
 use crate::rollups::state::get_state;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 /// Days that differ: what differs, and the scopes compared.
 type DriftedDays = BTreeMap<NaiveDate, (Vec<Drift>, BTreeSet<Scope>)>;
@@ -87,15 +87,15 @@ impl Verifier {
         to: NaiveDate,
         repair: bool,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<VerifyReport, StoreOpError> {
+    ) -> Result<VerifyReport, StoreError> {
         if from > to {
-            return Err(StoreOpError::Days { from, to });
+            return Err(StoreError::Days { from, to });
         }
         futures::stream::iter(month_spans(from, to))
             .map(|(first, last)| async move {
                 let report = self.verify_span(tenant, first, last, repair).await?;
                 progress(report.days_checked);
-                Ok::<_, StoreOpError>(report)
+                Ok::<_, StoreError>(report)
             })
             .buffered(MONTHS_IN_FLIGHT)
             .try_fold(VerifyReport::default(), |mut total, part| async move {
@@ -111,7 +111,7 @@ impl Verifier {
         &self,
         tenant: &str,
         today: NaiveDate,
-    ) -> Result<(NaiveDate, NaiveDate), StoreOpError> {
+    ) -> Result<(NaiveDate, NaiveDate), StoreError> {
         let (Some(min), Some(max)) = (
             NaiveDate::from_ymd_opt(0, 1, 1),
             NaiveDate::from_ymd_opt(9999, 12, 31),
@@ -137,7 +137,7 @@ impl Verifier {
         tenant: &str,
         day: NaiveDate,
         repair: bool,
-    ) -> Result<VerifyReport, StoreOpError> {
+    ) -> Result<VerifyReport, StoreError> {
         self.verify_span(tenant, day, day, repair).await
     }
 
@@ -148,7 +148,7 @@ impl Verifier {
         first: NaiveDate,
         last: NaiveDate,
         repair: bool,
-    ) -> Result<VerifyReport, StoreOpError> {
+    ) -> Result<VerifyReport, StoreError> {
         if repair {
             self.settle_overflowed(tenant, first, last).await?;
         }
@@ -177,7 +177,7 @@ impl Verifier {
         tenant: &str,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<(), StoreOpError> {
+    ) -> Result<(), StoreError> {
         let settled_before = (self.clock)() - SETTLE_MS;
         let states = day_states(&self.client, &self.tables.rollups, tenant, first, last).await?;
         for (day, state) in states {
@@ -198,7 +198,7 @@ impl Verifier {
         tenant: &str,
         day: NaiveDate,
         scopes: &BTreeSet<Scope>,
-    ) -> Result<bool, StoreOpError> {
+    ) -> Result<bool, StoreError> {
         let table = &self.tables.rollups;
         let overflowed = get_state(&self.client, table, tenant, day)
             .await?
@@ -224,7 +224,7 @@ impl Verifier {
         tenant: &str,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<(u64, DriftedDays), StoreOpError> {
+    ) -> Result<(u64, DriftedDays), StoreError> {
         let table = &self.tables.rollups;
         let (expected, read) = self.rebuilder.fold_span(tenant, first, last).await?;
         let states = day_states(&self.client, table, tenant, first, last).await?;

@@ -28,7 +28,7 @@ use crate::domain::range::utc_day_of;
 use crate::dynamo::conversation_writes::{delete_conversation, tenant_key_day};
 use crate::dynamo::items::{attr, conversation_pk, Item, MalformedItem};
 use crate::dynamo::writer::{BatchSink, BatchWriter, Flush, WriteError, WriterOptions};
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 
 /// The (tenant, day) → conversation keys a write touches.
 type Touched = BTreeMap<(String, NaiveDate), BTreeSet<String>>;
@@ -74,11 +74,7 @@ impl LeasedSink {
     }
 
     /// Marks every touched day, taking or releasing `lease` (a release lists the keys).
-    async fn mark_all(
-        &self,
-        touched: &Touched,
-        lease: LeaseChange<'_>,
-    ) -> Result<(), StoreOpError> {
+    async fn mark_all(&self, touched: &Touched, lease: LeaseChange<'_>) -> Result<(), StoreError> {
         let now = (self.clock)();
         let none = BTreeSet::new();
         let marks = touched.iter().map(|((tenant, day), pks)| {
@@ -236,7 +232,7 @@ impl DaySpan {
         names: &TableNames,
         tenant: &str,
         clock: Clock,
-    ) -> Result<RebuildSummary, StoreOpError> {
+    ) -> Result<RebuildSummary, StoreError> {
         match self.0 {
             None => Ok(RebuildSummary::default()),
             Some((from, to)) => {

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use chrono::NaiveDate;
 
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 pub mod ingest;
 pub mod read;
@@ -26,11 +26,11 @@ pub trait RollupMaintenance {
         tenant: &str,
         day: NaiveDate,
         pks: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<(), StoreOpError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn rebuild_day(
         &self,
         tenant: &str,
         day: NaiveDate,
-    ) -> impl Future<Output = Result<rebuild::DayRebuild, StoreOpError>> + Send;
+    ) -> impl Future<Output = Result<rebuild::DayRebuild, StoreError>> + Send;
 }

@@ -1,6 +1,6 @@
 //! Reading rollups with their coverage: the whole UTC days of a plan's rollup unit (one
 //! calendar month at most). The day states of the request's whole rollup span are read once,
-//! by one Query that the first unit starts ([`SpanStates`]), in parallel with every unit's
+//! by one Query that the first unit starts ([`SharedDayStates`]), in parallel with every unit's
 //! query of the figure's rollup items; a day is answered from its rollup only when its state
 //! proves the item complete (see [`covers`]). Every other day is returned as uncovered, for the
 //! caller to read raw: a missing or stale rollup is never read as zero.
@@ -17,7 +17,7 @@ use crate::domain::query::{FoldStats, RangeQuery};
 use crate::domain::rollup::Scope;
 use crate::dynamo::items::{self, fold_rollup_item};
 use crate::dynamo::tally_reads::tallies_by_day;
-use crate::dynamo::{Client, StoreError};
+use crate::dynamo::{Client, ReadError};
 
 /// What the rollups of a span answer, and the runs of days they do not cover.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub struct RollupRead {
 /// The day states of a request's rollup span, `first..=last` (any length: a year's states
 /// are about 40 KB, one page), read by one strongly consistent Query the first time a unit
 /// asks; the other units wait for that read instead of making their own.
-pub struct SpanStates<'a> {
+pub struct SharedDayStates<'a> {
     client: &'a Client,
     table: &'a str,
     tenant: &'a str,
@@ -40,7 +40,7 @@ pub struct SpanStates<'a> {
     read: OnceCell<(BTreeMap<NaiveDate, DayState>, u64)>,
 }
 
-impl<'a> SpanStates<'a> {
+impl<'a> SharedDayStates<'a> {
     pub fn new(
         client: &'a Client,
         table: &'a str,
@@ -58,7 +58,7 @@ impl<'a> SpanStates<'a> {
         }
     }
 
-    async fn get(&self) -> Result<&BTreeMap<NaiveDate, DayState>, StoreError> {
+    async fn get(&self) -> Result<&BTreeMap<NaiveDate, DayState>, ReadError> {
         let (states, _) = self
             .read
             .get_or_try_init(|| async {
@@ -74,7 +74,7 @@ impl<'a> SpanStates<'a> {
                     .into_iter()
                     .filter_map(|s| Some((s.day?, s)))
                     .collect();
-                Ok::<_, StoreError>((by_day, requests))
+                Ok::<_, ReadError>((by_day, requests))
             })
             .await?;
         Ok(states)
@@ -92,10 +92,10 @@ pub async fn fold_days(
     client: &Client,
     table: &str,
     query: &RangeQuery,
-    states: &SpanStates<'_>,
+    states: &SharedDayStates<'_>,
     (first, last): (NaiveDate, NaiveDate),
     page_limit: Option<i32>,
-) -> Result<RollupRead, StoreError> {
+) -> Result<RollupRead, ReadError> {
     let scope = Scope::of_request(query.department_id.as_deref());
     let (states, (rollups, rollup_requests)) = futures::try_join!(
         states.get(),

@@ -34,7 +34,7 @@ use crate::domain::range::UtcRange;
 use crate::domain::rollup::{DayRollup, Scope};
 use crate::dynamo::items::{rollup_item, Item};
 use crate::dynamo::rebuild_writes::{self, DayBuilt};
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 
 mod operator;
 mod plan;
@@ -118,7 +118,7 @@ impl Rebuilder {
         tenant: &str,
         day: NaiveDate,
         pks: &BTreeSet<String>,
-    ) -> Result<(), StoreOpError> {
+    ) -> Result<(), StoreError> {
         state::mark(
             &self.client,
             &self.tables.rollups,
@@ -135,7 +135,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         day: NaiveDate,
-    ) -> Result<DayRebuild, StoreOpError> {
+    ) -> Result<DayRebuild, StoreError> {
         self.rebuild_day_with(tenant, day, &BTreeSet::new()).await
     }
 
@@ -146,7 +146,7 @@ impl Rebuilder {
         tenant: &str,
         day: NaiveDate,
         extra: &BTreeSet<Scope>,
-    ) -> Result<DayRebuild, StoreOpError> {
+    ) -> Result<DayRebuild, StoreError> {
         let now = (self.clock)();
         let table = &self.tables.rollups;
         let stored = get_state(&self.client, table, tenant, day).await?;
@@ -200,7 +200,7 @@ impl Rebuilder {
         tenant: &str,
         day: NaiveDate,
         state: &DayState,
-    ) -> Result<DayRead, StoreOpError> {
+    ) -> Result<DayRead, StoreError> {
         let range = UtcRange::utc_day(day);
         let mut rooms: HashMap<String, Conversation> = HashMap::new();
         let mut read = self
@@ -233,7 +233,7 @@ impl Rebuilder {
         rollup: &DayRollup,
         scopes: &BTreeSet<Scope>,
         version: u64,
-    ) -> Result<RebuildSummary, StoreOpError> {
+    ) -> Result<RebuildSummary, StoreError> {
         let mut puts = Vec::with_capacity(scopes.len() * Figure::ALL.len());
         for scope in scopes {
             for figure in Figure::ALL {
@@ -260,7 +260,7 @@ impl Rebuilder {
             .await
     }
 
-    async fn put_unless_newer(&self, item: Item, version: u64) -> Result<bool, StoreOpError> {
+    async fn put_unless_newer(&self, item: Item, version: u64) -> Result<bool, StoreError> {
         rebuild_writes::put_unless_newer(&self.client, &self.tables.rollups, item, version).await
     }
 
@@ -273,7 +273,7 @@ impl Rebuilder {
         day: NaiveDate,
         present: &BTreeSet<String>,
         state: &DayState,
-    ) -> Result<(), StoreOpError> {
+    ) -> Result<(), StoreError> {
         let new: Vec<String> = present.difference(&state.written).cloned().collect();
         if new.is_empty() {
             return Ok(());
@@ -287,10 +287,10 @@ fn compute<'a>(
     tenant: &str,
     day: NaiveDate,
     rooms: impl Iterator<Item = &'a Conversation>,
-) -> Result<DayRollup, StoreOpError> {
+) -> Result<DayRollup, StoreError> {
     let mut rollup = DayRollup::new();
     for c in rooms {
-        rollup.add(c).map_err(|source| StoreOpError::Sum {
+        rollup.add(c).map_err(|source| StoreError::Sum {
             tenant: tenant.to_string(),
             day,
             source,
@@ -305,11 +305,11 @@ impl super::RollupMaintenance for Rebuilder {
         tenant: &str,
         day: NaiveDate,
         pks: &BTreeSet<String>,
-    ) -> Result<(), StoreOpError> {
+    ) -> Result<(), StoreError> {
         self.mark(tenant, day, pks).await
     }
 
-    async fn rebuild_day(&self, tenant: &str, day: NaiveDate) -> Result<DayRebuild, StoreOpError> {
+    async fn rebuild_day(&self, tenant: &str, day: NaiveDate) -> Result<DayRebuild, StoreError> {
         Rebuilder::rebuild_day(self, tenant, day).await
     }
 }

@@ -25,7 +25,7 @@ use crate::config::{MetricsConfig, SignInConfig};
 use crate::domain::clock::Clock;
 use crate::domain::host::{resolve, Host};
 use crate::domain::identity::{CallerContext, TenantId, User};
-use crate::store::{IdentityStore, StoreError};
+use crate::store::{IdentityStore, ReadError};
 
 /// `Retry-After` of a failed check that came with no reset time.
 pub const RETRY_AFTER_SECONDS: u64 = 5;
@@ -43,7 +43,7 @@ pub enum SignInError {
     #[error("the tenant's Rocket.Chat could not check the login ({})", .kind.kind())]
     Unavailable { kind: Failure, retry_after_s: u64 },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] ReadError),
 }
 
 /// The admitted caller.
@@ -119,7 +119,7 @@ impl SignIn {
         store: &S,
         host: Host,
         reads: &mut u64,
-    ) -> Result<Option<TenantId>, StoreError> {
+    ) -> Result<Option<TenantId>, ReadError> {
         let now = (self.clock)();
         if let Some(known) = self.cache.host(&host, now) {
             return Ok(known.tenant());

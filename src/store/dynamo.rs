@@ -6,7 +6,7 @@ use chrono::Datelike;
 use futures::{StreamExt, TryStreamExt};
 
 use super::plan::{self, PlannedRead};
-use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
+use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, ReadError, WarmUp};
 use crate::config::{ReadSettings, TableNames};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::host::HostMapping;
@@ -14,7 +14,7 @@ use crate::domain::identity::{CallerContext, Session, TenantSignIn};
 use crate::domain::range::UtcRange;
 use crate::dynamo::raw_fold::{self, Bucket, BucketTables};
 use crate::dynamo::{identity_reads, signin, Client};
-use crate::rollups::read::{self as rollups, SpanStates};
+use crate::rollups::read::{self as rollups, SharedDayStates};
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -37,7 +37,7 @@ impl DynamoStore {
         query: &RangeQuery,
         department: Option<&str>,
         month: (i32, u32),
-    ) -> Result<(Aggregator, FoldStats), StoreError> {
+    ) -> Result<(Aggregator, FoldStats), ReadError> {
         let tables = BucketTables {
             conversations: &self.tables.conversations,
             by_month_index: &self.tables.by_month_index,
@@ -70,9 +70,9 @@ impl DynamoStore {
     async fn fold_read(
         &self,
         query: &RangeQuery,
-        states: &SpanStates<'_>,
+        states: &SharedDayStates<'_>,
         read: PlannedRead,
-    ) -> Result<(Aggregator, FoldStats), StoreError> {
+    ) -> Result<(Aggregator, FoldStats), ReadError> {
         match read {
             PlannedRead::Raw { range, month } => {
                 let narrowed = RangeQuery {
@@ -110,7 +110,7 @@ impl DynamoStore {
                 });
                 for (part, part_stats) in futures::future::try_join_all(raw).await? {
                     agg.merge(part)
-                        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+                        .map_err(|e| ReadError::Internal(Box::new(e)))?;
                     stats.add(&part_stats);
                 }
                 Ok((agg, stats))
@@ -122,17 +122,17 @@ impl DynamoStore {
 impl WarmUp for DynamoStore {
     /// Opens (or keeps open) the connection to DynamoDB: used at INIT and by the scheduled
     /// warm-up, so a real request does not pay the TLS handshake.
-    async fn warm_up(&self) -> Result<(), StoreError> {
+    async fn warm_up(&self) -> Result<(), ReadError> {
         identity_reads::warm_up(&self.client, &self.tables.sessions).await
     }
 }
 
 impl IdentityStore for DynamoStore {
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, ReadError> {
         identity_reads::session(&self.client, &self.tables.sessions, token_hash).await
     }
 
-    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, ReadError> {
         identity_reads::caller(&self.client, &self.tables.directory, tenant, user_id).await
     }
 
@@ -140,19 +140,19 @@ impl IdentityStore for DynamoStore {
         &self,
         exact: &str,
         wildcard: Option<&str>,
-    ) -> Result<HostMapping, StoreError> {
+    ) -> Result<HostMapping, ReadError> {
         signin::host_mapping(&self.client, &self.tables.directory, exact, wildcard).await
     }
 
-    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, StoreError> {
+    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, ReadError> {
         signin::tenant_sign_in(&self.client, &self.tables.directory, tenant).await
     }
 }
 
 impl ConversationStore for DynamoStore {
-    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), ReadError> {
         let reads = plan::reads_for(query.range, self.reads.query_plan);
-        let states = SpanStates::new(
+        let states = SharedDayStates::new(
             &self.client,
             &self.tables.rollups,
             &query.tenant,
@@ -166,14 +166,14 @@ impl ConversationStore for DynamoStore {
                 (Aggregator::new(query.figure), FoldStats::default()),
                 |(mut agg, mut stats), (part, part_stats)| async move {
                     agg.merge(part)
-                        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+                        .map_err(|e| ReadError::Internal(Box::new(e)))?;
                     stats.add(&part_stats);
                     Ok((agg, stats))
                 },
             );
         let (agg, mut stats) = tokio::time::timeout(self.reads.query_budget, work)
             .await
-            .map_err(|_| StoreError::BudgetExceeded(self.reads.query_budget))??;
+            .map_err(|_| ReadError::BudgetExceeded(self.reads.query_budget))??;
         stats.requests += states.requests();
         Ok((agg, stats))
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError, WarmUp};
+use super::{ConversationStore, FoldStats, IdentityStore, RangeQuery, ReadError, WarmUp};
 use crate::domain::aggregate::Aggregator;
 use crate::domain::conversation::Conversation;
 use crate::domain::host::HostMapping;
@@ -81,17 +81,17 @@ impl MemoryStore {
 
 /// Nothing to open: the store is in memory.
 impl WarmUp for MemoryStore {
-    async fn warm_up(&self) -> Result<(), StoreError> {
+    async fn warm_up(&self) -> Result<(), ReadError> {
         Ok(())
     }
 }
 
 impl IdentityStore for MemoryStore {
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, ReadError> {
         Ok(self.sessions.read().expect("lock").get(token_hash).cloned())
     }
 
-    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, ReadError> {
         let tenants = self.tenants.read().expect("lock");
         let t = tenants.get(tenant);
         Ok(CallerContext {
@@ -105,7 +105,7 @@ impl IdentityStore for MemoryStore {
         &self,
         exact: &str,
         wildcard: Option<&str>,
-    ) -> Result<HostMapping, StoreError> {
+    ) -> Result<HostMapping, ReadError> {
         let domains = self.domains.read().expect("lock");
         Ok(HostMapping {
             exact: domains.get(exact).cloned().flatten(),
@@ -113,7 +113,7 @@ impl IdentityStore for MemoryStore {
         })
     }
 
-    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, StoreError> {
+    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, ReadError> {
         let tenants = self.tenants.read().expect("lock");
         let t = tenants.get(tenant);
         Ok(TenantSignIn {
@@ -125,7 +125,7 @@ impl IdentityStore for MemoryStore {
 }
 
 impl ConversationStore for MemoryStore {
-    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), ReadError> {
         let tenants = self.tenants.read().expect("lock");
         let mut agg = Aggregator::new(query.figure);
         let mut stats = FoldStats::default();
@@ -146,7 +146,7 @@ impl ConversationStore for MemoryStore {
                 c.agent_for(query.figure),
                 c.metric_for(query.figure),
             )
-            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+            .map_err(|e| ReadError::Internal(Box::new(e)))?;
         }
         Ok((agg, stats))
     }

@@ -11,7 +11,7 @@ pub mod memory;
 pub mod plan;
 
 pub use crate::domain::query::{FoldStats, RangeQuery};
-pub use crate::dynamo::{classify, succeeded_unless, CallFailed, StoreError, StoreOpError};
+pub use crate::dynamo::{classify, succeeded_unless, CallFailed, ReadError, StoreError};
 
 /// Sessions, users, settings and permissions.
 pub trait IdentityStore {
@@ -19,14 +19,14 @@ pub trait IdentityStore {
     fn session(
         &self,
         token_hash: &str,
-    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Session>, ReadError>> + Send;
 
     /// The caller's user, the tenant's settings and its permission override, in one read.
     fn caller(
         &self,
         tenant: &str,
         user_id: &str,
-    ) -> impl Future<Output = Result<CallerContext, StoreError>> + Send;
+    ) -> impl Future<Output = Result<CallerContext, ReadError>> + Send;
 
     /// The directory's entries for a host: the exact one, and the wildcard that covers it
     /// (`*.rest` of `label.rest`), in one read. A store without sign-in maps no host.
@@ -34,7 +34,7 @@ pub trait IdentityStore {
         &self,
         _exact: &str,
         _wildcard: Option<&str>,
-    ) -> impl Future<Output = Result<HostMapping, StoreError>> + Send {
+    ) -> impl Future<Output = Result<HostMapping, ReadError>> + Send {
         async { Ok(HostMapping::default()) }
     }
 
@@ -42,7 +42,7 @@ pub trait IdentityStore {
     fn tenant_sign_in(
         &self,
         _tenant: &str,
-    ) -> impl Future<Output = Result<TenantSignIn, StoreError>> + Send {
+    ) -> impl Future<Output = Result<TenantSignIn, ReadError>> + Send {
         async { Ok(TenantSignIn::default()) }
     }
 }
@@ -50,7 +50,7 @@ pub trait IdentityStore {
 /// A store that can open its connection before the first request needs it.
 pub trait WarmUp {
     /// One cheap read; its failure is only worth a warning.
-    fn warm_up(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn warm_up(&self) -> impl Future<Output = Result<(), ReadError>> + Send;
 }
 
 /// Conversations of a tenant, folded into a figure's tallies as they are read.
@@ -58,5 +58,5 @@ pub trait ConversationStore {
     fn fold(
         &self,
         query: &RangeQuery,
-    ) -> impl Future<Output = Result<(Aggregator, FoldStats), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(Aggregator, FoldStats), ReadError>> + Send;
 }

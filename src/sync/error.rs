@@ -5,7 +5,7 @@ use super::client::RestError;
 use super::lease::LeaseError;
 use super::source::SourceError;
 use crate::dynamo::writer::WriteError;
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 use crate::rocketchat::DocError;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +13,7 @@ pub enum SyncError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("the sync state or stored items could not be read or written")]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
     #[error("room {room}: malformed document")]
     Room {
         room: String,
@@ -27,7 +27,7 @@ pub enum SyncError {
         source: WriteError,
     },
     #[error("rebuilding the rollups of the synced days failed")]
-    Rollups(#[source] StoreOpError),
+    Rollups(#[source] StoreError),
     #[error(transparent)]
     Lease(#[from] LeaseError),
 }

@@ -7,7 +7,7 @@
 
 use crate::config::{MetricsConfig, TableNames};
 use crate::dynamo::sync::lag::{connected_tenants, last_complete};
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 use crate::telemetry::emf::{Document, Unit};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,7 @@ pub async fn tenant_lags(
     client: &Client,
     names: &TableNames,
     now_ms: i64,
-) -> Result<Vec<TenantLag>, StoreOpError> {
+) -> Result<Vec<TenantLag>, StoreError> {
     let connected = connected_tenants(client, names).await?;
     let mut lags = Vec::with_capacity(connected.len());
     for chunk in connected.chunks(100) {

@@ -5,7 +5,7 @@
 
 use crate::config::TableNames;
 use crate::dynamo::sync::lease::{release_lease, write_lease, LeaseWrite};
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 
 /// How long a lease lasts past each renewal when the holder has no deadline (the CLI).
 pub const LEASE_MS: i64 = 10 * 60 * 1000;
@@ -25,7 +25,7 @@ pub enum LeaseError {
     )]
     Busy { tenant: String, until: String },
     #[error(transparent)]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
 }
 
 impl Lease {
@@ -78,7 +78,7 @@ impl Lease {
 
     /// Gives the lease up (only if it is still this holder's). A state item that holds nothing
     /// but the lease (a first cycle that failed before saving anything) is removed whole.
-    pub async fn release(&self, client: &Client, names: &TableNames) -> Result<(), StoreOpError> {
+    pub async fn release(&self, client: &Client, names: &TableNames) -> Result<(), StoreError> {
         release_lease(client, names, &self.tenant, &self.owner).await
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::dynamo::sync::{delete_state, for_each_connection, get_connection, get_state};
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub struct Job {
 #[derive(Debug, thiserror::Error)]
 pub enum FanOutError {
     #[error(transparent)]
-    Store(#[from] StoreOpError),
+    Store(#[from] StoreError),
     #[error("SendMessageBatch failed")]
     Send(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{0} jobs were not accepted by the queue")]

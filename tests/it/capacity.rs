@@ -21,7 +21,7 @@ use agent_overview::reconcile::scheduled::{run_once, DaysToReconcile};
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::rollups::rebuild::Rebuilder;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::{ConversationStore, IdentityStore, RangeQuery, StoreOpError};
+use agent_overview::store::{ConversationStore, IdentityStore, RangeQuery, StoreError};
 use agent_overview::sync::cycle::SyncOptions;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
@@ -346,7 +346,7 @@ async fn the_stream_function_reports_what_its_marks_and_rebuilds_consumed() {
 struct Days(Vec<(String, NaiveDate)>);
 
 impl DaysToReconcile for Days {
-    async fn days(&self, _since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+    async fn days(&self, _since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreError> {
         Ok(self.0.clone())
     }
 }

@@ -31,7 +31,7 @@ use crate::dynamo::writer::{WriteError, WriterOptions};
 use crate::errors::error_chain;
 use crate::rocketchat::setting::SettingsError;
 use crate::rocketchat::DocError;
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 pub const ROOMS: &str = "rocketchat_room";
 pub const MESSAGES: &str = "rocketchat_message";
@@ -118,7 +118,7 @@ pub enum ImportError {
     #[error("{file} line {line} changed while it was being imported")]
     Changed { file: String, line: u64 },
     #[error("reading the tenant's current data failed")]
-    Read(#[source] StoreOpError),
+    Read(#[source] StoreError),
     #[error("writing {what} failed")]
     Write {
         what: &'static str,
@@ -129,10 +129,10 @@ pub enum ImportError {
     Store {
         what: &'static str,
         #[source]
-        source: StoreOpError,
+        source: StoreError,
     },
     #[error("rebuilding the rollups of the imported days failed")]
-    Rollups(#[source] StoreOpError),
+    Rollups(#[source] StoreError),
     #[error(
         "the export is valid, but writing it stopped part-way; run the same import again to \
          complete it"

@@ -21,7 +21,7 @@ use crate::dynamo::items::{attr, conversation_item, permission_item, settings_it
 use crate::dynamo::writer::{BatchWriter, Flush};
 use crate::rocketchat::room::Room;
 use crate::rollups::ingest::{ConversationWriter, DaySpan};
-use crate::store::StoreOpError;
+use crate::store::StoreError;
 
 /// Concurrent single-item calls (session puts, revocations, users): each carries a condition
 /// (or keeps a generation) that `BatchWriteItem` cannot express, so they are sent as
@@ -38,7 +38,7 @@ pub(super) async fn write(
     mut plan: Plan,
 ) -> Result<ImportSummary, ImportError> {
     let tenant = context.tenant.as_str();
-    let store = |what| move |source: StoreOpError| ImportError::Store { what, source };
+    let store = |what| move |source: StoreError| ImportError::Store { what, source };
 
     // 1. Revocations: sessions the export no longer grants (a logout, an expired or inactive
     //    user's token; with --prune, users it no longer has), and pruned users.

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use super::{attr as a, call, get_directory_item, n, put_directory_item, s, CONNECTIONS_PK};
 use crate::config::TableNames;
 use crate::dynamo::items::{attr, directory_key, Item, MalformedItem, Reader};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// A connected tenant: where its Rocket.Chat is, as whom the sync reads it, and the Secrets
 /// Manager secret holding that account's personal access token.
@@ -23,7 +23,7 @@ pub async fn put_connection(
     names: &TableNames,
     c: &Connection,
     now_ms: i64,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let mut item = directory_key(CONNECTIONS_PK, &c.tenant);
     item.insert(a::URL.into(), s(&c.url));
     item.insert(a::SERVICE_USER_ID.into(), s(&c.user_id));
@@ -37,7 +37,7 @@ pub async fn delete_connection(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<bool, StoreOpError> {
+) -> Result<bool, StoreError> {
     let out = client
         .delete_item()
         .table_name(&names.directory)
@@ -64,7 +64,7 @@ pub async fn get_connection(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<Option<Connection>, StoreOpError> {
+) -> Result<Option<Connection>, StoreError> {
     let item = get_directory_item(client, names, directory_key(CONNECTIONS_PK, tenant)).await?;
     Ok(item.as_ref().map(read_connection).transpose()?)
 }
@@ -74,8 +74,8 @@ pub async fn get_connection(
 pub async fn for_each_connection(
     client: &Client,
     names: &TableNames,
-    mut each: impl AsyncFnMut(Connection) -> Result<(), StoreOpError>,
-) -> Result<(u64, u64), StoreOpError> {
+    mut each: impl AsyncFnMut(Connection) -> Result<(), StoreError>,
+) -> Result<(u64, u64), StoreError> {
     let mut pages = client
         .query()
         .table_name(&names.directory)

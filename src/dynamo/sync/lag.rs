@@ -2,6 +2,7 @@
 //! and when its last complete cycle started (template.yaml allows the fan-out no other
 //! attributes, so both reads project only the keys and the one attribute).
 
+use crate::dynamo::query::each_page;
 use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
 use aws_sdk_dynamodb::Client;
 
@@ -9,16 +10,16 @@ use super::{attr as a, call, s, CONNECTIONS_PK, STATE_SK};
 use crate::config::TableNames;
 use crate::dynamo::batch_get::batch_get;
 use crate::dynamo::items::{attr, directory_key, Item, Reader};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// Every connected tenant and when it was connected (`None` when unreadable; a malformed
 /// connection is the fan-out's to report, the rest are measured).
 pub async fn connected_tenants(
     client: &Client,
     names: &TableNames,
-) -> Result<Vec<(String, Option<i64>)>, StoreOpError> {
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     let table = &names.directory;
-    let mut pages = client
+    let request = client
         .query()
         .table_name(table)
         .key_condition_expression("#pk = :pk")
@@ -26,13 +27,10 @@ pub async fn connected_tenants(
         .expression_attribute_names("#pk", attr::PK)
         .expression_attribute_names("#sk", attr::SK)
         .expression_attribute_names("#at", a::CONNECTED_AT)
-        .expression_attribute_values(":pk", s(CONNECTIONS_PK))
-        .into_paginator()
-        .send();
+        .expression_attribute_values(":pk", s(CONNECTIONS_PK));
     let mut connected: Vec<(String, Option<i64>)> = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(call("Query", table))?;
-        for item in page.items() {
+    each_page(request, call("Query", table), |page| {
+        for item in page {
             let r = Reader::new(item, "#SYNC connection");
             if let Ok(tenant) = r.str(attr::SK) {
                 connected.push((
@@ -41,7 +39,9 @@ pub async fn connected_tenants(
                 ));
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(connected)
 }
 
@@ -50,7 +50,7 @@ pub async fn last_complete(
     client: &Client,
     names: &TableNames,
     tenants: impl Iterator<Item = &str>,
-) -> Result<Vec<(String, Option<i64>)>, StoreOpError> {
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     let table = &names.directory;
     let keys: Vec<Item> = tenants.map(|t| directory_key(t, STATE_SK)).collect();
     let projected = |keys: KeysAndAttributesBuilder| {

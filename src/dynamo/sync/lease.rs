@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use super::{attr as a, call, get_directory_item, n, s, STATE_SK};
 use crate::config::TableNames;
 use crate::dynamo::items::directory_key;
-use crate::dynamo::{succeeded_unless, StoreOpError};
+use crate::dynamo::{succeeded_unless, StoreError};
 
 /// What a lease write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub async fn write_lease(
     owner: &str,
     now_ms: i64,
     until_ms: i64,
-) -> Result<LeaseWrite, StoreOpError> {
+) -> Result<LeaseWrite, StoreError> {
     let out = client
         .update_item()
         .table_name(&names.directory)
@@ -59,7 +59,7 @@ async fn holder_until(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<Option<i64>, StoreOpError> {
+) -> Result<Option<i64>, StoreError> {
     let item = get_directory_item(client, names, directory_key(tenant, STATE_SK)).await?;
     Ok(item
         .and_then(|i| i.get(a::LEASE_UNTIL).cloned())
@@ -73,7 +73,7 @@ pub async fn release_lease(
     names: &TableNames,
     tenant: &str,
     owner: &str,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let deleted = client
         .delete_item()
         .table_name(&names.directory)

@@ -13,7 +13,7 @@
 //!   go page by page, so memory follows the page size, not the workspace ([`rooms`]).
 
 use super::items::Item;
-use super::StoreOpError;
+use super::StoreError;
 use crate::config::TableNames;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -79,11 +79,11 @@ pub mod attr {
     pub const MANAGED_BY: &str = "managedBy";
 }
 
-fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreOpError + 't
+fn call<'t, E>(operation: &'static str, table: &'t str) -> impl FnOnce(E) -> StoreError + 't
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreOpError::call(operation, table, e)
+    move |e| StoreError::call(operation, table, e)
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -101,7 +101,7 @@ async fn get_directory_item(
     client: &Client,
     names: &TableNames,
     key: Item,
-) -> Result<Option<Item>, StoreOpError> {
+) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
         .table_name(&names.directory)
@@ -117,7 +117,7 @@ async fn put_directory_item(
     client: &Client,
     names: &TableNames,
     item: Item,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     client
         .put_item()
         .table_name(&names.directory)
@@ -128,7 +128,7 @@ async fn put_directory_item(
     Ok(())
 }
 
-async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), StoreOpError> {
+async fn delete_item(client: &Client, table: &str, key: Item) -> Result<(), StoreError> {
     client
         .delete_item()
         .table_name(table)

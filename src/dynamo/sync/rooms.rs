@@ -1,6 +1,7 @@
 //! The sync's reads of the stored conversations (to tell added from changed, and to find what
 //! a full listing removes), and the stamp it adds to each conversation it writes.
 
+use crate::dynamo::query::each_page;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -11,7 +12,7 @@ use crate::config::TableNames;
 use crate::domain::conversation::Conversation;
 use crate::dynamo::batch_get::{batch_get, consistent};
 use crate::dynamo::items::{self, attr, conversation_pk, read_conversation, Item, Reader};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// What a room was when the sync last wrote it: when both match the listing, the room did not
 /// change and its messages are not read again.
@@ -49,7 +50,7 @@ pub async fn stored_rooms(
     names: &TableNames,
     tenant: &str,
     room_ids: &[String],
-) -> Result<HashMap<String, (Conversation, Option<Stamp>)>, StoreOpError> {
+) -> Result<HashMap<String, (Conversation, Option<Stamp>)>, StoreError> {
     let keys = room_ids
         .iter()
         .map(|id| Item::from([(attr::PK.to_string(), s(&conversation_pk(tenant, id)))]))
@@ -78,9 +79,9 @@ pub async fn stored_keys_of_month(
     tenant: &str,
     month: (i32, u32),
     (low, high): (i64, i64),
-) -> Result<Vec<Key>, StoreOpError> {
+) -> Result<Vec<Key>, StoreError> {
     let table = &names.conversations;
-    let mut pages = client
+    let request = client
         .query()
         .table_name(table)
         .index_name(&names.by_month_index)
@@ -91,13 +92,10 @@ pub async fn stored_keys_of_month(
         .expression_attribute_names("#ts", attr::TS)
         .expression_attribute_values(":month", s(&items::month_key(tenant, month)))
         .expression_attribute_values(":low", n(low))
-        .expression_attribute_values(":high", n(high))
-        .into_paginator()
-        .send();
+        .expression_attribute_values(":high", n(high));
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(call("Query", table))?;
-        for item in page.items() {
+    each_page(request, call("Query", table), |page| {
+        for item in page {
             let r = Reader::new(item, "conversation");
             let pk = r.str(attr::PK)?;
             let room_id = pk
@@ -109,6 +107,8 @@ pub async fn stored_keys_of_month(
                 id: room_id.to_string(),
             });
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }

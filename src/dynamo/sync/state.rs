@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use super::{attr as a, call, delete_item, get_directory_item, n, s, STATE_SK, USERS_STATE_SK};
 use crate::config::TableNames;
 use crate::dynamo::items::{directory_key, MalformedItem, Reader};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// An item's place in a walk's order: its date (ms; a missing date sorts as MongoDB's null,
 /// lowest) and `_id`.
@@ -59,7 +59,7 @@ pub async fn get_state(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<SyncState, StoreOpError> {
+) -> Result<SyncState, StoreError> {
     let item = get_directory_item(client, names, directory_key(tenant, STATE_SK)).await?;
     let Some(item) = item else {
         return Ok(SyncState::default());
@@ -114,7 +114,7 @@ pub async fn put_state(
     names: &TableNames,
     tenant: &str,
     state: &SyncState,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let pending = state.pending.as_ref();
     let listing = state.listing.as_ref();
     let fields: [(&str, Option<AttributeValue>); 12] = [
@@ -170,7 +170,7 @@ pub async fn delete_state(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     delete_item(client, &names.directory, directory_key(tenant, STATE_SK)).await?;
     let users = directory_key(tenant, USERS_STATE_SK);
     delete_item(client, &names.directory, users).await

@@ -2,6 +2,7 @@
 //! listing's checkpoint, the full listing's cursor) and its reads of the stored users it compares
 //! a page with.
 
+use crate::dynamo::query::each_page;
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,7 +15,7 @@ use crate::config::TableNames;
 use crate::domain::identity::User;
 use crate::dynamo::batch_get::{batch_get, consistent};
 use crate::dynamo::items::{attr, directory_key, read_user, sk, Item, Reader};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// A full listing under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub async fn stored_users(
     names: &TableNames,
     tenant: &str,
     ids: &[String],
-) -> Result<HashMap<String, (User, bool)>, StoreOpError> {
+) -> Result<HashMap<String, (User, bool)>, StoreError> {
     let keys = ids
         .iter()
         .collect::<HashSet<_>>()
@@ -72,12 +73,12 @@ pub async fn managed_users_between(
     tenant: &str,
     after: Option<&str>,
     upper: Option<&str>,
-) -> Result<Vec<String>, StoreOpError> {
+) -> Result<Vec<String>, StoreError> {
     let table = &names.directory;
     let low = sk::user(after.unwrap_or(""));
     // "USER$" sorts right after every "USER#…" key.
     let high = upper.map_or("USER$".to_string(), sk::user);
-    let mut pages = client
+    let request = client
         .query()
         .table_name(table)
         .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
@@ -88,13 +89,10 @@ pub async fn managed_users_between(
         .expression_attribute_values(":pk", AttributeValue::S(tenant.to_string()))
         .expression_attribute_values(":low", AttributeValue::S(low.clone()))
         .expression_attribute_values(":high", AttributeValue::S(high))
-        .consistent_read(true)
-        .into_paginator()
-        .send();
+        .consistent_read(true);
     let mut ids = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(call("Query", table))?;
-        for item in page.items() {
+    each_page(request, call("Query", table), |page| {
+        for item in page {
             let r = Reader::new(item, "user");
             let key = r.str(attr::SK)?;
             let managed = r.opt_str(a::MANAGED_BY)? == Some(MANAGED_BY_SYNC);
@@ -105,7 +103,9 @@ pub async fn managed_users_between(
                 ids.push(id.to_string());
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(ids)
 }
 
@@ -113,7 +113,7 @@ pub async fn get_users_state(
     client: &Client,
     names: &TableNames,
     tenant: &str,
-) -> Result<UsersState, StoreOpError> {
+) -> Result<UsersState, StoreError> {
     let item = get_directory_item(client, names, directory_key(tenant, USERS_STATE_SK)).await?;
     let Some(item) = item else {
         return Ok(UsersState::default());
@@ -140,7 +140,7 @@ pub async fn put_users_state(
     names: &TableNames,
     tenant: &str,
     state: &UsersState,
-) -> Result<(), StoreOpError> {
+) -> Result<(), StoreError> {
     let mut item: Item = directory_key(tenant, USERS_STATE_SK);
     if let Some(c) = state.checkpoint_ms {
         item.insert(a::CHECKPOINT.into(), n(c));

@@ -16,7 +16,7 @@ use crate::domain::rollup::{DayRollup, Scope};
 use crate::dynamo::day_states::{get_state, state_days};
 use crate::dynamo::items::MalformedItem;
 use crate::dynamo::tally_reads::stored_tallies;
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 /// Days an operator's rebuild works on at once.
 const DAYS_IN_FLIGHT: usize = 8;
@@ -42,9 +42,9 @@ impl Rebuilder {
         tenant: &str,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<RebuildSummary, StoreOpError> {
+    ) -> Result<RebuildSummary, StoreError> {
         if from > to {
-            return Err(StoreOpError::Days { from, to });
+            return Err(StoreError::Days { from, to });
         }
         let days = from.iter_days().take_while(|d| *d <= to);
         futures::stream::iter(days)
@@ -63,7 +63,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         today: NaiveDate,
-    ) -> Result<RebuildSummary, StoreOpError> {
+    ) -> Result<RebuildSummary, StoreError> {
         let horizon = today.checked_add_days(Days::new(366)).unwrap_or(today);
         let mut known: BTreeSet<NaiveDate> = self.state_days(tenant).await?;
         for (first, last) in month_spans(first_day(), horizon) {
@@ -92,7 +92,7 @@ impl Rebuilder {
         &self,
         tenant: &str,
         day: NaiveDate,
-    ) -> Result<DayRollup, StoreOpError> {
+    ) -> Result<DayRollup, StoreError> {
         let state = get_state(&self.client, &self.tables.rollups, tenant, day)
             .await?
             .unwrap_or_default();
@@ -101,11 +101,7 @@ impl Rebuilder {
     }
     /// What is stored for a day: its state, and the items of `All` and of every department it
     /// lists or ever wrote (strongly consistent).
-    pub async fn stored_day(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-    ) -> Result<StoredDay, StoreOpError> {
+    pub async fn stored_day(&self, tenant: &str, day: NaiveDate) -> Result<StoredDay, StoreError> {
         let table = &self.tables.rollups;
         let state = get_state(&self.client, table, tenant, day).await?;
         let departments: BTreeSet<&String> = state
@@ -129,7 +125,7 @@ impl Rebuilder {
         tenant: &str,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<(BTreeMap<NaiveDate, DayRollup>, u64), StoreOpError> {
+    ) -> Result<(BTreeMap<NaiveDate, DayRollup>, u64), StoreError> {
         let range = UtcRange {
             start_ms: UtcRange::utc_day(first).start_ms,
             end_ms: UtcRange::utc_day(last).end_ms,
@@ -144,7 +140,7 @@ impl Rebuilder {
                 days.entry(day)
                     .or_default()
                     .add(&c)
-                    .map_err(|source| StoreOpError::Sum {
+                    .map_err(|source| StoreError::Sum {
                         tenant: tenant.to_string(),
                         day,
                         source,
@@ -154,7 +150,7 @@ impl Rebuilder {
         Ok((days, read))
     }
     /// The days of a tenant that have a state item.
-    async fn state_days(&self, tenant: &str) -> Result<BTreeSet<NaiveDate>, StoreOpError> {
+    async fn state_days(&self, tenant: &str) -> Result<BTreeSet<NaiveDate>, StoreError> {
         state_days(&self.client, &self.tables.rollups, tenant).await
     }
 }

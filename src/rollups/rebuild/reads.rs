@@ -6,7 +6,7 @@ use super::Rebuilder;
 use crate::domain::conversation::Conversation;
 use crate::domain::range::UtcRange;
 use crate::dynamo::conversation_reads::{conversations_by_key, conversations_by_month};
-use crate::dynamo::StoreOpError;
+use crate::dynamo::StoreError;
 
 impl Rebuilder {
     /// The conversations stored under `pks` in `table`, strongly consistent, unprocessed keys
@@ -15,7 +15,7 @@ impl Rebuilder {
         &self,
         table: &str,
         pks: impl IntoIterator<Item = &'a String>,
-    ) -> Result<Vec<(String, Conversation)>, StoreOpError> {
+    ) -> Result<Vec<(String, Conversation)>, StoreError> {
         conversations_by_key(&self.client, table, pks).await
     }
 
@@ -25,8 +25,8 @@ impl Rebuilder {
         &self,
         tenant: &str,
         range: UtcRange,
-        each: impl FnMut(String, Conversation) -> Result<(), StoreOpError>,
-    ) -> Result<u64, StoreOpError> {
+        each: impl FnMut(String, Conversation) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         conversations_by_month(
             &self.client,
             &self.tables.conversations,

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use super::{Cycle, SyncError};
 use crate::config::TableNames;
 use crate::dynamo::sync::stored_keys_of_month;
-use crate::dynamo::{Client, StoreOpError};
+use crate::dynamo::{Client, StoreError};
 use crate::store::plan::months_between;
 use crate::sync::state::Listing;
 use crate::sync::walk::{Cursor, Key, Order, Walk};
@@ -129,7 +129,7 @@ pub async fn stored_rooms_between(
     (from, to): (Option<&Key>, Option<&Key>),
     now_ms: i64,
     deadline: Option<tokio::time::Instant>,
-) -> Result<Option<Vec<Key>>, StoreOpError> {
+) -> Result<Option<Vec<Key>>, StoreError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     let order = Order::TsAsc;
     let low = from.map_or(EARLIEST_STORED_MS, |k| k.at.max(EARLIEST_STORED_MS));

@@ -47,7 +47,7 @@ fn a_scheduled_event_is_not_an_http_request() {
 struct StuckStore;
 
 impl agent_overview::store::WarmUp for StuckStore {
-    async fn warm_up(&self) -> Result<(), agent_overview::store::StoreError> {
+    async fn warm_up(&self) -> Result<(), agent_overview::store::ReadError> {
         std::future::pending().await
     }
 }

@@ -15,7 +15,7 @@ use agent_overview::domain::identity::{
 use agent_overview::functions::api::http_request;
 use agent_overview::http::App;
 use agent_overview::store::memory::MemoryStore;
-use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, ReadError};
 use aws_sdk_dynamodb::Client;
 use lambda_http::http::HeaderValue;
 use lambda_http::Body;
@@ -52,19 +52,19 @@ impl Counting {
 }
 
 impl IdentityStore for Counting {
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, ReadError> {
         self.identity_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.session(token_hash).await
     }
 
-    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, ReadError> {
         self.identity_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.caller(tenant, user_id).await
     }
 }
 
 impl ConversationStore for Counting {
-    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), ReadError> {
         self.folds.fetch_add(1, Ordering::SeqCst);
         self.inner.fold(query).await
     }

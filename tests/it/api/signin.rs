@@ -17,7 +17,7 @@ use agent_overview::domain::identity::{CallerContext, Session, TenantSignIn};
 use agent_overview::http::App;
 use agent_overview::signin::SignIn;
 use agent_overview::store::dynamo::DynamoStore;
-use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, StoreError};
+use agent_overview::store::{ConversationStore, FoldStats, IdentityStore, RangeQuery, ReadError};
 use agent_overview::sync::cycle::SyncOptions;
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -46,11 +46,11 @@ impl Counting {
 }
 
 impl IdentityStore for Counting {
-    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, ReadError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.session(token_hash).await
     }
-    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, StoreError> {
+    async fn caller(&self, tenant: &str, user_id: &str) -> Result<CallerContext, ReadError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.caller(tenant, user_id).await
     }
@@ -58,18 +58,18 @@ impl IdentityStore for Counting {
         &self,
         exact: &str,
         wildcard: Option<&str>,
-    ) -> Result<HostMapping, StoreError> {
+    ) -> Result<HostMapping, ReadError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.host_mapping(exact, wildcard).await
     }
-    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, StoreError> {
+    async fn tenant_sign_in(&self, tenant: &str) -> Result<TenantSignIn, ReadError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.tenant_sign_in(tenant).await
     }
 }
 
 impl ConversationStore for Counting {
-    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), StoreError> {
+    async fn fold(&self, query: &RangeQuery) -> Result<(Aggregator, FoldStats), ReadError> {
         self.inner.fold(query).await
     }
 }

@@ -16,7 +16,7 @@ use agent_overview::reconcile::scheduled::{
 };
 use agent_overview::reconcile::verify::Verifier;
 use agent_overview::rollups::rebuild::Rebuilder;
-use agent_overview::store::StoreOpError;
+use agent_overview::store::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 
@@ -44,7 +44,7 @@ struct Fixed {
 }
 
 impl DaysToReconcile for Fixed {
-    async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreOpError> {
+    async fn days(&self, since_ms: i64) -> Result<Vec<(String, NaiveDate)>, StoreError> {
         *self.asked_since.lock().unwrap() = Some(since_ms);
         Ok(self.days.clone())
     }
