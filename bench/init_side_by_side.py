@@ -22,11 +22,8 @@ def cpu_ms(pid):
     return total / 1e6
 
 
-def one_start(binary):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
+def start_function(binary, port):
+    """The function's process, started as Lambda starts it, against the Runtime API at `port`."""
     env = dict(os.environ,
                AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
                AWS_LAMBDA_FUNCTION_NAME="agent-overview",
@@ -34,8 +31,16 @@ def one_start(binary):
                AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
                AWS_LAMBDA_LOG_STREAM_NAME="bench",
                AWS_LAMBDA_LOG_GROUP_NAME="bench")
+    return subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def one_start(binary):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
     started = time.perf_counter()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_function(binary, port)
     server.settimeout(30)
     conn, _ = server.accept()
     request = b""

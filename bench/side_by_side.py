@@ -15,20 +15,11 @@ and every build's response body must be byte-identical to the first build's.
 usage: side_by_side.py ROUNDS REQUESTS QUERY NAME=BINARY [NAME=BINARY ...]
   QUERY: the request's raw query string, e.g. name=Avg_chat_duration&from=2024-07-01&to=2025-06-30
 """
-import glob, json, os, socket, statistics, subprocess, sys, time
+import json, os, socket, statistics, sys, time
+
+from init_side_by_side import cpu_ms, start_function
 
 EVENT = os.path.join(os.path.dirname(__file__), "..", "events", "http-api-agent-overview.json")
-
-
-def cpu_ms(pid):
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    return total / 1e6
 
 
 def read_request(conn):
@@ -62,15 +53,8 @@ def one_run(binary, event, requests):
     server.bind(("127.0.0.1", 0))
     server.listen(4)
     port = server.getsockname()[1]
-    env = dict(os.environ,
-               AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
-               AWS_LAMBDA_FUNCTION_NAME="agent-overview",
-               AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
-               AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-               AWS_LAMBDA_LOG_STREAM_NAME="bench",
-               AWS_LAMBDA_LOG_GROUP_NAME="bench")
     started = time.perf_counter()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_function(binary, port)
     server.settimeout(30)
     conn, _ = server.accept()
     line, _ = read_request(conn)
