@@ -57,6 +57,7 @@ def one_run(binary, event, requests):
     proc = start_function(binary, port)
     server.settimeout(30)
     conn, _ = server.accept()
+    conn.settimeout(30)  # a function that stops talking fails the run instead of hanging it
     line, _ = read_request(conn)
     init_wall = (time.perf_counter() - started) * 1000
     init_cpu = cpu_ms(proc.pid)
@@ -74,6 +75,7 @@ def one_run(binary, event, requests):
             if line is None:
                 conn.close()
                 conn, _ = server.accept()
+                conn.settimeout(30)
                 continue
             break
         assert f"/runtime/invocation/req-{i}/response" in line, (line, got[:300])
@@ -86,6 +88,7 @@ def one_run(binary, event, requests):
         if line is None:
             conn.close()
             conn, _ = server.accept()
+            conn.settimeout(30)
             line, _ = read_request(conn)
         assert line and "/runtime/invocation/next" in line, line
     proc.kill()

@@ -307,7 +307,10 @@ async fn an_unmapped_host_and_another_tenants_host_admit_nobody() {
 
 #[tokio::test]
 async fn rocket_chat_down_slow_5xx_or_429_is_503_with_retry_after_then_admitted_again() {
-    let t = Tenant::start_with(workspace(), Duration::from_millis(300)).await;
+    // A 1 s timeout: long enough that a loaded machine answers /me within it, short enough
+    // that a 3 s answer is past it.
+    let t = Tenant::start_with(workspace(), Duration::from_millis(1_000)).await;
+    let started = std::time::Instant::now();
     let token = t.standin.login(MANAGER);
     let unavailable = json!({"success":false,"error":"The service is busy; retry shortly [error-unavailable]","errorType":"error-unavailable"});
 
@@ -321,7 +324,7 @@ async fn rocket_chat_down_slow_5xx_or_429_is_503_with_retry_after_then_admitted_
 
     t.standin.with(|s| {
         s.faults.only_path = "/api/v1/me".into();
-        s.faults.delay_ms = 1_500;
+        s.faults.delay_ms = 3_000;
     });
     let (status, retry, _) = t.call(&token, MANAGER).await;
     assert_eq!(
@@ -347,11 +350,14 @@ async fn rocket_chat_down_slow_5xx_or_429_is_503_with_retry_after_then_admitted_
     let (status, retry, _) = t.call(&other, MANAGER).await;
     let retry: u64 = retry.unwrap().parse().unwrap();
     assert_eq!(status, 503);
-    assert!((25..=31).contains(&retry), "{retry}");
+    // The stand-in's reset is 30 s ahead on the wall clock, the function's clock is the test's,
+    // which stands still while the calls above take real seconds: the wait may be longer by them.
+    let elapsed = started.elapsed().as_secs() + 1;
+    assert!((25..=31 + elapsed).contains(&retry), "{retry}");
     let calls = t.standin.me_calls();
     assert_eq!(t.call(&other, MANAGER).await.0, 503);
     assert_eq!(t.standin.me_calls(), calls, "backed off: not asked");
-    t.advance(31_000);
+    t.advance((retry as i64 + 1) * 1_000);
     assert_eq!(t.call(&other, MANAGER).await.0, 200);
 
     // A positive check is never reused past its TTL, also not while Rocket.Chat is down.

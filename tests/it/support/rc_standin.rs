@@ -129,6 +129,9 @@ fn plain(v: Value) -> Value {
 pub struct Faults {
     /// Answer 429 with `X-RateLimit-Reset` this many ms ahead.
     pub rate_limited: u32,
+    /// Faulted requests answered as usual before `rate_limited` starts counting (a limit that
+    /// starts after so many requests, not after so much time).
+    pub rate_limit_after: u32,
     pub rate_limit_reset_ms: i64,
     /// Answer 503.
     pub unavailable: u32,
@@ -465,7 +468,11 @@ fn answer(s: &mut Shared, target: &str, headers: &HashMap<String, String>) -> (b
         );
     }
     let faulted = s.faults.only_path.is_empty() || route.contains(&s.faults.only_path);
-    if faulted && s.faults.rate_limited > 0 {
+    let held_off = faulted && s.faults.rate_limit_after > 0;
+    if held_off {
+        s.faults.rate_limit_after -= 1;
+    }
+    if faulted && !held_off && s.faults.rate_limited > 0 {
         s.faults.rate_limited -= 1;
         let reset = Utc::now().timestamp_millis() + s.faults.rate_limit_reset_ms;
         let wait_s = (s.faults.rate_limit_reset_ms + 999) / 1000;

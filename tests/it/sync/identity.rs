@@ -257,12 +257,13 @@ async fn the_users_phase_keeps_the_deadline_resumes_and_then_reads_only_changes(
     let (client, names) = harness::ready().await;
     let tenant = harness::unique_tenant("id-many");
     let standin = StandIn::start(many_users(480)).await;
-    // Each users page takes 200 ms; the job has 300 ms: at most two pages fit.
+    // Each users page takes 1 s; the job has 1.5 s: the first page fits (what comes before the
+    // users phase has 0.5 s, room enough on a loaded machine), a second is cut by the deadline.
     standin.with(|s| {
-        s.faults.delay_ms = 200;
+        s.faults.delay_ms = 1_000;
         s.faults.only_path = "users.list".into();
     });
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1_500);
     let cut = sync_tenant(
         &client,
         &names,
