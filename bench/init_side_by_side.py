@@ -34,15 +34,18 @@ def start_function(binary, port):
     return subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def one_start(binary):
+def start_until_ready(binary):
+    """Starts `binary` against a fresh stand-in of the Runtime API and waits for its first
+    GET .../invocation/next: (server, connection, process, INIT wall ms, INIT CPU ms)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen(1)
+    server.listen(4)
     port = server.getsockname()[1]
     started = time.perf_counter()
     proc = start_function(binary, port)
     server.settimeout(30)
     conn, _ = server.accept()
+    conn.settimeout(30)  # a function that stops talking fails the run instead of hanging it
     request = b""
     while b"\r\n\r\n" not in request:
         chunk = conn.recv(4096)
@@ -52,6 +55,11 @@ def one_start(binary):
     ready_ms = (time.perf_counter() - started) * 1000
     init_cpu = cpu_ms(proc.pid)
     assert b"/runtime/invocation/next" in request, request[:200]
+    return server, conn, proc, ready_ms, init_cpu
+
+
+def one_start(binary):
+    server, conn, proc, ready_ms, init_cpu = start_until_ready(binary)
     proc.kill()
     proc.wait()
     conn.close()

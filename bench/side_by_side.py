@@ -17,7 +17,7 @@ usage: side_by_side.py ROUNDS REQUESTS QUERY NAME=BINARY [NAME=BINARY ...]
 """
 import json, os, socket, statistics, sys, time
 
-from init_side_by_side import cpu_ms, start_function
+from init_side_by_side import start_until_ready
 
 EVENT = os.path.join(os.path.dirname(__file__), "..", "events", "http-api-agent-overview.json")
 
@@ -49,19 +49,7 @@ def reply(conn, body, headers=()):
 
 def one_run(binary, event, requests):
     """INIT wall, INIT CPU, request latencies (ms) and the last response body."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    port = server.getsockname()[1]
-    started = time.perf_counter()
-    proc = start_function(binary, port)
-    server.settimeout(30)
-    conn, _ = server.accept()
-    conn.settimeout(30)  # a function that stops talking fails the run instead of hanging it
-    line, _ = read_request(conn)
-    init_wall = (time.perf_counter() - started) * 1000
-    init_cpu = cpu_ms(proc.pid)
-    assert line and "/runtime/invocation/next" in line, line
+    server, conn, proc, init_wall, init_cpu = start_until_ready(binary)
     latencies, body = [], b""
     for i in range(requests + 1):
         deadline = int(time.time() * 1000) + 30_000

@@ -52,7 +52,7 @@ pub async fn conversations_by_month(
         request,
         |e| StoreError::call("Query", table, e),
         |page| {
-            for item in page {
+            for item in &page {
                 read += 1;
                 let (pk, c) = read_indexed_conversation(item, tenant)?;
                 each(pk, c)?;

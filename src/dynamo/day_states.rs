@@ -247,7 +247,7 @@ pub async fn query_states(
         .set_limit(page_limit);
     let mut states = Vec::new();
     let requests = each_page(request, classify, |page| {
-        for item in page {
+        for item in &page {
             states.push(read_state(item)?);
         }
         Ok(())
@@ -280,7 +280,7 @@ pub async fn days_needing_attention(
                 request,
                 |e| StoreError::call("Query", index, e),
                 |page| {
-                    for item in page {
+                    for item in &page {
                         let key = items::rollup_key(item);
                         let r = Reader::new(item, &key);
                         let pk = r.str(attr::PK)?;
@@ -323,7 +323,7 @@ pub async fn state_days(
         request,
         |e| StoreError::call("Query", table, e),
         |page| {
-            for item in page {
+            for item in &page {
                 if let Some(AttributeValue::S(sk)) = item.get(attr::SK) {
                     days.extend(items::day_of_sk(sk));
                 }

@@ -29,13 +29,14 @@ pub fn query_between(
         .expression_attribute_values(":last", AttributeValue::S(last))
 }
 
-/// Runs `request` page by page: each page's items go to `each` as the page arrives, so a long
-/// read never holds more than one page. `fail` names a failed page (the request path classifies
+/// Runs `request` page by page: each page's items go to `each` as the page arrives (owned, so
+/// a caller keeping items moves them rather than copying), and a long read never holds more
+/// than one page. `fail` names a failed page (the request path classifies
 /// it; the other paths name the call and its table). Returns the pages read.
 pub async fn each_page<E>(
     request: QueryFluentBuilder,
     fail: impl FnOnce(SdkError<QueryError, HttpResponse>) -> E,
-    mut each: impl FnMut(&[Item]) -> Result<(), E>,
+    mut each: impl FnMut(Vec<Item>) -> Result<(), E>,
 ) -> Result<u64, E> {
     let mut pages = request.into_paginator().send();
     let mut read = 0;
@@ -45,7 +46,7 @@ pub async fn each_page<E>(
             Err(e) => return Err(fail(e)),
         };
         read += 1;
-        each(page.items())?;
+        each(page.items.unwrap_or_default())?;
     }
     Ok(read)
 }
@@ -57,7 +58,7 @@ pub async fn all_items<E>(
 ) -> Result<Vec<Item>, E> {
     let mut items = Vec::new();
     each_page(request, fail, |page| {
-        items.extend(page.iter().cloned());
+        items.extend(page);
         Ok(())
     })
     .await?;

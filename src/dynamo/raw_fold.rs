@@ -84,7 +84,7 @@ pub async fn fold_bucket(
         classify,
         |page| {
             items += page.len() as u64;
-            fold_page(&mut agg, page)
+            fold_page(&mut agg, &page)
         },
     )
     .await?;

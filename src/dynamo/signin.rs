@@ -208,7 +208,7 @@ pub async fn list_domains(client: &Client, table: &str) -> Result<Vec<DomainItem
         .consistent_read(true);
     let mut all = Vec::new();
     each_page(request, call("Query", table), |page| {
-        for item in page {
+        for item in &page {
             all.push(read_domain(item)?);
         }
         Ok(())

@@ -42,10 +42,10 @@ pub async fn tallies_by_day(
                 _ => None,
             };
             let day = day.ok_or_else(|| items::MalformedItem {
-                key: items::rollup_key(item),
+                key: items::rollup_key(&item),
                 problem: "sk is not {figure}#YYYY-MM-DD".into(),
             })?;
-            by_day.insert(day, item.clone());
+            by_day.insert(day, item);
         }
         Ok(())
     })

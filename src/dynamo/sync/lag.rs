@@ -30,7 +30,7 @@ pub async fn connected_tenants(
         .expression_attribute_values(":pk", s(CONNECTIONS_PK));
     let mut connected: Vec<(String, Option<i64>)> = Vec::new();
     each_page(request, call("Query", table), |page| {
-        for item in page {
+        for item in &page {
             let r = Reader::new(item, "#SYNC connection");
             if let Ok(tenant) = r.str(attr::SK) {
                 connected.push((

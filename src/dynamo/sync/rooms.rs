@@ -95,7 +95,7 @@ pub async fn stored_keys_of_month(
         .expression_attribute_values(":high", n(high));
     let mut out = Vec::new();
     each_page(request, call("Query", table), |page| {
-        for item in page {
+        for item in &page {
             let r = Reader::new(item, "conversation");
             let pk = r.str(attr::PK)?;
             let room_id = pk

@@ -92,7 +92,7 @@ pub async fn managed_users_between(
         .consistent_read(true);
     let mut ids = Vec::new();
     each_page(request, call("Query", table), |page| {
-        for item in page {
+        for item in &page {
             let r = Reader::new(item, "user");
             let key = r.str(attr::SK)?;
             let managed = r.opt_str(a::MANAGED_BY)? == Some(MANAGED_BY_SYNC);
